@@ -2,5 +2,5 @@ function(outpost_set_warnings target)
   target_compile_options(${target} INTERFACE
     -Wall -Wextra -Wpedantic -Werror
     -Wshadow -Wnon-virtual-dtor -Wcast-align -Woverloaded-virtual
-    -Wnull-dereference -Wimplicit-fallthrough)
+    -Wimplicit-fallthrough)
 endfunction()

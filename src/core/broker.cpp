@@ -1,0 +1,137 @@
+#include "core/broker.hpp"
+
+#include <boost/container/small_vector.hpp>
+
+#include <algorithm>
+
+namespace outpost::core {
+
+namespace {
+
+struct Match {
+  const Binding* binding;
+  std::uint8_t qos;
+  bool retain_as_published;
+  SubscriptionIds ids;
+};
+
+// Collects the matches of one publish, merges those of the same queue and pushes,
+// all under the exchange's read lock.
+class PublishSink final : public RouteSink {
+ public:
+  PublishSink(const MessagePtr& message, WakeupBatch& wakeups, std::vector<QueuePtr>* congested)
+      : message_(message), wakeups_(wakeups), congested_(congested) {}
+
+  void on_match(const Binding& b) override {
+    // [MQTT-3.8.3-3] no local: not back to the session that published it.
+    if (b.options.no_local && b.options.owner != 0 && b.options.owner == message_->origin()) return;
+    Match m{&b, b.options.max_qos, b.options.retain_as_published, {}};
+    if (b.options.subscription_id != 0) m.ids.push_back(b.options.subscription_id);
+    matches_.push_back(std::move(m));
+  }
+
+  void on_done() override {
+    if (matches_.size() > 1) merge();
+    for (auto& m : matches_) push(m);
+  }
+
+  PublishResult result;
+
+ private:
+  void merge() {
+    std::sort(matches_.begin(), matches_.end(),
+              [](const Match& a, const Match& b) { return a.binding->queue.get() < b.binding->queue.get(); });
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < matches_.size(); ++i) {
+      if (out > 0 && matches_[out - 1].binding->queue == matches_[i].binding->queue) {
+        // Overlapping subscriptions of one session: one delivery, highest QoS, all
+        // subscription identifiers [MQTT-3.3.4-2, 3.3.4-3].
+        Match& into = matches_[out - 1];
+        into.qos = std::max(into.qos, matches_[i].qos);
+        into.retain_as_published = into.retain_as_published || matches_[i].retain_as_published;
+        for (auto id : matches_[i].ids) into.ids.push_back(id);
+      } else {
+        if (out != i) matches_[out] = std::move(matches_[i]);
+        ++out;
+      }
+    }
+    matches_.resize(out);
+  }
+
+  void push(Match& m) {
+    Delivery d;
+    d.message = message_;
+    d.qos = std::min(message_->qos(), m.qos);
+    // A message forwarded to a live subscription carries retain 0 unless the
+    // subscription asked for retain-as-published [MQTT-3.3.1-9, MQTT-3.3.1-12/13].
+    d.retain = m.retain_as_published && message_->retain();
+    d.subscription_ids = std::move(m.ids);
+    ++result.matched;
+    const PushResult r = m.binding->queue->push(std::move(d), wakeups_);
+    result.evicted += r.evicted;
+    switch (r.outcome) {
+      case PushOutcome::queued:
+        ++result.queued;
+        if (r.congested && congested_) congested_->push_back(m.binding->queue);
+        break;
+      case PushOutcome::dropped_full:
+        ++result.dropped;
+        break;
+      case PushOutcome::dropped_no_consumer:
+        break;
+    }
+  }
+
+  const MessagePtr& message_;
+  WakeupBatch& wakeups_;
+  std::vector<QueuePtr>* congested_;
+  boost::container::small_vector<Match, 8> matches_;
+};
+
+}  // namespace
+
+Broker::Broker(store::Store& store) : store_(store) {
+  mqtt_exchange_ = std::make_shared<Exchange>("amq.topic", ExchangeType::topic, true, false);
+  exchanges_.emplace("amq.topic", mqtt_exchange_);
+  exchanges_.emplace("amq.direct", std::make_shared<Exchange>("amq.direct", ExchangeType::direct, true, false));
+  exchanges_.emplace("amq.fanout", std::make_shared<Exchange>("amq.fanout", ExchangeType::fanout, true, false));
+}
+
+ExchangePtr Broker::find_exchange(std::string_view name) const {
+  std::lock_guard lock(exchanges_mutex_);
+  auto it = exchanges_.find(std::string(name));
+  return it == exchanges_.end() ? nullptr : it->second;
+}
+
+ExchangePtr Broker::declare_exchange(const std::string& name, ExchangeType type, bool durable, bool auto_delete) {
+  std::lock_guard lock(exchanges_mutex_);
+  auto [it, inserted] = exchanges_.try_emplace(name);
+  if (inserted) it->second = std::make_shared<Exchange>(name, type, durable, auto_delete);
+  return it->second;
+}
+
+bool Broker::delete_exchange(std::string_view name) {
+  std::lock_guard lock(exchanges_mutex_);
+  auto it = exchanges_.find(std::string(name));
+  if (it == exchanges_.end() || it->second == mqtt_exchange_) return false;
+  exchanges_.erase(it);
+  return true;
+}
+
+QueuePtr Broker::make_queue(std::string name, const QueueLimits& limits) {
+  return std::make_shared<Queue>(next_queue_id_.fetch_add(1, std::memory_order_relaxed), std::move(name), limits);
+}
+
+PublishResult Broker::publish(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
+                              std::vector<QueuePtr>* congested) {
+  counters_.published.fetch_add(1, std::memory_order_relaxed);
+  if (&exchange == mqtt_exchange_.get() && message->retain()) retained_.update(message);
+  PublishSink sink(message, wakeups, congested);
+  exchange.route(message->topic(), sink);
+  if (sink.result.matched == 0) counters_.dropped_no_subscribers.fetch_add(1, std::memory_order_relaxed);
+  counters_.routed.fetch_add(sink.result.queued, std::memory_order_relaxed);
+  if (sink.result.dropped) counters_.dropped_queue_full.fetch_add(sink.result.dropped, std::memory_order_relaxed);
+  return sink.result;
+}
+
+}  // namespace outpost::core

@@ -1,0 +1,84 @@
+// Broker: the routing core every protocol adapter drives. It owns the exchanges
+// (`amq.topic` is the MQTT exchange), the retained messages, the session registry and
+// the link to the store, and it turns one publish into deliveries on every matching
+// queue: a queue bound by several matching filters gets the message once, at the
+// highest granted QoS, with every subscription identifier [MQTT-3.3.4-2..5].
+//
+// Threading: every method may be called from any I/O thread.
+#pragma once
+
+#include "core/exchange.hpp"
+#include "core/message.hpp"
+#include "core/queue.hpp"
+#include "core/retained.hpp"
+#include "core/session_registry.hpp"
+#include "store/store.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace outpost::core {
+
+struct PublishResult {
+  std::uint32_t matched = 0;   // queues the message was routed to
+  std::uint32_t queued = 0;    // of those, queues that accepted it
+  std::uint32_t dropped = 0;   // queues that refused it because they were full
+  std::uint32_t evicted = 0;   // older messages dropped to make room (drop_head queues)
+};
+
+// Counters for logs and, later, metrics. Relaxed atomics: read for reporting only.
+struct BrokerCounters {
+  std::atomic<std::uint64_t> published{0};
+  std::atomic<std::uint64_t> routed{0};
+  std::atomic<std::uint64_t> dropped_queue_full{0};
+  std::atomic<std::uint64_t> dropped_no_subscribers{0};
+};
+
+class Broker {
+ public:
+  explicit Broker(store::Store& store);
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  store::Store& store() noexcept { return store_; }
+  Exchange& mqtt_exchange() noexcept { return *mqtt_exchange_; }
+  RetainedStore& retained() noexcept { return retained_; }
+  SessionRegistry& sessions() noexcept { return sessions_; }
+  BrokerCounters& counters() noexcept { return counters_; }
+
+  ExchangePtr find_exchange(std::string_view name) const;
+  // Creates the exchange or returns the existing one of that name.
+  ExchangePtr declare_exchange(const std::string& name, ExchangeType type, bool durable, bool auto_delete);
+  bool delete_exchange(std::string_view name);
+
+  QueuePtr make_queue(std::string name, const QueueLimits& limits);
+  // A fresh id for a session instance or publisher (never 0).
+  std::uint64_t next_origin() noexcept { return next_origin_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Routes `message` through `exchange` and appends it to every matching queue. Wakes
+  // consumers through `wakeups` (the caller flushes after its batch). Queues that passed
+  // their flow-control mark are appended to `congested` (if given) so the publisher can
+  // pause. On the MQTT exchange, a retained message also updates the retained store.
+  PublishResult publish(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
+                        std::vector<QueuePtr>* congested);
+
+ private:
+  store::Store& store_;
+  ExchangePtr mqtt_exchange_;
+  RetainedStore retained_;
+  SessionRegistry sessions_;
+  BrokerCounters counters_;
+  std::atomic<std::uint64_t> next_origin_{1};
+  std::atomic<std::uint64_t> next_queue_id_{1};
+
+  mutable std::mutex exchanges_mutex_;
+  std::unordered_map<std::string, ExchangePtr> exchanges_;
+};
+
+}  // namespace outpost::core

@@ -1,0 +1,102 @@
+// Message: what the routing core moves. Immutable once built and shared by reference
+// count between every queue and delivery that holds it, so the payload exists once no
+// matter how many subscribers receive it. Any thread may read a Message.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace outpost::core {
+
+struct UserProperty {
+  std::string key;
+  std::string value;
+};
+
+// What a message carries beyond topic and payload. MQTT 5 properties and AMQP basic
+// properties meet here (user properties <-> AMQP headers, correlation data <->
+// correlation-id, response topic <-> reply-to). Absent in the common case (a null
+// pointer in Message), so plain MQTT 3.1.1 traffic pays nothing for it.
+struct MessageProperties {
+  std::optional<std::uint8_t> payload_format;  // MQTT 5 payload format indicator
+  std::string content_type;
+  std::string content_encoding;                // AMQP
+  std::string response_topic;                  // canonical form
+  std::string correlation_data;                // binary
+  std::string message_id;                      // AMQP
+  std::string type;                            // AMQP
+  std::string app_id;                          // AMQP
+  std::string user_id;                         // AMQP
+  std::optional<std::uint64_t> timestamp;      // AMQP, seconds since the epoch
+  std::optional<std::uint8_t> priority;        // AMQP
+  std::vector<UserProperty> user_properties;   // order kept [MQTT-3.3.2-18]
+};
+
+using Clock = std::chrono::steady_clock;
+
+class Message {
+ public:
+  struct Init {
+    std::string topic;  // canonical: levels separated by '/'
+    std::span<const std::uint8_t> payload;
+    std::uint8_t qos = 0;
+    bool retain = false;
+    // Who published it, for MQTT 5 "no local" and for logs. 0 = a plugin or the broker.
+    std::uint64_t origin = 0;
+    // Absolute wall-clock expiry in milliseconds since the epoch; 0 = never. Wall clock
+    // rather than steady clock so it survives a restart of the broker.
+    std::int64_t expiry_unix_ms = 0;
+    std::shared_ptr<const MessageProperties> properties;
+  };
+
+  // The only copy of the payload is made here.
+  static std::shared_ptr<const Message> make(Init init);
+
+  const std::string& topic() const noexcept { return topic_; }
+  std::span<const std::uint8_t> payload() const noexcept { return {payload_.data(), payload_.size()}; }
+  std::uint8_t qos() const noexcept { return qos_; }
+  bool retain() const noexcept { return retain_; }
+  std::uint64_t origin() const noexcept { return origin_; }
+  std::int64_t expiry_unix_ms() const noexcept { return expiry_unix_ms_; }
+  const MessageProperties* properties() const noexcept { return properties_.get(); }
+  const std::shared_ptr<const MessageProperties>& properties_ptr() const noexcept { return properties_; }
+  // Set once by the store when the message is persisted (0 = not stored).
+  std::uint64_t store_id() const noexcept { return store_id_; }
+  void assign_store_id(std::uint64_t id) const noexcept { store_id_ = id; }
+
+  // Bytes this message accounts for in queue limits.
+  std::size_t accounted_size() const noexcept { return topic_.size() + payload_.size() + 64; }
+
+  bool expired(std::int64_t now_unix_ms) const noexcept {
+    return expiry_unix_ms_ != 0 && now_unix_ms >= expiry_unix_ms_;
+  }
+
+  // A copy with another topic/retain flag (e.g. a will, or a retained copy) sharing the
+  // properties; the payload is copied, so use only off the hot path.
+  std::shared_ptr<const Message> with_retain(bool retain) const;
+
+  explicit Message(Init&& init);
+
+ private:
+  std::string topic_;
+  std::vector<std::uint8_t> payload_;
+  std::uint8_t qos_;
+  bool retain_;
+  std::uint64_t origin_;
+  std::int64_t expiry_unix_ms_;
+  std::shared_ptr<const MessageProperties> properties_;
+  mutable std::uint64_t store_id_ = 0;
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+// Milliseconds since the epoch, for expiry deadlines.
+std::int64_t now_unix_ms();
+
+}  // namespace outpost::core

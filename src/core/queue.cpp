@@ -1,0 +1,212 @@
+#include "core/queue.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+namespace outpost::core {
+
+namespace {
+std::uint64_t delivery_bytes(const Delivery& d) { return d.message->accounted_size(); }
+}  // namespace
+
+void WakeupBatch::add(boost::asio::any_io_executor ex, std::weak_ptr<Consumer> consumer) {
+  items_.push_back(Item{std::move(ex), std::move(consumer)});
+}
+
+void WakeupBatch::flush() {
+  for (auto& item : items_) {
+    boost::asio::post(item.ex, [c = std::move(item.consumer)] {
+      if (auto consumer = c.lock()) consumer->on_messages_available();
+    });
+  }
+  items_.clear();
+}
+
+Queue::Queue(std::uint64_t id, std::string name, QueueLimits limits)
+    : id_(id), name_(std::move(name)), limits_(limits) {
+  set_limits(limits);
+}
+
+void Queue::set_limits(const QueueLimits& limits) {
+  std::lock_guard lock(mutex_);
+  limits_ = limits;
+  if (limits_.flow_high == 0) {
+    // Pause publishers well before the hard limit so that the messages already in
+    // their read buffers still fit.
+    limits_.flow_high = std::max<std::uint64_t>(1, std::min<std::uint64_t>(limits_.max_messages / 2, 10000));
+  }
+  if (limits_.flow_low == 0 || limits_.flow_low >= limits_.flow_high) limits_.flow_low = limits_.flow_high / 2;
+}
+
+void Queue::wake_locked(WakeupBatch& wakeups) {
+  if (has_consumer_ && !wake_pending_ && !items_.empty()) {
+    wake_pending_ = true;
+    wakeups.add(consumer_ex_, consumer_);
+  }
+}
+
+PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
+  PushResult result;
+  const std::uint64_t size = delivery_bytes(delivery);
+  std::lock_guard lock(mutex_);
+  if (!has_consumer_ && delivery.qos == 0 && limits_.drop_qos0_without_consumer) {
+    result.outcome = PushOutcome::dropped_no_consumer;
+    return result;
+  }
+  const bool full = items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes;
+  if (full) {
+    if (limits_.overflow == Overflow::reject_new || items_.empty()) {
+      ++dropped_;
+      result.outcome = PushOutcome::dropped_full;
+      return result;
+    }
+    while (!items_.empty() &&
+           (items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes)) {
+      bytes_ -= delivery_bytes(items_.front());
+      items_.pop_front();
+      ++dropped_;
+      ++result.evicted;
+    }
+  }
+  items_.push_back(std::move(delivery));
+  bytes_ += size;
+  ++pushed_;
+  result.congested = has_consumer_ && items_.size() >= limits_.flow_high;
+  wake_locked(wakeups);
+  return result;
+}
+
+void Queue::requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeups) {
+  std::lock_guard lock(mutex_);
+  for (auto it = deliveries.rbegin(); it != deliveries.rend(); ++it) {
+    it->redelivered = true;
+    bytes_ += delivery_bytes(*it);
+    items_.push_front(std::move(*it));
+  }
+  deliveries.clear();
+  wake_locked(wakeups);
+}
+
+void Queue::after_remove_locked(
+    std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out) {
+  if (items_.empty()) wake_pending_ = false;
+  if (!waiters_.empty() && items_.size() <= limits_.flow_low) release_waiters_locked(out);
+}
+
+std::size_t Queue::pull(std::vector<Delivery>& out, std::size_t max) {
+  std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
+  std::size_t n = 0;
+  {
+    std::lock_guard lock(mutex_);
+    while (n < max && !items_.empty()) {
+      bytes_ -= delivery_bytes(items_.front());
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+      ++n;
+    }
+    after_remove_locked(waiters);
+  }
+  notify_waiters(waiters);
+  return n;
+}
+
+bool Queue::pull_one(Delivery& out) {
+  std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
+  bool got = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!items_.empty()) {
+      bytes_ -= delivery_bytes(items_.front());
+      out = std::move(items_.front());
+      items_.pop_front();
+      got = true;
+    }
+    after_remove_locked(waiters);
+  }
+  notify_waiters(waiters);
+  return got;
+}
+
+void Queue::rearm(WakeupBatch& wakeups) {
+  std::lock_guard lock(mutex_);
+  wake_pending_ = false;
+  wake_locked(wakeups);
+}
+
+void Queue::attach(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups) {
+  std::lock_guard lock(mutex_);
+  consumer_ = std::move(consumer);
+  consumer_ex_ = std::move(ex);
+  has_consumer_ = true;
+  wake_pending_ = false;
+  wake_locked(wakeups);
+}
+
+void Queue::detach(const Consumer* consumer) {
+  std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
+  {
+    std::lock_guard lock(mutex_);
+    auto current = consumer_.lock();
+    if (current && current.get() != consumer) return;
+    consumer_.reset();
+    consumer_ex_ = {};
+    has_consumer_ = false;
+    wake_pending_ = false;
+    // Nobody drains an offline queue: publishers must not wait for it.
+    release_waiters_locked(waiters);
+  }
+  notify_waiters(waiters);
+}
+
+bool Queue::wait_for_space(std::weak_ptr<SpaceWaiter> waiter, boost::asio::any_io_executor ex) {
+  std::lock_guard lock(mutex_);
+  if (!has_consumer_ || items_.size() <= limits_.flow_low) return false;
+  waiters_.emplace_back(std::move(ex), std::move(waiter));
+  return true;
+}
+
+void Queue::release_waiters_locked(
+    std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out) {
+  if (out.empty()) {
+    out.swap(waiters_);
+  } else {
+    for (auto& w : waiters_) out.push_back(std::move(w));
+    waiters_.clear();
+  }
+}
+
+void Queue::notify_waiters(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& waiters) {
+  for (auto& [ex, w] : waiters) {
+    boost::asio::post(ex, [w = std::move(w)] {
+      if (auto waiter = w.lock()) waiter->on_space_available();
+    });
+  }
+}
+
+std::size_t Queue::purge() {
+  std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
+  std::size_t n = 0;
+  {
+    std::lock_guard lock(mutex_);
+    n = items_.size();
+    items_.clear();
+    bytes_ = 0;
+    after_remove_locked(waiters);
+  }
+  notify_waiters(waiters);
+  return n;
+}
+
+QueueStats Queue::stats() const {
+  std::lock_guard lock(mutex_);
+  QueueStats s;
+  s.messages = items_.size();
+  s.bytes = bytes_;
+  s.dropped = dropped_;
+  s.pushed = pushed_;
+  s.has_consumer = has_consumer_;
+  return s;
+}
+
+}  // namespace outpost::core

@@ -1,0 +1,177 @@
+// Queue: an ordered buffer of deliveries with (for now) one consumer, bounded by message
+// count and bytes. An MQTT session owns one; an AMQP queue is one; a shared subscription
+// group will be one with several consumers.
+//
+// Threading: push() may be called from any I/O thread (publishers live everywhere); it
+// takes the queue's own short lock. The consumer side (pull, ack bookkeeping) runs on the
+// consumer's thread. A consumer is woken by a post to its executor once per batch, not
+// per message: after a wake-up the queue does not post again until the consumer has
+// pulled it empty.
+//
+// Slow consumers: past `flow_high` queued messages with a consumer attached, push()
+// reports `congested` and publishers pause reading until the queue drains below
+// `flow_low` (backpressure). Past the hard limits, the overflow policy decides and the
+// outcome is reported to the caller, which counts and logs it; nothing is dropped
+// without the caller knowing.
+#pragma once
+
+#include "core/message.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/container/small_vector.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace outpost::core {
+
+using SubscriptionIds = boost::container::small_vector<std::uint32_t, 1>;
+
+// One message on its way to one subscriber.
+struct Delivery {
+  MessagePtr message;
+  std::uint8_t qos = 0;      // effective QoS for this subscriber: min(published, granted)
+  bool retain = false;       // the retain flag this subscriber sees
+  bool redelivered = false;  // sent before and not acknowledged (MQTT DUP, AMQP redelivered)
+  SubscriptionIds subscription_ids;
+};
+
+enum class Overflow {
+  reject_new,  // refuse the new message (MQTT default; AMQP x-overflow reject-publish)
+  drop_head,   // drop the oldest to make room (AMQP default)
+};
+
+struct QueueLimits {
+  std::uint64_t max_messages = 100000;
+  std::uint64_t max_bytes = 64ull << 20;
+  Overflow overflow = Overflow::reject_new;
+  // With a consumer attached, pushes past flow_high report congestion; publishers
+  // resume below flow_low. 0 = derive from max_messages.
+  std::uint64_t flow_high = 0;
+  std::uint64_t flow_low = 0;
+  // MQTT: QoS 0 messages are not kept for a session that is offline [MQTT-3.1.2-5 allows it].
+  bool drop_qos0_without_consumer = false;
+};
+
+// Implemented by whoever consumes a queue (an MQTT session, an AMQP consumer).
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  // Runs on the consumer's executor: the queue has messages for it. The consumer pulls
+  // as many as its credit allows; it is woken again only after it has pulled the queue
+  // empty or called Queue::rearm().
+  virtual void on_messages_available() = 0;
+};
+
+// Implemented by a publisher that paused because a queue it fed was congested.
+class SpaceWaiter {
+ public:
+  virtual ~SpaceWaiter() = default;
+  // Runs on the waiter's executor once the queue drained below its low watermark (or
+  // lost its consumer).
+  virtual void on_space_available() = 0;
+};
+
+// Collects consumer wake-ups during one publish batch and posts them when flushed, one
+// post per consumer. Owned by one thread.
+class WakeupBatch {
+ public:
+  void add(boost::asio::any_io_executor ex, std::weak_ptr<Consumer> consumer);
+  void flush();
+  ~WakeupBatch() { flush(); }
+
+ private:
+  struct Item {
+    boost::asio::any_io_executor ex;
+    std::weak_ptr<Consumer> consumer;
+  };
+  std::vector<Item> items_;
+};
+
+enum class PushOutcome : std::uint8_t {
+  queued,
+  dropped_full,        // refused: over the queue's limit (reject_new)
+  dropped_no_consumer, // QoS 0 for an offline MQTT session: not kept, by design
+};
+
+struct PushResult {
+  PushOutcome outcome = PushOutcome::queued;
+  bool congested = false;       // queued past flow_high with a consumer attached
+  std::uint32_t evicted = 0;    // drop_head: older messages dropped to make room
+};
+
+struct QueueStats {
+  std::uint64_t messages = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t dropped = 0;  // refused or evicted because of the limits
+  std::uint64_t pushed = 0;
+  bool has_consumer = false;
+};
+
+class Queue : public std::enable_shared_from_this<Queue> {
+ public:
+  Queue(std::uint64_t id, std::string name, QueueLimits limits);
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  std::uint64_t id() const noexcept { return id_; }
+  const std::string& name() const noexcept { return name_; }
+
+  // Any thread. Adds a wake-up for the consumer to `wakeups` when it must be woken.
+  PushResult push(Delivery delivery, WakeupBatch& wakeups);
+  // Any thread. Puts deliveries back at the FRONT in their original order (a consumer
+  // went away with messages it had not finished), marking them redelivered.
+  void requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeups);
+
+  // Consumer thread. Moves up to `max` deliveries to `out`; returns how many.
+  std::size_t pull(std::vector<Delivery>& out, std::size_t max);
+  // Consumer thread. Takes one delivery; false when empty.
+  bool pull_one(Delivery& out);
+  // Consumer thread: the consumer stopped pulling with messages left (no credit) and
+  // now has credit again; wakes it if there is anything queued.
+  void rearm(WakeupBatch& wakeups);
+
+  void attach(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups);
+  void detach(const Consumer* consumer);
+
+  // Any thread: register for a call when the queue drains. Returns false (and does not
+  // register) if the queue is already below its low watermark.
+  bool wait_for_space(std::weak_ptr<SpaceWaiter> waiter, boost::asio::any_io_executor ex);
+
+  // Removes every queued message; returns how many.
+  std::size_t purge();
+
+  QueueStats stats() const;
+  const QueueLimits& limits() const noexcept { return limits_; }
+  void set_limits(const QueueLimits& limits);
+
+ private:
+  void wake_locked(WakeupBatch& wakeups);
+  void release_waiters_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
+  void after_remove_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
+  static void notify_waiters(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& waiters);
+
+  const std::uint64_t id_;
+  const std::string name_;
+  QueueLimits limits_;
+
+  mutable std::mutex mutex_;
+  std::deque<Delivery> items_;
+  std::uint64_t bytes_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::uint64_t pushed_ = 0;
+  std::weak_ptr<Consumer> consumer_;
+  bool has_consumer_ = false;
+  boost::asio::any_io_executor consumer_ex_;
+  bool wake_pending_ = false;
+  std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters_;
+};
+
+using QueuePtr = std::shared_ptr<Queue>;
+
+}  // namespace outpost::core

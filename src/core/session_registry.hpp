@@ -1,0 +1,106 @@
+// SessionRegistry: which client ids have a session, which connection holds each, and
+// the hand-over when a second connection claims an id that is in use (takeover).
+//
+// A session's state is touched only by the connection that holds it, on that
+// connection's thread. A takeover therefore runs in two steps: the new connection's
+// claim asks the old holder (on its thread) to let go; the old holder closes and
+// releases the state; only then does the claim complete, on the new connection's thread,
+// with the state to resume or discard. A detached state is touched by nobody until then.
+//
+// Threading: every method may be called from any thread; one mutex guards the map.
+// Callbacks are posted to the executors given, never run under the lock.
+#pragma once
+
+#include "core/message.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace outpost::core {
+
+// What of a client's session can outlive its connection. Protocols derive from it.
+class Session {
+ public:
+  Session(std::string client_id, std::uint64_t origin) : client_id_(std::move(client_id)), origin_(origin) {}
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  virtual ~Session() = default;
+
+  const std::string& client_id() const noexcept { return client_id_; }
+  // Unique per session instance; messages published through it carry it (no-local).
+  std::uint64_t origin() const noexcept { return origin_; }
+
+  // Releases what the session holds in the core (bindings, queue). Called once when the
+  // session ends: by its holder, or by the registry when a detached session expires.
+  virtual void destroy() = 0;
+
+ private:
+  const std::string client_id_;
+  const std::uint64_t origin_;
+};
+
+// The live connection holding a session.
+class SessionOwner {
+ public:
+  virtual ~SessionOwner() = default;
+  // Runs on the owner's executor: another connection claimed the same client id. The
+  // owner must close and then call SessionRegistry::release.
+  virtual void on_taken_over() = 0;
+};
+
+class SessionRegistry {
+ public:
+  // `existing` is the session left by the previous holder (null if none); `superseded`
+  // is true when yet another connection claimed the id before this claim completed
+  // (the claimer must then give up: close without a session).
+  using ClaimCallback = std::function<void(std::shared_ptr<Session> existing, bool superseded)>;
+
+  void claim(const std::string& client_id, std::weak_ptr<SessionOwner> owner, boost::asio::any_io_executor ex,
+             ClaimCallback callback);
+
+  // The holder lets go (its connection ended). `keep` stays for a later resume until
+  // `expiry` passes (nullopt = never); a null `keep` ends the session (the caller has
+  // already destroyed it). Ignored if `owner` no longer holds the id.
+  void release(const std::string& client_id, const SessionOwner* owner, std::shared_ptr<Session> keep,
+               std::optional<std::chrono::seconds> expiry);
+
+  // Ends detached sessions whose expiry has passed (calls destroy()). Returns how many.
+  std::size_t expire(Clock::time_point now);
+
+  // Ends every detached session without calling destroy (broker shutdown).
+  void clear();
+
+  std::size_t size() const;
+  std::size_t connected() const;
+
+ private:
+  struct Pending {
+    std::weak_ptr<SessionOwner> owner;
+    const SessionOwner* owner_raw = nullptr;
+    boost::asio::any_io_executor ex;
+    ClaimCallback callback;
+  };
+  struct Entry {
+    std::shared_ptr<Session> session;  // detached state, when there is no holder
+    std::weak_ptr<SessionOwner> owner;
+    const SessionOwner* owner_raw = nullptr;
+    boost::asio::any_io_executor owner_ex;
+    std::optional<Clock::time_point> expires_at;
+    std::optional<Pending> pending;
+  };
+
+  void grant_locked(const std::string& client_id, Entry& entry, Pending pending);
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace outpost::core
