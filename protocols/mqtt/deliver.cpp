@@ -1,0 +1,71 @@
+// Delivery to the client: pull from the session's queue within the in-flight window and
+// the connection's write budget, assign packet ids, encode, send.
+#include "mqtt/mqtt_session.hpp"
+
+#include <algorithm>
+
+namespace outpost::mqtt {
+
+namespace {
+// Stop pulling while this much is waiting to be written; the connection calls
+// on_writable() when its queue drains.
+constexpr std::size_t kWriteBudget = 256 * 1024;
+}  // namespace
+
+void MqttSession::deliver() {
+  if (phase_ != Phase::connected || closed_ || delivering_ || !state_) return;
+  delivering_ = true;
+  auto& queue = state_->queue();
+  auto& inflight = state_->outflight();
+  const std::size_t window = ctx_->settings.max_inflight;
+  std::int64_t now = 0;
+  while (link_.pending_bytes() < kWriteBudget) {
+    if (inflight.size() >= window) break;  // PUBACK / PUBCOMP will call us again
+    core::Delivery d;
+    if (!queue.pull_one(d)) break;
+    if (d.message->expiry_unix_ms() != 0) {
+      if (now == 0) now = core::now_unix_ms();
+      if (d.message->expired(now)) continue;
+    }
+    if (d.qos == 0) {
+      send_publish(d, 0, false);
+      continue;
+    }
+    auto id = state_->allocate_packet_id();
+    if (!id) break;  // cannot happen below the window, kept for safety
+    OutFlight f;
+    f.stage = d.qos == 1 ? OutFlight::Stage::awaiting_puback : OutFlight::Stage::awaiting_pubrec;
+    f.sequence = state_->next_sequence();
+    f.delivery = std::move(d);
+    send_publish(f.delivery, *id, false);
+    inflight.emplace(*id, std::move(f));
+  }
+  delivering_ = false;
+}
+
+void MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {
+  const auto& m = *d.message;
+  out_.clear();
+  encode_publish_header(out_, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
+  link_.write(out_);
+  if (!m.payload().empty()) link_.write_shared(d.message, m.payload());
+}
+
+void MqttSession::resend_inflight() {
+  auto& inflight = state_->outflight();
+  if (inflight.empty()) return;
+  std::vector<std::pair<std::uint64_t, std::uint16_t>> order;
+  order.reserve(inflight.size());
+  for (const auto& [id, f] : inflight) order.emplace_back(f.sequence, id);
+  std::sort(order.begin(), order.end());
+  for (const auto& [seq, id] : order) {
+    const OutFlight& f = inflight.at(id);
+    if (f.stage == OutFlight::Stage::awaiting_pubcomp) {
+      send_ack(PacketType::pubrel, id);
+    } else {
+      send_publish(f.delivery, id, true);  // [MQTT-3.3.1-1] DUP on a re-delivery
+    }
+  }
+}
+
+}  // namespace outpost::mqtt

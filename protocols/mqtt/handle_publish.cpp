@@ -1,0 +1,192 @@
+// PUBLISH from the client and the acknowledgements of both directions' QoS 1 / 2 flows.
+#include "mqtt/mqtt_session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+namespace outpost::mqtt {
+
+bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint8_t> body) {
+  auto decoded = decode_publish(version_, h.flags, body);
+  if (!decoded) {
+    fail(decoded.error().reason, fmt::format("invalid PUBLISH: {}", decoded.error().message));
+    return false;
+  }
+  const PublishPacket& p = *decoded;
+  const auto& s = ctx_->settings;
+  if (p.topic.empty()) {
+    // [MQTT-4.7.3-1] a topic name has at least one character (5.0 topic aliases will
+    // resolve an empty topic here).
+    fail(ReasonCode::topic_name_invalid, "PUBLISH with an empty topic");
+    return false;
+  }
+  if (version_ == ProtocolVersion::v5) {
+    if (p.qos > s.maximum_qos) {
+      fail(ReasonCode::qos_not_supported, "PUBLISH QoS above the server maximum");  // [MQTT-3.2.2-11]
+      return false;
+    }
+    if (p.retain && !s.retain_available) {
+      fail(ReasonCode::retain_not_supported, "retained PUBLISH but retain is not available");  // [MQTT-3.2.2-14]
+      return false;
+    }
+  }
+  if (p.qos == 2 && state_->incoming_qos2().contains(p.packet_id)) {
+    // A re-sent QoS 2 PUBLISH before PUBREL: already routed, only acknowledge again
+    // (exactly once [MQTT-4.3.3-2]).
+    send_ack(PacketType::pubrec, p.packet_id);
+    return true;
+  }
+  if (p.qos == 2 && state_->incoming_qos2().size() >= s.receive_maximum) {
+    fail(ReasonCode::receive_maximum_exceeded, "too many QoS 2 messages awaiting PUBREL");
+    return false;
+  }
+
+  auto message = make_message(p, std::string(p.topic));
+  auto result = ctx_->broker.publish(ctx_->broker.mqtt_exchange(), message, wakeups_, &congested_);
+  after_route(result, *message);
+
+  if (p.qos == 0) return true;
+  ReasonCode reason = ReasonCode::success;
+  if (version_ == ProtocolVersion::v5) {
+    if (result.dropped > 0) {
+      reason = ReasonCode::quota_exceeded;
+    } else if (result.matched == 0) {
+      reason = ReasonCode::no_matching_subscribers;
+    }
+  }
+  if (p.qos == 2) state_->incoming_qos2().insert(p.packet_id);
+  acknowledge_when_durable(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id, reason);
+  return true;
+}
+
+core::MessagePtr MqttSession::make_message(const PublishPacket& p, std::string topic) {
+  core::Message::Init init;
+  init.topic = std::move(topic);
+  init.payload = p.payload;
+  init.qos = p.qos;
+  init.retain = p.retain;
+  init.origin = state_->origin();
+  return core::Message::make(std::move(init));
+}
+
+void MqttSession::after_route(const core::PublishResult& result, const core::Message& message) {
+  if (result.dropped == 0) return;
+  // Never silent: every refused delivery is counted by the broker and logged here,
+  // at most a few lines per second per publisher.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - drop_log_window_ >= std::chrono::seconds(1)) {
+    if (drops_unlogged_ > 0) {
+      spdlog::warn("{}: {} more deliveries dropped because subscriber queues were full", describe(), drops_unlogged_);
+    }
+    drop_log_window_ = now;
+    drop_logs_in_window_ = 0;
+    drops_unlogged_ = 0;
+  }
+  if (drop_logs_in_window_ < 3) {
+    ++drop_logs_in_window_;
+    spdlog::warn("{}: message on '{}' (QoS {}) dropped for {} of {} subscribers: their queues are full "
+                 "(mqtt.max_queued_messages {}, mqtt.max_queued_bytes {})",
+                 describe(), message.topic(), message.qos(), result.dropped, result.matched,
+                 ctx_->settings.max_queued_messages, ctx_->settings.max_queued_bytes);
+  } else {
+    drops_unlogged_ += result.dropped;
+  }
+}
+
+void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason) {
+  auto& store = ctx_->broker.store();
+  if (!store.persistent()) {
+    send_ack(type, packet_id, reason);
+    return;
+  }
+  // The acknowledgement leaves only once the store holds the message.
+  store.after_commit([w = std::weak_ptr<Handle>(handle_), ex = link_.executor(), type, packet_id, reason] {
+    boost::asio::post(ex, [w, type, packet_id, reason] {
+      auto h = w.lock();
+      if (h && h->session && !h->session->closed_) h->session->send_ack(type, packet_id, reason);
+    });
+  });
+}
+
+void MqttSession::send_ack(PacketType type, std::uint16_t packet_id, ReasonCode reason) {
+  out_.clear();
+  encode_ack(out_, version_, type, packet_id, reason, nullptr);
+  link_.write(out_);
+}
+
+bool MqttSession::handle_puback(std::span<const std::uint8_t> body) {
+  auto ack = decode_ack(version_, PacketType::puback, body);
+  if (!ack) {
+    fail(ack.error().reason, fmt::format("invalid PUBACK: {}", ack.error().message));
+    return false;
+  }
+  auto& inflight = state_->outflight();
+  auto it = inflight.find(ack->packet_id);
+  if (it == inflight.end() || it->second.stage != OutFlight::Stage::awaiting_puback) {
+    spdlog::debug("{}: PUBACK for unknown packet id {}", describe(), ack->packet_id);
+    return true;
+  }
+  inflight.erase(it);
+  deliver();
+  return true;
+}
+
+bool MqttSession::handle_pubrec(std::span<const std::uint8_t> body) {
+  auto ack = decode_ack(version_, PacketType::pubrec, body);
+  if (!ack) {
+    fail(ack.error().reason, fmt::format("invalid PUBREC: {}", ack.error().message));
+    return false;
+  }
+  auto& inflight = state_->outflight();
+  auto it = inflight.find(ack->packet_id);
+  if (it == inflight.end()) {
+    if (version_ == ProtocolVersion::v5) {
+      send_ack(PacketType::pubrel, ack->packet_id, ReasonCode::packet_identifier_not_found);
+    } else {
+      send_ack(PacketType::pubrel, ack->packet_id);
+    }
+    return true;
+  }
+  if (version_ == ProtocolVersion::v5 && static_cast<std::uint8_t>(ack->reason) >= 0x80) {
+    // [MQTT-4.3.3] a failing PUBREC ends the exchange.
+    inflight.erase(it);
+    deliver();
+    return true;
+  }
+  it->second.stage = OutFlight::Stage::awaiting_pubcomp;
+  send_ack(PacketType::pubrel, ack->packet_id);
+  return true;
+}
+
+bool MqttSession::handle_pubrel(std::span<const std::uint8_t> body) {
+  auto ack = decode_ack(version_, PacketType::pubrel, body);
+  if (!ack) {
+    fail(ack.error().reason, fmt::format("invalid PUBREL: {}", ack.error().message));
+    return false;
+  }
+  const bool known = state_->incoming_qos2().erase(ack->packet_id) > 0;
+  // [MQTT-4.3.3-2] PUBCOMP even for an id we no longer hold (a PUBREL re-sent after
+  // reconnect); 5.0 says it was not found.
+  send_ack(PacketType::pubcomp, ack->packet_id,
+           known || version_ != ProtocolVersion::v5 ? ReasonCode::success : ReasonCode::packet_identifier_not_found);
+  return true;
+}
+
+bool MqttSession::handle_pubcomp(std::span<const std::uint8_t> body) {
+  auto ack = decode_ack(version_, PacketType::pubcomp, body);
+  if (!ack) {
+    fail(ack.error().reason, fmt::format("invalid PUBCOMP: {}", ack.error().message));
+    return false;
+  }
+  auto& inflight = state_->outflight();
+  auto it = inflight.find(ack->packet_id);
+  if (it == inflight.end() || it->second.stage != OutFlight::Stage::awaiting_pubcomp) {
+    spdlog::debug("{}: PUBCOMP for unknown packet id {}", describe(), ack->packet_id);
+    return true;
+  }
+  inflight.erase(it);
+  deliver();
+  return true;
+}
+
+}  // namespace outpost::mqtt

@@ -1,0 +1,196 @@
+#include "mqtt/mqtt_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace outpost::mqtt {
+
+MqttSession::MqttSession(proto::Link& link, std::shared_ptr<const SessionContext> ctx)
+    : link_(link), ctx_(std::move(ctx)), handle_(std::make_shared<Handle>()), timer_(link.executor()) {
+  handle_->session = this;
+  last_packet_ = std::chrono::steady_clock::now();
+  // A connection that never sends CONNECT must not hold a slot forever [MQTT-3.1.4-1 leaves
+  // the time to the server].
+  timer_.expires_after(ctx_->settings.connect_timeout);
+  timer_.async_wait([w = std::weak_ptr<Handle>(handle_)](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto h = w.lock();
+    if (h && h->session && h->session->phase_ == Phase::awaiting_connect) {
+      spdlog::info("{}: no CONNECT within {}s, closing", h->session->describe(),
+                   h->session->ctx_->settings.connect_timeout.count());
+      h->session->close("connect timeout");
+    }
+  });
+}
+
+MqttSession::~MqttSession() { handle_->session = nullptr; }
+
+void MqttSession::Handle::on_messages_available() {
+  if (session) session->deliver();
+}
+
+void MqttSession::Handle::on_taken_over() {
+  if (!session) return;
+  spdlog::info("{}: session taken over by a new connection with the same client id", session->describe());
+  if (session->version_ == ProtocolVersion::v5 && session->phase_ == Phase::connected) {
+    session->send_disconnect(ReasonCode::session_taken_over);
+  }
+  session->close("session taken over");
+}
+
+void MqttSession::Handle::on_space_available() {
+  if (!session || session->flow_waits_ == 0) return;
+  if (--session->flow_waits_ == 0 && !session->closed_ && session->phase_ == Phase::connected) {
+    session->link_.resume_reading();
+  }
+}
+
+std::string MqttSession::describe() const {
+  if (client_id_.empty()) return fmt::format("client <unknown> ({})", link_.remote_address());
+  return fmt::format("client '{}' ({})", client_id_, link_.remote_address());
+}
+
+std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
+  std::size_t consumed = 0;
+  while (!closed_ && phase_ != Phase::closing && phase_ != Phase::awaiting_session && flow_waits_ == 0) {
+    auto frame = parse_fixed_header(data.subspan(consumed), ctx_->settings.max_packet_size);
+    if (frame.status == FrameStatus::need_more) break;
+    if (frame.status == FrameStatus::error) {
+      fail(frame.error.reason, frame.error.message);
+      break;
+    }
+    const FixedHeader& h = frame.header;
+    const std::size_t total = h.header_length + h.remaining_length;
+    if (data.size() - consumed < total) break;
+    auto body = data.subspan(consumed + h.header_length, h.remaining_length);
+    consumed += total;
+    last_packet_ = std::chrono::steady_clock::now();
+    if (!handle_packet(h, body)) break;
+  }
+  if (!congested_.empty()) wait_for_congested();
+  flush_wakeups();
+  return consumed;
+}
+
+bool MqttSession::handle_packet(const FixedHeader& h, std::span<const std::uint8_t> body) {
+  if (phase_ == Phase::awaiting_connect) {
+    if (h.type != PacketType::connect) {
+      fail(ReasonCode::protocol_error, "first packet is not CONNECT");  // [MQTT-3.1.0-1]
+      return false;
+    }
+    return handle_connect(body);
+  }
+  switch (h.type) {
+    case PacketType::publish: return handle_publish(h, body);
+    case PacketType::puback: return handle_puback(body);
+    case PacketType::pubrec: return handle_pubrec(body);
+    case PacketType::pubrel: return handle_pubrel(body);
+    case PacketType::pubcomp: return handle_pubcomp(body);
+    case PacketType::subscribe: return handle_subscribe(body);
+    case PacketType::unsubscribe: return handle_unsubscribe(body);
+    case PacketType::pingreq:
+      if (h.remaining_length != 0) {
+        fail(ReasonCode::malformed_packet, "PINGREQ with a body");
+        return false;
+      }
+      out_.clear();
+      encode_pingresp(out_);
+      link_.write(out_);
+      return true;
+    case PacketType::disconnect:
+      handle_disconnect(body);
+      return false;
+    case PacketType::connect:
+      fail(ReasonCode::protocol_error, "second CONNECT on one connection");  // [MQTT-3.1.0-2]
+      return false;
+    default:
+      fail(ReasonCode::protocol_error, fmt::format("unexpected packet type {} from a client",
+                                                   static_cast<int>(h.type)));
+      return false;
+  }
+}
+
+void MqttSession::on_writable() { deliver(); }
+
+void MqttSession::fail(ReasonCode reason, std::string_view why) {
+  spdlog::warn("{}: protocol error: {}; closing the connection", describe(), why);
+  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) send_disconnect(reason);
+  close(why);
+}
+
+void MqttSession::close(std::string_view why) {
+  if (phase_ == Phase::closing || closed_) return;
+  phase_ = Phase::closing;
+  close_reason_ = std::string(why);
+  link_.close(why);
+}
+
+void MqttSession::send_disconnect(ReasonCode reason) {
+  out_.clear();
+  encode_disconnect(out_, version_, reason);
+  link_.write(out_);
+}
+
+void MqttSession::on_shutdown() {
+  shutting_down_ = true;
+  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) send_disconnect(ReasonCode::server_shutting_down);
+  close("server shutting down");
+}
+
+void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
+  if (closed_) return;
+  const bool was_connected = phase_ == Phase::connected || (phase_ == Phase::closing && state_);
+  closed_ = true;
+  timer_.cancel();
+  if (was_connected) {
+    std::string reason = !close_reason_.empty() ? close_reason_
+                         : cause == proto::CloseCause::peer_closed ? "connection closed by the client"
+                                                                    : std::string(detail);
+    spdlog::info("{} disconnected: {}", describe(), reason);
+    end_session();
+  }
+  handle_->session = nullptr;
+  flush_wakeups();
+}
+
+void MqttSession::end_session() {
+  if (!state_) return;
+  state_->queue().detach(handle_.get());
+  if (!will_cleared_ && will_ && (!shutting_down_ || ctx_->settings.publish_will_on_shutdown)) publish_will();
+  auto& registry = ctx_->broker.sessions();
+  const core::SessionOwner* owner = handle_.get();
+  if (keep_session()) {
+    std::optional<std::chrono::seconds> expiry;
+    if (session_expiry_ && *session_expiry_ != 0xFFFFFFFF) expiry = std::chrono::seconds(*session_expiry_);
+    registry.release(client_id_, owner, std::move(state_), expiry);
+  } else {
+    state_->destroy();
+    state_.reset();
+    registry.release(client_id_, owner, nullptr, std::nullopt);
+  }
+}
+
+bool MqttSession::keep_session() const {
+  if (version_ == ProtocolVersion::v5) return session_expiry_.value_or(0) != 0;
+  return !clean_start_;
+}
+
+void MqttSession::wait_for_congested() {
+  std::sort(congested_.begin(), congested_.end());
+  congested_.erase(std::unique(congested_.begin(), congested_.end()), congested_.end());
+  for (auto& q : congested_) {
+    // A publisher feeding its own queue would wait for itself.
+    if (state_ && q == state_->queue_ptr()) continue;
+    if (q->wait_for_space(handle_, link_.executor())) ++flow_waits_;
+  }
+  congested_.clear();
+  if (flow_waits_ > 0) link_.pause_reading();
+}
+
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous) {
+  auto ctx = std::make_shared<const SessionContext>(SessionContext{broker, settings, allow_anonymous});
+  return [ctx](proto::Link& link) -> std::unique_ptr<proto::Session> { return std::make_unique<MqttSession>(link, ctx); };
+}
+
+}  // namespace outpost::mqtt

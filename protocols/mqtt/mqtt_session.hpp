@@ -1,0 +1,136 @@
+// MqttSession: one MQTT connection's protocol state machine (3.1, 3.1.1 and 5.0) on top
+// of a byte stream (proto::Link). It decodes packets with the codec, drives the routing
+// core (publish, subscribe, session hand-over) and encodes what the client must receive.
+// The packet families live in handle_connect.cpp, handle_publish.cpp,
+// handle_subscribe.cpp and deliver.cpp.
+//
+// Threading: created, used and destroyed on its connection's I/O thread. Other threads
+// reach it only through `Handle` (a weak_ptr they post to the connection's executor).
+#pragma once
+
+#include "common/link.hpp"
+#include "core/broker.hpp"
+#include "mqtt/codec/codec.hpp"
+#include "mqtt/session_state.hpp"
+#include "settings.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace outpost::mqtt {
+
+// What every MQTT session of one listener shares.
+struct SessionContext {
+  core::Broker& broker;
+  const MqttSettings& settings;
+  bool allow_anonymous = false;
+};
+
+class MqttSession final : public proto::Session {
+ public:
+  MqttSession(proto::Link& link, std::shared_ptr<const SessionContext> ctx);
+  ~MqttSession() override;
+
+  std::size_t on_data(std::span<const std::uint8_t> data) override;
+  void on_writable() override;
+  void on_closed(proto::CloseCause cause, std::string_view detail) override;
+  void on_shutdown() override;
+
+ private:
+  // The face this session shows to other threads: queue wake-ups, takeover, flow
+  // control. Cleared when the connection ends, so late posts find nobody.
+  struct Handle final : core::Consumer, core::SessionOwner, core::SpaceWaiter {
+    MqttSession* session = nullptr;
+    void on_messages_available() override;
+    void on_taken_over() override;
+    void on_space_available() override;
+  };
+
+  enum class Phase { awaiting_connect, awaiting_session, connected, closing };
+
+  // One packet; returns false when the connection is being closed.
+  bool handle_packet(const FixedHeader& header, std::span<const std::uint8_t> body);
+
+  // handle_connect.cpp
+  bool handle_connect(std::span<const std::uint8_t> body);
+  void on_session_claimed(std::shared_ptr<core::Session> existing, bool superseded);
+  void refuse_connect(ReasonCode reason, std::string_view why);
+  void send_connack(bool session_present, ReasonCode reason);
+  void handle_disconnect(std::span<const std::uint8_t> body);
+  void send_disconnect(ReasonCode reason);
+  bool keep_session() const;
+  void wait_for_congested();
+  void publish_will();
+  void start_keepalive();
+  void on_keepalive_timer();
+
+  // handle_publish.cpp
+  bool handle_publish(const FixedHeader& header, std::span<const std::uint8_t> body);
+  bool handle_puback(std::span<const std::uint8_t> body);
+  bool handle_pubrec(std::span<const std::uint8_t> body);
+  bool handle_pubrel(std::span<const std::uint8_t> body);
+  bool handle_pubcomp(std::span<const std::uint8_t> body);
+  void send_ack(PacketType type, std::uint16_t packet_id, ReasonCode reason = ReasonCode::success);
+  void acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason);
+  core::MessagePtr make_message(const PublishPacket& p, std::string topic);
+  void after_route(const core::PublishResult& result, const core::Message& message);
+
+  // handle_subscribe.cpp
+  bool handle_subscribe(std::span<const std::uint8_t> body);
+  bool handle_unsubscribe(std::span<const std::uint8_t> body);
+  void queue_retained(const std::string& filter, const SubscriptionRecord& record);
+
+  // deliver.cpp
+  void deliver();
+  void send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup);
+  void resend_inflight();
+
+  // Close after a protocol violation: log it, tell a 5.0 client why, close.
+  void fail(ReasonCode reason, std::string_view why);
+  void close(std::string_view why);
+  void flush_wakeups() { wakeups_.flush(); }
+  void end_session();
+  std::string describe() const;
+
+  proto::Link& link_;
+  std::shared_ptr<const SessionContext> ctx_;
+  std::shared_ptr<Handle> handle_;
+  Phase phase_ = Phase::awaiting_connect;
+  ProtocolVersion version_ = ProtocolVersion::v311;
+  std::string client_id_;
+  bool clean_start_ = true;
+  std::uint16_t keepalive_ = 0;
+  std::optional<std::uint32_t> session_expiry_;  // seconds; nullopt = never (3.1.1 persistent)
+  std::shared_ptr<SessionState> state_;
+  core::MessagePtr will_;  // built at CONNECT, published on an abnormal end
+  std::string close_reason_;
+  core::Message::Init will_init_;   // until the session (and its origin id) is known
+  std::vector<std::uint8_t> will_payload_;
+  bool will_pending_ = false;
+  bool assigned_client_id_ = false;
+  bool server_keepalive_ = false;
+  bool will_cleared_ = false;         // normal DISCONNECT: no will [MQTT-3.1.2-10]
+  bool shutting_down_ = false;
+  bool closed_ = false;
+  bool delivering_ = false;
+  std::chrono::steady_clock::time_point last_packet_;
+  boost::asio::steady_timer timer_;
+  core::WakeupBatch wakeups_;
+  std::vector<core::QueuePtr> congested_;
+  unsigned flow_waits_ = 0;
+  std::vector<std::uint8_t> out_;  // scratch for encoding
+  std::chrono::steady_clock::time_point drop_log_window_{};
+  unsigned drop_logs_in_window_ = 0;
+  std::uint64_t drops_unlogged_ = 0;
+};
+
+// The factory a listener uses for MQTT connections.
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous);
+
+}  // namespace outpost::mqtt

@@ -1,0 +1,73 @@
+// SessionState: what of an MQTT client's session outlives its network connection
+// [MQTT-3.1.2-4]: its subscriptions, its queue of messages waiting to be sent, the QoS 1
+// and 2 messages sent but not yet acknowledged (with their packet identifiers), and the
+// QoS 2 packet identifiers received but not yet released.
+//
+// Threading: used only by the connection that holds the session (see
+// core::SessionRegistry), or by nobody while it is detached.
+#pragma once
+
+#include "core/broker.hpp"
+#include "core/queue.hpp"
+#include "core/session_registry.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+namespace outpost::mqtt {
+
+struct SubscriptionRecord {
+  std::uint8_t granted_qos = 0;
+  core::BindingOptions options;
+  std::uint8_t retain_handling = 0;
+};
+
+// A QoS 1 or 2 message sent to the client and not yet fully acknowledged.
+struct OutFlight {
+  enum class Stage : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
+  core::Delivery delivery;
+  Stage stage = Stage::awaiting_puback;
+  std::uint64_t sequence = 0;  // send order, for resending in order [MQTT-4.6.0-1]
+};
+
+class SessionState final : public core::Session {
+ public:
+  SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin, core::QueuePtr queue);
+  ~SessionState() override;
+
+  void destroy() override;
+
+  core::Broker& broker() noexcept { return broker_; }
+  core::Queue& queue() noexcept { return *queue_; }
+  const core::QueuePtr& queue_ptr() noexcept { return queue_; }
+
+  // Subscriptions by filter (the exact filter string the client sent).
+  std::map<std::string, SubscriptionRecord>& subscriptions() noexcept { return subscriptions_; }
+
+  // Outgoing QoS 1/2 in flight, by packet id.
+  std::unordered_map<std::uint16_t, OutFlight>& outflight() noexcept { return outflight_; }
+  // A free packet identifier, or nullopt when all 65535 are in use.
+  std::optional<std::uint16_t> allocate_packet_id();
+  std::uint64_t next_sequence() noexcept { return ++sequence_; }
+
+  // Incoming QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-2].
+  std::set<std::uint16_t>& incoming_qos2() noexcept { return incoming_qos2_; }
+
+  bool destroyed() const noexcept { return destroyed_; }
+
+ private:
+  core::Broker& broker_;
+  core::QueuePtr queue_;
+  std::map<std::string, SubscriptionRecord> subscriptions_;
+  std::unordered_map<std::uint16_t, OutFlight> outflight_;
+  std::set<std::uint16_t> incoming_qos2_;
+  std::uint16_t last_packet_id_ = 0;
+  std::uint64_t sequence_ = 0;
+  bool destroyed_ = false;
+};
+
+}  // namespace outpost::mqtt
