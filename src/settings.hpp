@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -93,5 +94,19 @@ struct Settings {
 };
 
 const char* to_string(ListenerProtocol p);
+const char* to_string(SyncMode m);
+
+// A configuration error; the message names the place (file:line:column) and what was expected.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Rules across fields (TLS kinds need certificates, one listener per address and port, ...).
+// `where` prefixes the message. Throws ConfigError.
+void validate(const Settings& settings, const std::string& where);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_address(const std::string& address);
 
 }  // namespace outpost
