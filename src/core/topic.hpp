@@ -1,39 +1,54 @@
-// Topic names and filters in canonical form ('/'-separated levels, MQTT wildcards),
-// their validation, and the mapping to and from AMQP routing keys. Pure functions.
+// Topics in canonical form: levels separated by '/', MQTT wildcards '+' and '#'.
+// Validation of names and filters, shared-subscription parsing, a level splitter that
+// does not allocate, and the mapping to and from AMQP routing keys and patterns.
+//
+// Everything here is a pure function (or a value type): any thread may call it, nothing
+// blocks, nothing throws except std::bad_alloc from the functions returning std::string.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace outpost::core {
 
-// What may be published to: 1..65535 bytes, no wildcard, no U+0000
-// [MQTT-4.7.3-1, MQTT-4.7.3-2, MQTT-4.7.1-1]. UTF-8 well-formedness is the codec's job.
+// What a client may PUBLISH to: 1..65535 bytes [MQTT-4.7.3-1, MQTT-4.7.3-3], no '+' or
+// '#' [MQTT-4.7.1-1], no U+0000 [MQTT-4.7.3-2]. UTF-8 well-formedness is the codec's job.
+// A leading '$' is allowed here; whether a client may publish to "$SYS/..." is policy.
 bool valid_topic_name(std::string_view topic);
 
-// What may be subscribed to: '#' only alone as the last level, '+' only as a whole
-// level [MQTT-4.7.1-2, MQTT-4.7.1-3].
+// What a client may SUBSCRIBE to: 1..65535 bytes, no U+0000, '#' only as the whole last
+// level [MQTT-4.7.1-2], '+' only as a whole level [MQTT-4.7.1-3]. "$share/..." is
+// checked like any other filter here; see parse_shared for its own rules.
 bool valid_topic_filter(std::string_view filter);
 
-// `$share/{group}/{filter}` [MQTT-4.8.2]. `is_shared` tells a shared filter (even a
-// malformed one) from an ordinary one; `valid` whether group and filter are well formed.
-struct SharedFilter {
-  bool is_shared = false;
-  bool valid = false;
-  std::string_view group;
-  std::string_view filter;
-};
-SharedFilter parse_shared(std::string_view filter);
+// A ShareName: at least one character, none of '/', '+', '#' [MQTT-4.8.2-1, MQTT-4.8.2-2].
 bool valid_share_name(std::string_view name);
 
-// Walks the levels of a topic or filter without allocating. Empty levels count:
-// "a//b" has three levels, "/a" two, "a/" two.
+// A shared subscription `$share/{ShareName}/{filter}` split into its parts (views into the
+// argument). `valid` is false when the text starts with "$share/" but the ShareName or
+// the filter after it is malformed; the caller then refuses the subscription (MQTT 5:
+// reason code 0x8F Topic Filter invalid) rather than treating it as an ordinary filter.
+struct SharedFilter {
+  std::string_view group;
+  std::string_view filter;
+  bool valid = false;
+};
+// nullopt: not a shared subscription (does not start with "$share/"). MQTT 3.1.1 has no
+// shared subscriptions, so a 3.1.1 session may choose not to call this at all.
+std::optional<SharedFilter> parse_shared(std::string_view filter);
+
+// Walks the levels of a topic or filter as views into it, without allocating. Empty
+// levels count: "a//b" has three levels, "/a" two, "a/" two, "" one. It is a small
+// value: copy it to remember a position and resume from there later.
 class LevelIterator {
  public:
-  explicit LevelIterator(std::string_view s) : rest_(s), done_(false) {}
-  // The next level, or false when there is none.
-  bool next(std::string_view& level) {
+  explicit constexpr LevelIterator(std::string_view s) noexcept : rest_(s) {}
+
+  // Stores the next level and returns true, or returns false when none is left.
+  constexpr bool next(std::string_view& level) noexcept {
     if (done_) return false;
     const auto slash = rest_.find('/');
     if (slash == std::string_view::npos) {
@@ -46,18 +61,57 @@ class LevelIterator {
     return true;
   }
 
+  // True once every level has been returned.
+  constexpr bool done() const noexcept { return done_; }
+
  private:
   std::string_view rest_;
-  bool done_;
+  bool done_ = false;
 };
 
-// AMQP routing keys use '.' between words. A '.' inside an MQTT level must survive the
-// trip to AMQP and back, so it is written "%2E" there (and a literal '%' as "%25"):
-// neither is an AMQP wildcard and both are rare in practice. So the MQTT topic
-// "p/v1.2" is the AMQP key "p.v1%2E2", and the AMQP key "a.b" is the MQTT topic "a/b".
+// The number of levels in a topic or filter ("a//b" -> 3, "" -> 1).
+constexpr std::size_t level_count(std::string_view s) noexcept {
+  std::size_t n = 1;
+  for (const char c : s) n += c == '/' ? 1 : 0;
+  return n;
+}
+
+// Hash for maps keyed by std::string that are looked up with a std::string_view (with
+// std::equal_to<>), so a lookup by level does not build a string.
+struct TransparentStringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+// --- AMQP routing keys and binding patterns -------------------------------------------
+//
+// AMQP topic exchanges separate words with '.', so '/' <-> '.' and, in patterns,
+// '*' -> '+' and '#' -> '#' (a '#' may stand anywhere in an AMQP pattern; TopicTrie
+// supports that). A '.' inside an MQTT level would otherwise become a word separator, so
+// in the AMQP form it is written "%2E". '%' then needs an escape of its own, "%25", but
+// only where it would otherwise be misread: before the text "2E" or "25". So:
+//
+//   MQTT topic  "p/v1.2"    <-> AMQP key "p.v1%2E2"
+//   MQTT topic  "cpu/100%"  <-> AMQP key "cpu.100%"      (a lone '%' stays as it is)
+//   MQTT topic  "a/%2E"     <-> AMQP key "a.%252E"
+//
+// Why this escape: '%' is no AMQP wildcard, percent-escapes are familiar, and "%2E" /
+// "%25" almost never occur in real keys. Only upper-case escapes are decoded ("%2e" is
+// literal), and the topic -> key direction never produces a lower-case one.
+//
+// Round trips: amqp_key_to_topic(topic_to_amqp_key(t)) == t for every t.
+// topic_to_amqp_key(amqp_key_to_topic(k)) == k for every key k that does not hold a
+// needless "%25" (one not followed by "2E" or "25"), which we consider acceptable.
+//
+// Limits: a literal AMQP word "*" in a routing key stays "*" (keys have no wildcards);
+// a pattern word that is exactly "+" is literal in AMQP but becomes the MQTT wildcard in
+// the filter, and an MQTT filter level that is exactly "*" becomes an AMQP wildcard in
+// filter_to_amqp_pattern. '*' and '#' are wildcards in a pattern only as whole words.
 std::string amqp_key_to_topic(std::string_view key);
 std::string topic_to_amqp_key(std::string_view topic);
-// Binding patterns: '.' -> '/', '*' -> '+', '#' -> '#', with the same escapes.
 std::string amqp_pattern_to_filter(std::string_view pattern);
+// The reverse of amqp_pattern_to_filter, to show an MQTT subscription as a binding
+// pattern ('+' level -> '*', '#' level -> '#', other levels escaped as in keys).
+std::string filter_to_amqp_pattern(std::string_view filter);
 
 }  // namespace outpost::core
