@@ -1,0 +1,45 @@
+#!/bin/bash
+# Installs what building and testing Outpost needs, from Debian 12 packages, and only
+# what is missing. Run as root on a fresh machine; quiet when everything is there.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  g++ cmake ninja-build pkg-config
+  libboost1.81-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  libsqlite3-dev libssl-dev libgtest-dev libgmock-dev libpaho-mqttpp-dev
+  # real clients and peers for the tests and benchmarks
+  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+# Installing mosquitto must not start a system broker: tests start their own on free ports.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod +x "$policy"
+  created_policy=1
+fi
+cleanup() { if [ $created_policy -eq 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
