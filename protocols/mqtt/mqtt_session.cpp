@@ -182,7 +182,10 @@ void MqttSession::wait_for_congested() {
   for (auto& q : congested_) {
     // A publisher feeding its own queue would wait for itself.
     if (state_ && q == state_->queue_ptr()) continue;
-    if (q->wait_for_space(handle_, link_.executor())) ++flow_waits_;
+    if (q->wait_for_space(handle_, link_.executor())) {
+      ++flow_waits_;
+      spdlog::debug("{}: reading paused: queue '{}' is congested", describe(), q->name());
+    }
   }
   congested_.clear();
   if (flow_waits_ > 0) link_.pause_reading();
