@@ -31,6 +31,9 @@ class Link {
   virtual void write_shared(std::shared_ptr<const void> owner, std::span<const std::uint8_t> bytes) = 0;
   // Bytes queued and not yet written to the socket.
   virtual std::size_t pending_bytes() const = 0;
+  // True while the unsent bytes are above the connection's high watermark. A session
+  // stops producing then; Session::on_writable() follows once they drain.
+  virtual bool write_pressure() const = 0;
 
   // Send what is queued, then close. The session gets on_closed() once, later.
   virtual void close(std::string_view reason) = 0;

@@ -6,12 +6,6 @@
 
 namespace outpost::mqtt {
 
-namespace {
-// Stop pulling while this much is waiting to be written; the connection calls
-// on_writable() when its queue drains.
-constexpr std::size_t kWriteBudget = 256 * 1024;
-}  // namespace
-
 void MqttSession::deliver() {
   if (phase_ != Phase::connected || closed_ || delivering_ || !state_) return;
   delivering_ = true;
@@ -19,7 +13,9 @@ void MqttSession::deliver() {
   auto& inflight = state_->outflight();
   const std::size_t window = ctx_->settings.max_inflight;
   std::int64_t now = 0;
-  while (link_.pending_bytes() < kWriteBudget) {
+  // Under write pressure, stop: the connection calls on_writable() once it drains, and
+  // meanwhile the queue (with its limits and publisher backpressure) holds the rest.
+  while (!link_.write_pressure()) {
     if (inflight.size() >= window) break;  // PUBACK / PUBCOMP will call us again
     core::Delivery d;
     if (!queue.pull_one(d)) break;

@@ -131,18 +131,33 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   // Nothing more is read until the session is ours: a takeover may first have to close
   // the previous holder on another thread.
   link_.pause_reading();
-  ctx_->broker.sessions().claim(
-      client_id_, handle_, link_.executor(),
-      [w = std::weak_ptr<Handle>(handle_)](std::shared_ptr<core::Session> existing, bool superseded) {
-        auto h = w.lock();
-        if (h && h->session) h->session->on_session_claimed(std::move(existing), superseded);
-      });
+  auto& registry = ctx_->broker.sessions();
+  registry.claim(client_id_, handle_, link_.executor(),
+                 [w = std::weak_ptr<Handle>(handle_), &registry, id = client_id_, clean = clean_start_](
+                     std::shared_ptr<core::Session> existing, bool superseded) {
+                   auto h = w.lock();
+                   if (h && h->session) {
+                     h->session->on_session_claimed(std::move(existing), superseded);
+                   } else if (h && !superseded) {
+                     // The connection ended while the hand-over was under way: the id is
+                     // ours in the registry, so give the session back (or end it).
+                     if (existing && clean) {
+                       existing->destroy();
+                       existing.reset();
+                     }
+                     registry.release(id, h.get(), std::move(existing), std::nullopt);
+                   }
+                 });
   return false;
 }
 
 void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bool superseded) {
   if (closed_ || phase_ != Phase::awaiting_session) {
     // The registry already counts us as the holder: give the session straight back.
+    if (existing && clean_start_) {
+      existing->destroy();
+      existing.reset();
+    }
     ctx_->broker.sessions().release(client_id_, handle_.get(), std::move(existing), std::nullopt);
     return;
   }

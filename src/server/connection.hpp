@@ -80,6 +80,7 @@ class Connection final : public proto::Link,
   }
 
   std::size_t pending_bytes() const override { return pending_total_; }
+  bool write_pressure() const override { return write_pressure_; }
 
   void close(std::string_view reason) override {
     if (closed_ || closing_) return;
