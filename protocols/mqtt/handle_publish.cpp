@@ -115,15 +115,25 @@ void MqttSession::send_ack(PacketType type, std::uint16_t packet_id, ReasonCode 
 }
 
 bool MqttSession::handle_puback(std::span<const std::uint8_t> body) {
-  auto ack = decode_ack(version_, PacketType::puback, body);
+  return complete_outgoing(PacketType::puback, OutFlight::Stage::awaiting_puback, body);
+}
+
+bool MqttSession::handle_pubcomp(std::span<const std::uint8_t> body) {
+  return complete_outgoing(PacketType::pubcomp, OutFlight::Stage::awaiting_pubcomp, body);
+}
+
+// PUBACK (QoS 1) or PUBCOMP (QoS 2) ends an outgoing exchange and frees a window slot.
+bool MqttSession::complete_outgoing(PacketType type, OutFlight::Stage expected, std::span<const std::uint8_t> body) {
+  const char* name = type == PacketType::puback ? "PUBACK" : "PUBCOMP";
+  auto ack = decode_ack(version_, type, body);
   if (!ack) {
-    fail(ack.error().reason, fmt::format("invalid PUBACK: {}", ack.error().message));
+    fail(ack.error().reason, fmt::format("invalid {}: {}", name, ack.error().message));
     return false;
   }
   auto& inflight = state_->outflight();
   auto it = inflight.find(ack->packet_id);
-  if (it == inflight.end() || it->second.stage != OutFlight::Stage::awaiting_puback) {
-    spdlog::debug("{}: PUBACK for unknown packet id {}", describe(), ack->packet_id);
+  if (it == inflight.end() || it->second.stage != expected) {
+    spdlog::debug("{}: {} for unknown packet id {}", describe(), name, ack->packet_id);
     return true;
   }
   inflight.erase(it);
@@ -169,23 +179,6 @@ bool MqttSession::handle_pubrel(std::span<const std::uint8_t> body) {
   // reconnect); 5.0 says it was not found.
   send_ack(PacketType::pubcomp, ack->packet_id,
            known || version_ != ProtocolVersion::v5 ? ReasonCode::success : ReasonCode::packet_identifier_not_found);
-  return true;
-}
-
-bool MqttSession::handle_pubcomp(std::span<const std::uint8_t> body) {
-  auto ack = decode_ack(version_, PacketType::pubcomp, body);
-  if (!ack) {
-    fail(ack.error().reason, fmt::format("invalid PUBCOMP: {}", ack.error().message));
-    return false;
-  }
-  auto& inflight = state_->outflight();
-  auto it = inflight.find(ack->packet_id);
-  if (it == inflight.end() || it->second.stage != OutFlight::Stage::awaiting_pubcomp) {
-    spdlog::debug("{}: PUBCOMP for unknown packet id {}", describe(), ack->packet_id);
-    return true;
-  }
-  inflight.erase(it);
-  deliver();
   return true;
 }
 

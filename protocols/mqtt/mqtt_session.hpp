@@ -76,6 +76,7 @@ class MqttSession final : public proto::Session {
   bool handle_pubrec(std::span<const std::uint8_t> body);
   bool handle_pubrel(std::span<const std::uint8_t> body);
   bool handle_pubcomp(std::span<const std::uint8_t> body);
+  bool complete_outgoing(PacketType type, OutFlight::Stage expected, std::span<const std::uint8_t> body);
   void send_ack(PacketType type, std::uint16_t packet_id, ReasonCode reason = ReasonCode::success);
   void acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason);
   core::MessagePtr make_message(const PublishPacket& p, std::string topic);

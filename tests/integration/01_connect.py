@@ -6,15 +6,7 @@ from harness import *
 
 
 class Connect(BrokerTestCase):
-    config = """
-listeners:
-  - protocol: mqtt
-    address: 127.0.0.1
-    port: {port}
-    allow_anonymous: true
-mqtt:
-  connect_timeout: 2s
-"""
+    config = broker_config(mqtt={"connect_timeout": "2s"})
 
     def test_valid_connect_accepted(self):
         c = RawClient(self.port)
@@ -127,13 +119,7 @@ mqtt:
 
 
 class AnonymousRefused(BrokerTestCase):
-    config = """
-listeners:
-  - protocol: mqtt
-    address: 127.0.0.1
-    port: {port}
-    allow_anonymous: false
-"""
+    config = broker_config(anonymous=False)
 
     def test_anonymous_not_authorized(self):
         c = RawClient(self.port)

@@ -7,15 +7,7 @@ from harness import *
 
 
 class PublishQoS(BrokerTestCase):
-    config = """
-listeners:
-  - protocol: mqtt
-    address: 127.0.0.1
-    port: {port}
-    allow_anonymous: true
-mqtt:
-  max_inflight: 5
-"""
+    config = broker_config(mqtt={"max_inflight": 5})
 
     def test_qos_matrix(self):
         for pub_qos in (0, 1, 2):

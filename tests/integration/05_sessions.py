@@ -97,15 +97,7 @@ class Sessions(BrokerTestCase):
 
 
 class BoundedQueue(BrokerTestCase):
-    config = """
-listeners:
-  - protocol: mqtt
-    address: 127.0.0.1
-    port: {port}
-    allow_anonymous: true
-mqtt:
-  max_queued_messages: 5
-"""
+    config = broker_config(mqtt={"max_queued_messages": 5})
 
     def test_queue_bound_is_visible(self):
         s = PahoClient(self.port, client_id="bq", clean_session=False).connect()

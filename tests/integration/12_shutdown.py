@@ -33,16 +33,7 @@ class Signals(unittest.TestCase):
             b.tmp.cleanup()
 
     def test_sighup_keeps_clients(self):
-        config = """
-listeners:
-  - protocol: mqtt
-    address: 127.0.0.1
-    port: {port}
-    allow_anonymous: true
-logging:
-  level: info
-"""
-        b = Broker(config=config).start()
+        b = Broker(config=broker_config(extra="logging:\n  level: info\n")).start()
         try:
             c = RawClient(b.port)
             c.connect("hup")

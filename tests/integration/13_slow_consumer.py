@@ -8,16 +8,7 @@ from harness import *
 
 
 class SlowConsumer(BrokerTestCase):
-    config = """
-listeners:
-  - protocol: mqtt
-    address: 127.0.0.1
-    port: {port}
-    allow_anonymous: true
-mqtt:
-  max_queued_messages: 1000
-  max_inflight: 20
-"""
+    config = broker_config(mqtt={"max_queued_messages": 1000, "max_inflight": 20})
 
     def test_fan_in_to_a_stalled_subscriber_loses_nothing(self):
         publishers, per_publisher = 4, 3000

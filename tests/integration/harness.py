@@ -46,6 +46,15 @@ def wait_for_port(port, timeout=10.0, proc=None):
     return False
 
 
+def broker_config(mqtt=None, anonymous=True, extra=""):
+    """A configuration with one MQTT listener on the test's port plus `mqtt:` settings."""
+    text = ("listeners:\n  - protocol: mqtt\n    address: 127.0.0.1\n    port: {port}\n"
+            f"    allow_anonymous: {'true' if anonymous else 'false'}\n")
+    if mqtt:
+        text += "mqtt:\n" + "".join(f"  {k}: {v}\n" for k, v in mqtt.items())
+    return text + extra
+
+
 class Broker:
     """The real broker on a free loopback port, stopped by its process id."""
 
