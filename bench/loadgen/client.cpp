@@ -1,4 +1,4 @@
-#include "loadgen/client.hpp"
+#include "client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>

@@ -2,7 +2,7 @@
 // client. Runs on one io_context thread; non-blocking throughout.
 #pragma once
 
-#include "loadgen/stats.hpp"
+#include "stats.hpp"
 #include "mqtt/codec/codec.hpp"
 
 #include <boost/asio/io_context.hpp>

@@ -3,7 +3,7 @@
 // number and a send timestamp, so lost and duplicated messages are counted, not guessed.
 //
 //   outpost-loadgen --port 1883 --scenario fanin --publishers 10 --qos 1 --duration 5
-#include "loadgen/client.hpp"
+#include "client.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/post.hpp>

@@ -1,4 +1,4 @@
-#include "loadgen/stats.hpp"
+#include "stats.hpp"
 
 #include <algorithm>
 #include <bit>
