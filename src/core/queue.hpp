@@ -22,7 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
+#include "core/ring_buffer.hpp"
 #include <memory>
 #include <mutex>
 #include <string>
@@ -161,7 +161,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   QueueLimits limits_;
 
   mutable std::mutex mutex_;
-  std::deque<Delivery> items_;
+  RingBuffer<Delivery> items_;
   std::uint64_t bytes_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t pushed_ = 0;

@@ -23,6 +23,7 @@
 
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ class Connection final : public proto::Link,
 
   // Creates the session and starts reading. Call on the connection's thread.
   void start(const proto::SessionFactory& factory) {
+    if constexpr (kWaitThenRead) {
+      boost::system::error_code ignored;
+      stream_.non_blocking(true, ignored);
+    }
     registry_.add(this, std::weak_ptr<ConnectionBase>(this->shared_from_this()));
     registered_ = true;
     // Alive until finish(), even while no operation is pending (reading paused).
@@ -139,6 +144,10 @@ class Connection final : public proto::Link,
       bytes.clear();
       segments.clear();
     }
+    void swap_with(Batch& other) noexcept {
+      bytes.swap(other.bytes);
+      segments.swap(other.segments);
+    }
   };
 
   void append_bytes(std::span<const std::uint8_t> b) {
@@ -200,6 +209,13 @@ class Connection final : public proto::Link,
       if (session_ && !closing_) session_->on_writable();
       if (!closed_) process_and_read();
     }
+    if (pending_.empty() && !closing_) {
+      // Nothing more to send: an idle connection keeps no write buffers.
+      Batch().swap_with(pending_);
+      Batch().swap_with(writing_);
+      std::vector<boost::asio::const_buffer>().swap(iov_);
+      return;
+    }
     flush();
   }
 
@@ -231,8 +247,67 @@ class Connection final : public proto::Link,
     }
   }
 
+  // A plain TCP socket with nothing buffered waits for readability and then reads into
+  // its thread's scratch buffer: an idle connection holds no read buffer at all, and
+  // only the tail of an incomplete packet is ever copied into one.
+  static constexpr bool kWaitThenRead = std::is_same_v<Stream, boost::asio::ip::tcp::socket>;
+
+  static std::vector<std::uint8_t>& scratch() {
+    thread_local std::vector<std::uint8_t> buffer(64 * 1024);
+    return buffer;
+  }
+
+  void on_readable(const boost::system::error_code& ec) {
+    read_in_flight_ = false;
+    if (closed_) return;
+    if (ec) {
+      if (ec != boost::asio::error::operation_aborted) finish(proto::CloseCause::io_error, ec.message());
+      return;
+    }
+    auto& buf = scratch();
+    boost::system::error_code e;
+    const std::size_t n = stream_.read_some(boost::asio::buffer(buf), e);
+    if (e == boost::asio::error::would_block || e == boost::asio::error::try_again) {
+      read_more();
+      return;
+    }
+    if (e) {
+      if (e == boost::asio::error::eof || e == boost::asio::error::connection_reset) {
+        finish(proto::CloseCause::peer_closed, "connection closed by peer");
+      } else {
+        finish(proto::CloseCause::io_error, e.message());
+      }
+      return;
+    }
+    std::size_t used = 0;
+    if (can_read()) used = session_->on_data({buf.data(), n});
+    if (closed_) return;
+    if (used < n) {
+      // Keep what the session could not use yet (an incomplete packet, or everything
+      // while reading is paused).
+      const std::size_t rest = n - used;
+      rbuf_.resize(std::max(limits_.initial_read_buffer, rest));
+      std::memcpy(rbuf_.data(), buf.data() + used, rest);
+      rbeg_ = 0;
+      rend_ = rest;
+    }
+    read_more();
+  }
+
   void read_more() {
     if (read_in_flight_ || !can_read()) return;
+    if constexpr (kWaitThenRead) {
+      if (rbeg_ == rend_) {
+        if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
+        rbeg_ = rend_ = 0;
+        read_in_flight_ = true;
+        stream_.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                           [self = this->shared_from_this()](const boost::system::error_code& ec) {
+                             self->on_readable(ec);
+                           });
+        return;
+      }
+    }
     if (rbuf_.empty()) rbuf_.resize(limits_.initial_read_buffer);
     if (rend_ == rbuf_.size()) {
       if (rbeg_ > 0) {
