@@ -1,26 +1,56 @@
+// Encoders of every control packet. Each computes the remaining length first, grows the
+// output once to the exact packet size, then writes.
 #include "mqtt/codec/codec.hpp"
 
 namespace outpost::mqtt {
 
 namespace {
 
-bool is_v5(ProtocolVersion v) { return v == ProtocolVersion::v5; }
+bool has_props(const Properties* p) { return p && !p->empty(); }
 
-void header(Bytes& out, PacketType type, std::uint8_t flags, std::size_t remaining) {
-  out.push_back(static_cast<std::uint8_t>((static_cast<unsigned>(type) << 4) | flags));
-  put_varint(out, static_cast<std::uint32_t>(remaining));
-}
-
+// Property length prefix plus the properties.
 std::size_t props_total(const Properties* p) {
   const std::size_t n = p ? properties_size(*p) : 0;
   return varint_size(static_cast<std::uint32_t>(n)) + n;
 }
 
-void props(Bytes& out, const Properties* p) {
+void write_props(Bytes& out, const Properties* p) {
   if (p) {
     write_properties(out, *p);
   } else {
     put_varint(out, 0);
+  }
+}
+
+// Reserves the whole packet and writes its fixed header.
+void header(Bytes& out, PacketType type, std::uint8_t flags, std::size_t remaining) {
+  const auto len = static_cast<std::uint32_t>(remaining);
+  reserve_more(out, 1 + varint_size(len) + remaining);
+  out.push_back(static_cast<std::uint8_t>((static_cast<unsigned>(type) << 4) | flags));
+  put_varint(out, len);
+}
+
+std::size_t string_size(std::string_view s) { return 2 + s.size(); }
+
+std::size_t publish_remaining(ProtocolVersion v, std::string_view topic, std::uint8_t qos, const Properties* p,
+                              std::size_t payload_size) {
+  return string_size(topic) + (qos ? 2 : 0) + (is_v5(v) ? props_total(p) : 0) + payload_size;
+}
+
+// SUBACK and UNSUBACK.
+void encode_codes(Bytes& out, ProtocolVersion v, PacketType type, std::uint16_t packet_id,
+                  const std::vector<ReasonCode>& codes, const Properties* p) {
+  const bool v5 = is_v5(v);
+  // 3.1.1 UNSUBACK has no payload (section 3.11.3).
+  const bool with_codes = v5 || type == PacketType::suback;
+  header(out, type, 0, 2 + (v5 ? props_total(p) : 0) + (with_codes ? codes.size() : 0));
+  put_u16(out, packet_id);
+  if (v5) write_props(out, p);
+  if (!with_codes) return;
+  for (auto c : codes) {
+    auto b = static_cast<std::uint8_t>(c);
+    if (!v5 && b > 2) b = 0x80;  // 3.1.1 knows granted QoS and failure only [MQTT-3.9.3-2]
+    put_u8(out, b);
   }
 }
 
@@ -29,13 +59,13 @@ void props(Bytes& out, const Properties* p) {
 void encode_connect(Bytes& out, const ConnectPacket& c) {
   const bool v5 = is_v5(c.version);
   const std::string_view name = c.version == ProtocolVersion::v31 ? "MQIsdp" : "MQTT";
-  std::size_t len = 2 + name.size() + 1 + 1 + 2 + 2 + c.client_id.size();
+  std::size_t len = string_size(name) + 1 + 1 + 2 + string_size(c.client_id);
   if (v5) len += props_total(&c.properties);
   if (c.will) {
     if (v5) len += props_total(&c.will->properties);
-    len += 2 + c.will->topic.size() + 2 + c.will->payload.size();
+    len += string_size(c.will->topic) + 2 + c.will->payload.size();
   }
-  if (c.username) len += 2 + c.username->size();
+  if (c.username) len += string_size(*c.username);
   if (c.password) len += 2 + c.password->size();
   header(out, PacketType::connect, 0, len);
   put_string(out, name);
@@ -44,7 +74,7 @@ void encode_connect(Bytes& out, const ConnectPacket& c) {
   if (c.clean_start) flags |= 0x02;
   if (c.will) {
     flags |= 0x04;
-    flags |= static_cast<std::uint8_t>(c.will->qos << 3);
+    flags |= static_cast<std::uint8_t>((c.will->qos & 0x03) << 3);
     if (c.will->retain) flags |= 0x20;
   }
   if (c.password) flags |= 0x40;
@@ -66,38 +96,42 @@ void encode_connack(Bytes& out, ProtocolVersion v, bool session_present, ReasonC
   const bool v5 = is_v5(v);
   header(out, PacketType::connack, 0, 2 + (v5 ? props_total(p) : 0));
   put_u8(out, session_present ? 1 : 0);
-  put_u8(out, v5 ? static_cast<std::uint8_t>(reason) : connack_code_for(v, reason));
-  if (v5) props(out, p);
+  put_u8(out, connack_code_for(v, reason));
+  if (v5) write_props(out, p);
 }
 
 std::size_t publish_packet_size(ProtocolVersion v, std::string_view topic, std::uint8_t qos, const Properties* p,
                                 std::size_t payload_size) {
-  const std::size_t remaining = 2 + topic.size() + (qos ? 2 : 0) + (is_v5(v) ? props_total(p) : 0) + payload_size;
+  const std::size_t remaining = publish_remaining(v, topic, qos, p, payload_size);
   return 1 + varint_size(static_cast<std::uint32_t>(remaining)) + remaining;
 }
 
 void encode_publish_header(Bytes& out, ProtocolVersion v, std::string_view topic, std::uint8_t qos, bool retain,
                            bool dup, std::uint16_t packet_id, const Properties* p, std::size_t payload_size) {
-  const bool v5 = is_v5(v);
-  const std::size_t remaining = 2 + topic.size() + (qos ? 2 : 0) + (v5 ? props_total(p) : 0) + payload_size;
-  std::uint8_t flags = static_cast<std::uint8_t>(qos << 1);
+  const std::size_t remaining = publish_remaining(v, topic, qos, p, payload_size);
+  auto flags = static_cast<std::uint8_t>((qos & 0x03) << 1);
   if (retain) flags |= 0x01;
-  if (dup && qos > 0) flags |= 0x08;
-  header(out, PacketType::publish, flags, remaining);
+  if (dup && qos > 0) flags |= 0x08;  // [MQTT-3.3.1-2]
+  // Reserve the header only: the payload goes out separately.
+  const auto len = static_cast<std::uint32_t>(remaining);
+  reserve_more(out, 1 + varint_size(len) + remaining - payload_size);
+  out.push_back(static_cast<std::uint8_t>((static_cast<unsigned>(PacketType::publish) << 4) | flags));
+  put_varint(out, len);
   put_string(out, topic);
   if (qos) put_u16(out, packet_id);
-  if (v5) props(out, p);
+  if (is_v5(v)) write_props(out, p);
 }
 
 void encode_publish(Bytes& out, ProtocolVersion v, const PublishPacket& p) {
+  reserve_more(out, publish_packet_size(v, p.topic, p.qos, &p.properties, p.payload.size()));
   encode_publish_header(out, v, p.topic, p.qos, p.retain, p.dup, p.packet_id, &p.properties, p.payload.size());
   out.insert(out.end(), p.payload.begin(), p.payload.end());
 }
 
 void encode_ack(Bytes& out, ProtocolVersion v, PacketType type, std::uint16_t packet_id, ReasonCode reason,
                 const Properties* p) {
-  const std::uint8_t flags = type == PacketType::pubrel ? 0x02 : 0x00;
-  const bool with_props = p && !p->empty();
+  const std::uint8_t flags = type == PacketType::pubrel ? 0x02 : 0x00;  // [MQTT-3.6.1-1]
+  const bool with_props = has_props(p);
   if (!is_v5(v) || (reason == ReasonCode::success && !with_props)) {
     header(out, type, flags, 2);
     put_u16(out, packet_id);
@@ -112,50 +146,31 @@ void encode_ack(Bytes& out, ProtocolVersion v, PacketType type, std::uint16_t pa
 void encode_subscribe(Bytes& out, ProtocolVersion v, const SubscribePacket& s) {
   const bool v5 = is_v5(v);
   std::size_t len = 2 + (v5 ? props_total(&s.properties) : 0);
-  for (const auto& sub : s.subscriptions) len += 2 + sub.filter.size() + 1;
+  for (const auto& sub : s.subscriptions) len += string_size(sub.filter) + 1;
   header(out, PacketType::subscribe, 0x02, len);
   put_u16(out, s.packet_id);
   if (v5) write_properties(out, s.properties);
   for (const auto& sub : s.subscriptions) {
     put_string(out, sub.filter);
-    std::uint8_t o = sub.options.qos;
+    auto o = static_cast<std::uint8_t>(sub.options.qos & 0x03);
     if (v5) {
       if (sub.options.no_local) o |= 0x04;
       if (sub.options.retain_as_published) o |= 0x08;
-      o |= static_cast<std::uint8_t>(sub.options.retain_handling << 4);
+      o |= static_cast<std::uint8_t>((sub.options.retain_handling & 0x03) << 4);
     }
     put_u8(out, o);
   }
 }
 
-namespace {
-void encode_codes(Bytes& out, ProtocolVersion v, PacketType type, std::uint16_t packet_id,
-                  const std::vector<ReasonCode>& codes, const Properties* p, bool codes_in_v3) {
-  const bool v5 = is_v5(v);
-  const std::size_t len = 2 + (v5 ? props_total(p) : 0) + (v5 || codes_in_v3 ? codes.size() : 0);
-  header(out, type, 0, len);
-  put_u16(out, packet_id);
-  if (v5) props(out, p);
-  if (v5 || codes_in_v3) {
-    for (auto c : codes) {
-      // 3.1.1 SUBACK knows only the granted QoS and 0x80 failure [MQTT-3.9.3-2].
-      std::uint8_t b = static_cast<std::uint8_t>(c);
-      if (!v5 && b > 2) b = 0x80;
-      put_u8(out, b);
-    }
-  }
-}
-}  // namespace
-
 void encode_suback(Bytes& out, ProtocolVersion v, std::uint16_t packet_id, const std::vector<ReasonCode>& codes,
                    const Properties* p) {
-  encode_codes(out, v, PacketType::suback, packet_id, codes, p, true);
+  encode_codes(out, v, PacketType::suback, packet_id, codes, p);
 }
 
 void encode_unsubscribe(Bytes& out, ProtocolVersion v, const UnsubscribePacket& u) {
   const bool v5 = is_v5(v);
   std::size_t len = 2 + (v5 ? props_total(&u.properties) : 0);
-  for (auto f : u.filters) len += 2 + f.size();
+  for (auto f : u.filters) len += string_size(f);
   header(out, PacketType::unsubscribe, 0x02, len);
   put_u16(out, u.packet_id);
   if (v5) write_properties(out, u.properties);
@@ -164,35 +179,37 @@ void encode_unsubscribe(Bytes& out, ProtocolVersion v, const UnsubscribePacket& 
 
 void encode_unsuback(Bytes& out, ProtocolVersion v, std::uint16_t packet_id, const std::vector<ReasonCode>& codes,
                      const Properties* p) {
-  // 3.1.1 UNSUBACK has no payload [MQTT-3.11.3].
-  encode_codes(out, v, PacketType::unsuback, packet_id, codes, p, false);
+  encode_codes(out, v, PacketType::unsuback, packet_id, codes, p);
 }
 
-void encode_pingreq(Bytes& out) {
-  out.push_back(0xC0);
-  out.push_back(0x00);
-}
+void encode_pingreq(Bytes& out) { header(out, PacketType::pingreq, 0, 0); }
 
-void encode_pingresp(Bytes& out) {
-  out.push_back(0xD0);
-  out.push_back(0x00);
-}
+void encode_pingresp(Bytes& out) { header(out, PacketType::pingresp, 0, 0); }
 
-void encode_disconnect(Bytes& out, ProtocolVersion v, ReasonCode reason, const Properties* p) {
-  const bool with_props = p && !p->empty();
-  if (!is_v5(v) || (reason == ReasonCode::success && !with_props)) {
-    header(out, PacketType::disconnect, 0, 0);
+// DISCONNECT and AUTH share the 5.0 form "reason code, properties", both optional.
+namespace {
+void encode_reason_tail(Bytes& out, PacketType type, ReasonCode reason, const Properties* p) {
+  const bool with_props = has_props(p);
+  if (reason == ReasonCode::success && !with_props) {
+    header(out, type, 0, 0);
     return;
   }
-  header(out, PacketType::disconnect, 0, 1 + (with_props ? props_total(p) : 0));
+  header(out, type, 0, 1 + (with_props ? props_total(p) : 0));
   put_u8(out, static_cast<std::uint8_t>(reason));
   if (with_props) write_properties(out, *p);
 }
+}  // namespace
+
+void encode_disconnect(Bytes& out, ProtocolVersion v, ReasonCode reason, const Properties* p) {
+  if (!is_v5(v)) {
+    header(out, PacketType::disconnect, 0, 0);
+    return;
+  }
+  encode_reason_tail(out, PacketType::disconnect, reason, p);
+}
 
 void encode_auth(Bytes& out, ReasonCode reason, const Properties* p) {
-  header(out, PacketType::auth, 0, 1 + props_total(p));
-  put_u8(out, static_cast<std::uint8_t>(reason));
-  props(out, p);
+  encode_reason_tail(out, PacketType::auth, reason, p);
 }
 
 }  // namespace outpost::mqtt

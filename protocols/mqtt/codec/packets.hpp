@@ -1,5 +1,8 @@
-// Decoded MQTT control packets. Strings and payloads are views into the buffer that was
-// decoded and are valid only while it is: whoever keeps one copies it.
+// MQTT control packets as plain structs, decoded and encoded by codec.hpp. Strings,
+// binary fields and payloads are views into the buffer that was decoded and are valid
+// only while it lives: whoever keeps one copies it (the broker copies a PUBLISH payload
+// once, into its message). Properties own their values (properties.hpp). To encode, the
+// views may point anywhere that outlives the encode call.
 #pragma once
 
 #include "mqtt/codec/properties.hpp"
@@ -13,6 +16,7 @@
 
 namespace outpost::mqtt {
 
+// The first bytes of every packet: type, flags, and how long the rest is.
 struct FixedHeader {
   PacketType type{};
   std::uint8_t flags = 0;
@@ -22,6 +26,9 @@ struct FixedHeader {
 
 enum class FrameStatus { complete, need_more, error };
 
+// What parse_fixed_header found: a complete header (the body may still be arriving:
+// the packet is header_length + remaining_length bytes), too few bytes to tell, or an
+// error that ends the connection.
 struct Frame {
   FrameStatus status = FrameStatus::need_more;
   FixedHeader header;
@@ -37,13 +44,13 @@ struct Will {
 };
 
 struct ConnectPacket {
-  ProtocolVersion version = ProtocolVersion::v311;
+  ProtocolVersion version = ProtocolVersion::v311;  // decided by the protocol name and level
   bool clean_start = true;
   std::uint16_t keep_alive = 0;
   std::string_view client_id;
   std::optional<Will> will;
-  std::optional<std::string_view> username;
-  std::optional<std::span<const std::uint8_t>> password;
+  std::optional<std::string_view> username;                // user name flag
+  std::optional<std::span<const std::uint8_t>> password;  // password flag
   Properties properties;
 };
 
@@ -55,7 +62,7 @@ struct ConnackPacket {
 };
 
 struct PublishPacket {
-  std::string_view topic;
+  std::string_view topic;  // empty only in 5.0 with properties.topic_alias set
   std::uint8_t qos = 0;
   bool retain = false;
   bool dup = false;
@@ -75,7 +82,7 @@ struct SubscriptionOptions {
   std::uint8_t qos = 0;
   bool no_local = false;
   bool retain_as_published = false;
-  std::uint8_t retain_handling = 0;
+  std::uint8_t retain_handling = 0;  // 0, 1 or 2
 };
 
 struct Subscription {
@@ -95,11 +102,17 @@ struct UnsubscribePacket {
   std::vector<std::string_view> filters;
 };
 
-// SUBACK and UNSUBACK.
+// SUBACK and UNSUBACK. 3.1.1 SUBACK codes decode as 0x00..0x02 or 0x80
+// (unspecified_error); 3.1.1 UNSUBACK has no codes.
 struct SubackPacket {
   std::uint16_t packet_id = 0;
   Properties properties;
   std::vector<ReasonCode> codes;
+};
+
+// PINGREQ and PINGRESP: nothing but their type.
+struct PingPacket {
+  PacketType type = PacketType::pingreq;
 };
 
 struct DisconnectPacket {

@@ -1,6 +1,6 @@
 #include "mqtt/codec/properties.hpp"
 
-#include <fmt/format.h>
+#include "mqtt/codec/text.hpp"
 
 namespace outpost::mqtt {
 
@@ -69,14 +69,31 @@ const Spec* find_spec(std::uint32_t id) {
 
 template <class T>
 bool set_once(Reader& r, std::optional<T>& slot, T value, const Spec& s) {
-  if (slot) return r.fail(protocol_error(fmt::format("property '{}' appears twice", s.name)));
+  if (slot) return r.fail(protocol_error(text::cat("property '", s.name, "' appears twice")));
   slot = std::move(value);
   return true;
 }
 
 bool check_flag(Reader& r, std::uint8_t v, const Spec& s) {
-  if (v > 1) return r.fail(protocol_error(fmt::format("property '{}' must be 0 or 1, got {}", s.name, v)));
+  if (v > 1) return r.fail(protocol_error(text::cat("property '", s.name, "' must be 0 or 1, got ", v)));
   return true;
+}
+
+const char* context_name(PropertyContext ctx) {
+  switch (ctx) {
+    case PropertyContext::connect: return "CONNECT";
+    case PropertyContext::connack: return "CONNACK";
+    case PropertyContext::publish: return "PUBLISH";
+    case PropertyContext::will: return "the will";
+    case PropertyContext::ack: return "PUBACK / PUBREC / PUBREL / PUBCOMP";
+    case PropertyContext::subscribe: return "SUBSCRIBE";
+    case PropertyContext::suback: return "SUBACK";
+    case PropertyContext::unsubscribe: return "UNSUBSCRIBE";
+    case PropertyContext::unsuback: return "UNSUBACK";
+    case PropertyContext::disconnect: return "DISCONNECT";
+    case PropertyContext::auth: return "AUTH";
+  }
+  return "this packet";
 }
 
 }  // namespace
@@ -101,11 +118,11 @@ bool read_properties(Reader& r, PropertyContext ctx, Properties& p) {
     if (!pr.varint(id, "property identifier")) break;
     const Spec* s = find_spec(id);
     if (!s) {
-      pr.fail(malformed(fmt::format("unknown property identifier 0x{:02X}", id)));
+      pr.fail(malformed(text::cat("unknown property identifier ", text::hex(id))));
       break;
     }
     if ((s->allowed & bit(ctx)) == 0) {
-      pr.fail(protocol_error(fmt::format("property '{}' is not allowed on this packet", s->name)));
+      pr.fail(protocol_error(text::cat("property '", s->name, "' is not allowed on ", context_name(ctx))));
       break;
     }
     std::uint8_t b = 0;
@@ -120,7 +137,14 @@ bool read_properties(Reader& r, PropertyContext ctx, Properties& p) {
         break;
       case 0x02: ok = pr.u32(u32, s->name) && set_once(pr, p.message_expiry_interval, u32, *s); break;
       case 0x03: ok = pr.string(str, s->name) && set_once(pr, p.content_type, std::string(str), *s); break;
-      case 0x08: ok = pr.string(str, s->name) && set_once(pr, p.response_topic, std::string(str), *s); break;
+      case 0x08:
+        ok = pr.string(str, s->name);
+        // [MQTT-3.3.2-14] the response topic is a topic name, so no wildcards.
+        if (ok && str.find_first_of("+#") != std::string_view::npos) {
+          ok = pr.fail(protocol_error("response topic contains a wildcard"));
+        }
+        ok = ok && set_once(pr, p.response_topic, std::string(str), *s);
+        break;
       case 0x09:
         ok = pr.binary(bin, s->name) &&
              set_once(pr, p.correlation_data, std::string(bin.begin(), bin.end()), *s);
@@ -200,6 +224,10 @@ bool read_properties(Reader& r, PropertyContext ctx, Properties& p) {
     if (!ok) break;
   }
   if (pr.failed()) return r.fail(pr.error());
+  // 5.0 (CONNECT, CONNACK, AUTH): authentication data without a method is a protocol error.
+  if (p.authentication_data && !p.authentication_method) {
+    return r.fail(protocol_error("authentication data without an authentication method"));
+  }
   return true;
 }
 
@@ -209,7 +237,8 @@ struct VarInt {
   std::uint32_t value;
 };
 
-// Visits every present property as (id, kind, value pointer) for sizing and writing.
+// Visits every present property as (id, value) in identifier order, so sizing and
+// writing cannot disagree.
 template <class F>
 void each(const Properties& p, F&& f) {
   if (p.payload_format_indicator) f(0x01, *p.payload_format_indicator);

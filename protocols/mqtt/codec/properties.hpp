@@ -1,6 +1,7 @@
 // MQTT 5.0 properties (section 2.2.2): decoded, validated per packet type, encoded.
-// A property not allowed on a packet, or repeated where it may appear once, is a
-// protocol error; a truncated or mis-sized one is malformed.
+// A property not allowed on a packet, repeated where it may appear once, or out of its
+// value range is a protocol error (0x82); a truncated one or an unknown identifier is
+// malformed (0x81). Plain values and pure functions: any thread, nothing blocks.
 #pragma once
 
 #include "mqtt/codec/wire.hpp"
@@ -18,6 +19,9 @@ enum class PropertyContext : std::uint8_t {
   connect, connack, publish, will, ack, subscribe, suback, unsubscribe, unsuback, disconnect, auth,
 };
 
+// Every property of table 2-4 as a typed field, so the common ones cost one check to
+// read. Values are owned (they outlive the decoded buffer); the broker moves the ones it
+// forwards into its message. An unset field is not encoded.
 struct Properties {
   std::optional<std::uint8_t> payload_format_indicator;      // 0x01
   std::optional<std::uint32_t> message_expiry_interval;      // 0x02
@@ -55,7 +59,8 @@ struct Properties {
   bool empty() const;
 };
 
-// Reads the property length and the properties that follow (5.0 only).
+// Reads the property length and the properties that follow (5.0 only); on failure the
+// Reader holds the error.
 bool read_properties(Reader& r, PropertyContext ctx, Properties& out);
 
 // Size of the encoded properties, without the length prefix.

@@ -2,6 +2,27 @@
 
 namespace outpost::mqtt {
 
+const char* to_string(PacketType type) {
+  switch (type) {
+    case PacketType::connect: return "CONNECT";
+    case PacketType::connack: return "CONNACK";
+    case PacketType::publish: return "PUBLISH";
+    case PacketType::puback: return "PUBACK";
+    case PacketType::pubrec: return "PUBREC";
+    case PacketType::pubrel: return "PUBREL";
+    case PacketType::pubcomp: return "PUBCOMP";
+    case PacketType::subscribe: return "SUBSCRIBE";
+    case PacketType::suback: return "SUBACK";
+    case PacketType::unsubscribe: return "UNSUBSCRIBE";
+    case PacketType::unsuback: return "UNSUBACK";
+    case PacketType::pingreq: return "PINGREQ";
+    case PacketType::pingresp: return "PINGRESP";
+    case PacketType::disconnect: return "DISCONNECT";
+    case PacketType::auth: return "AUTH";
+  }
+  return "reserved packet type";
+}
+
 const char* to_string(ReasonCode code) {
   switch (code) {
     case ReasonCode::success: return "success";
@@ -51,6 +72,33 @@ const char* to_string(ReasonCode code) {
   return "unknown reason code";
 }
 
+bool reason_code_allowed(PacketType type, ReasonCode code) {
+  const auto c = static_cast<unsigned>(code);
+  switch (type) {
+    case PacketType::connack:  // table 3-1
+      return c == 0x00 || (c >= 0x80 && c <= 0x8A) || c == 0x8C || c == 0x90 || c == 0x95 || c == 0x97 ||
+             (c >= 0x99 && c <= 0x9D) || c == 0x9F;
+    case PacketType::puback:  // tables 3-4, 3-5
+    case PacketType::pubrec:
+      return c == 0x00 || c == 0x10 || c == 0x80 || c == 0x83 || c == 0x87 || c == 0x90 || c == 0x91 || c == 0x97 ||
+             c == 0x99;
+    case PacketType::pubrel:  // tables 3-6, 3-7
+    case PacketType::pubcomp:
+      return c == 0x00 || c == 0x92;
+    case PacketType::suback:  // table 3-8
+      return c <= 0x02 || c == 0x80 || c == 0x83 || c == 0x87 || c == 0x8F || c == 0x91 || c == 0x97 || c == 0x9E ||
+             c == 0xA1 || c == 0xA2;
+    case PacketType::unsuback:  // table 3-9
+      return c == 0x00 || c == 0x11 || c == 0x80 || c == 0x83 || c == 0x87 || c == 0x8F || c == 0x91;
+    case PacketType::disconnect:  // table 3-10; 0x8C as table 2-6 lists it for DISCONNECT too
+      return c == 0x00 || c == 0x04 || (c >= 0x80 && c <= 0x83) || c == 0x87 || c == 0x89 ||
+             (c >= 0x8B && c <= 0x90) || (c >= 0x93 && c <= 0xA2);
+    case PacketType::auth:  // table 3-13
+      return c == 0x00 || c == 0x18 || c == 0x19;
+    default: return false;
+  }
+}
+
 std::uint8_t connack_code_for(ProtocolVersion version, ReasonCode reason) {
   if (version == ProtocolVersion::v5) return static_cast<std::uint8_t>(reason);
   switch (reason) {
@@ -58,7 +106,7 @@ std::uint8_t connack_code_for(ProtocolVersion version, ReasonCode reason) {
     case ReasonCode::unsupported_protocol_version: return 0x01;
     case ReasonCode::client_identifier_not_valid: return 0x02;
     case ReasonCode::bad_user_name_or_password:
-    case ReasonCode::bad_authentication_method: return 0x04;
+    case ReasonCode::bad_authentication_method: return 0x04;  // the nearest 3.1.1 has
     case ReasonCode::not_authorized:
     case ReasonCode::banned: return 0x05;
     default: return 0x03;  // server unavailable

@@ -1,5 +1,6 @@
 // Wire-level vocabulary of MQTT 3.1, 3.1.1 and 5.0: packet types, protocol levels,
 // reason codes, and the error value every decoder returns instead of throwing.
+// Plain values and pure functions: any thread may use them, nothing blocks.
 #pragma once
 
 #include <cstdint>
@@ -27,10 +28,14 @@ enum class PacketType : std::uint8_t {
   auth = 15,
 };
 
+// "PUBLISH", "SUBACK", ... for log and error messages.
+const char* to_string(PacketType type);
+
 // The protocol level byte of CONNECT.
 enum class ProtocolVersion : std::uint8_t { v31 = 3, v311 = 4, v5 = 5 };
 
-// MQTT 5.0 reason codes (section 2.4). 3.1.1 return codes are derived from them.
+// MQTT 5.0 reason codes (section 2.4, table 2-6), named as the specification names
+// them. 3.1.1 return codes are derived from them (connack_code_for).
 enum class ReasonCode : std::uint8_t {
   success = 0x00,  // also normal disconnection, granted QoS 0
   granted_qos1 = 0x01,
@@ -79,19 +84,29 @@ enum class ReasonCode : std::uint8_t {
 
 const char* to_string(ReasonCode code);
 
+// Whether a 5.0 packet of this type may carry this reason code (tables 3-1, 3-4 .. 3-13:
+// CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH).
+// Packet types without reason codes allow none.
+bool reason_code_allowed(PacketType type, ReasonCode code);
+
 // A decoding failure: the reason code a 5.0 peer would be told, and what was wrong.
+// malformed_packet (0x81): the bytes do not parse; protocol_error (0x82): they parse but
+// break a rule; unsupported_protocol_version (0x84): CONNECT names a protocol or level we
+// do not speak; packet_too_large (0x95): the fixed header announces more than the limit.
 struct CodecError {
   ReasonCode reason = ReasonCode::malformed_packet;
   std::string message;
 };
 
-// A decoded value or the error that prevented it.
+// A decoded value or the error that prevented it. Test with `if (r)`, then use `*r` /
+// `r->`; `error()` only when it holds no value.
 template <class T>
 class Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(CodecError error) : v_(std::move(error)) {}  // NOLINT
   explicit operator bool() const noexcept { return v_.index() == 0; }
+  bool has_value() const noexcept { return v_.index() == 0; }
   T& operator*() { return std::get<0>(v_); }
   const T& operator*() const { return std::get<0>(v_); }
   T* operator->() { return &std::get<0>(v_); }
@@ -105,7 +120,9 @@ class Result {
 inline CodecError malformed(std::string message) { return {ReasonCode::malformed_packet, std::move(message)}; }
 inline CodecError protocol_error(std::string message) { return {ReasonCode::protocol_error, std::move(message)}; }
 
-// The 3.1.1 CONNACK return code for a 5.0 reason (0x84 -> 0x01, 0x85 -> 0x02, ...).
+// The CONNACK code to send for a reason: the reason itself in 5.0; in 3.1 / 3.1.1 the
+// return code of [MQTT-3.2.2-5] table 3.1 that says the most (0x84 -> 0x01, 0x85 -> 0x02,
+// 0x88 -> 0x03, 0x86 -> 0x04, 0x87 -> 0x05; anything else is "server unavailable").
 std::uint8_t connack_code_for(ProtocolVersion version, ReasonCode reason);
 
 }  // namespace outpost::mqtt

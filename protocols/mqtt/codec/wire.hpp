@@ -1,12 +1,15 @@
-// Primitive fields of the MQTT wire format: big-endian integers, variable byte
-// integers, length-prefixed strings and binary data. The Reader never reads past its
-// span and reports the first failure; the writer appends to a byte vector.
+// Primitive fields of the MQTT wire format (3.1.1 / 5.0 section 1.5): big-endian
+// integers, variable byte integers, length-prefixed UTF-8 strings and binary data. The
+// Reader never reads past its span and keeps the first failure; the put_* functions
+// append to a byte vector. Used by the codec and by tests that build raw packets.
 #pragma once
 
 #include "mqtt/codec/types.hpp"
 #include "mqtt/codec/utf8.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -56,7 +59,9 @@ class Reader {
   bool binary(std::span<const std::uint8_t>& v, const char* what) {
     std::uint16_t len = 0;
     if (!u16(len, what)) return false;
-    if (!need(len, what)) return false;
+    if (remaining() < len) {
+      return fail(malformed(std::string(what) + ": length " + std::to_string(len) + " runs past the end of the packet"));
+    }
     v = in_.subspan(pos_, len);
     pos_ += len;
     return true;
@@ -73,7 +78,9 @@ class Reader {
     pos_ = in_.size();
     return r;
   }
+  // The next `n` bytes (fewer if the span ends first).
   std::span<const std::uint8_t> take(std::size_t n) {
+    n = std::min(n, remaining());
     auto r = in_.subspan(pos_, n);
     pos_ += n;
     return r;
@@ -99,6 +106,25 @@ class Reader {
   bool failed_ = false;
   CodecError error_;
 };
+
+// Grows `out` to exactly what the next packet needs, once, instead of letting push_back
+// double it. A caller batching many packets into one vector reserves ahead itself.
+inline void reserve_more(Bytes& out, std::size_t n) {
+  if (out.capacity() - out.size() < n) out.reserve(out.size() + n);
+}
+
+inline bool is_v5(ProtocolVersion v) noexcept { return v == ProtocolVersion::v5; }
+
+// The largest remaining length a fixed header can state (four varint bytes, 1.5.5).
+inline constexpr std::uint32_t max_remaining_length = 268'435'455;
+
+// [MQTT-2.3.1-1] SUBSCRIBE, UNSUBSCRIBE, QoS>0 PUBLISH and their acknowledgements carry a
+// non-zero packet identifier.
+inline bool read_packet_id(Reader& r, std::uint16_t& id) {
+  if (!r.u16(id, "packet identifier")) return false;
+  if (id == 0) return r.fail(protocol_error("packet identifier 0"));
+  return true;
+}
 
 inline void put_u8(Bytes& out, std::uint8_t v) { out.push_back(v); }
 inline void put_u16(Bytes& out, std::uint16_t v) {
