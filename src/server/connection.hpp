@@ -1,14 +1,24 @@
 // Connection<Stream>: one accepted connection, implementing proto::Link for a protocol
 // session. The stream type is a template parameter so TCP, TLS and WebSocket share this
-// code. Lives on one I/O thread (its stream's executor) for its whole life; every
-// member runs there.
+// code (any stream with async_read_some / async_write_some and lowest_layer()).
 //
-// Reading: bytes accumulate in a buffer that starts small and grows only to hold a
-// packet that is still incomplete; the session consumes what it can and the rest is
-// presented again with more data. Writing: everything written while handling one event
-// leaves in one gather write; one write is in flight at a time and the next batch
-// accumulates meanwhile. When the unsent bytes pass the high watermark the connection
-// stops reading from its peer until they drain (backpressure).
+// Threading: a connection lives on one I/O thread (its stream's executor) for its whole
+// life; every member, and every call into its session, runs there. Other threads hold
+// weak_from_link() and post to executor(). No call blocks.
+//
+// Reading: bytes accumulate in a buffer that starts small and grows only while a packet
+// is still incomplete; the session consumes what it can and the rest is presented again
+// with more data appended. A buffer that grew is given back once it is empty.
+//
+// Writing: everything written while handling one event leaves in one gather write; one
+// write is in flight at a time and the next batch accumulates meanwhile. When the unsent
+// bytes pass the high watermark the connection stops reading from its peer until they
+// drain below the low watermark (backpressure), then tells the session on_writable().
+//
+// Ending: close() sends what is queued, half-closes, tells the session on_closed(), then
+// keeps reading (and discarding) briefly until the peer closes too. Closing a socket
+// with unread input makes the kernel send a reset, which can destroy the last bytes we
+// sent before the peer reads them (a final CONNACK or DISCONNECT with a reason code).
 #pragma once
 
 #include "common/link.hpp"
@@ -17,10 +27,13 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <type_traits>
@@ -29,13 +42,22 @@
 
 namespace outpost::server {
 
+// Per-listener tuning of a connection's buffers and timeouts.
 struct ConnectionLimits {
-  std::size_t initial_read_buffer = 2048;
-  std::size_t max_read_buffer = 300u << 20;  // safety net; protocols enforce their own limits
+  std::size_t initial_read_buffer = 4096;
+  // Safety net against a peer that never completes a packet; each protocol enforces its
+  // own packet limit first, so set this a little above it (e.g. max_packet_size + 16).
+  std::size_t max_read_buffer = 300u << 20;
+  // An empty read buffer larger than this is released, so idle connections stay small.
+  std::size_t keep_read_buffer = 64u << 10;
   std::size_t write_high_watermark = 1u << 20;
   std::size_t write_low_watermark = 256u << 10;
-  std::size_t copy_threshold = 512;  // shared buffers smaller than this are copied
-  std::chrono::seconds close_timeout{5};
+  // Shared buffers smaller than this are copied: cheaper than one more iovec entry.
+  std::size_t copy_threshold = 512;
+  // A peer that does not read must not keep a closing connection forever.
+  std::chrono::milliseconds close_timeout{5000};
+  // How long a half-closed connection waits for the peer's own close.
+  std::chrono::milliseconds linger_timeout{2000};
 };
 
 template <class Stream>
@@ -43,43 +65,50 @@ class Connection final : public proto::Link,
                          public ConnectionBase,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
+  // `transport` must have static storage ("tcp", "tls", ...). `lease` is released when the
+  // socket is closed (the listener counts live connections with it).
   Connection(Stream stream, std::string remote, std::string_view transport, ConnectionRegistry& registry,
-             const ConnectionLimits& limits)
+             const ConnectionLimits& limits, std::shared_ptr<void> lease = {})
       : stream_(std::move(stream)),
         remote_(std::move(remote)),
         transport_(transport),
         registry_(registry),
-        limits_(limits) {}
+        limits_(limits),
+        lease_(std::move(lease)),
+        timer_(stream_.get_executor()) {}
 
   ~Connection() override = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
-  // Creates the session and starts reading. Call on the connection's thread.
+  // Creates the session and starts reading. Call once, on the connection's thread.
+  // If the factory throws, nothing is registered and the connection dies with its owner.
   void start(const proto::SessionFactory& factory) {
+    session_ = factory(*this);
     if constexpr (kWaitThenRead) {
       boost::system::error_code ignored;
       stream_.non_blocking(true, ignored);
     }
     registry_.add(this, std::weak_ptr<ConnectionBase>(this->shared_from_this()));
     registered_ = true;
-    // Alive until finish(), even while no operation is pending (reading paused).
+    // Alive until the session has ended, even while no operation is pending (paused).
     self_ = this->shared_from_this();
-    session_ = factory(*this);
     read_more();
   }
 
   // --- proto::Link ---
   void write(std::span<const std::uint8_t> bytes) override {
-    if (closed_ || bytes.empty()) return;
-    append_bytes(bytes);
+    if (closing_ || ended_ || bytes.empty()) return;
+    append_copy(bytes);
     after_append(bytes.size());
   }
 
   void write_shared(std::shared_ptr<const void> owner, std::span<const std::uint8_t> bytes) override {
-    if (closed_ || bytes.empty()) return;
+    if (closing_ || ended_ || bytes.empty()) return;
     if (bytes.size() < limits_.copy_threshold) {
-      append_bytes(bytes);
+      append_copy(bytes);
     } else {
-      pending_.segments.push_back(Segment{std::move(owner), bytes.data(), bytes.size(), 0, false});
+      pending_.segments.push_back(Segment{std::move(owner), bytes.data(), bytes.size(), 0});
     }
     after_append(bytes.size());
   }
@@ -88,14 +117,16 @@ class Connection final : public proto::Link,
   bool write_pressure() const override { return write_pressure_; }
 
   void close(std::string_view reason) override {
-    if (closed_ || closing_) return;
+    if (closing_ || ended_) return;
     closing_ = true;
     close_detail_ = std::string(reason);
-    // A peer that never reads must not hold the connection open forever.
-    close_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
-    close_timer_->expires_after(limits_.close_timeout);
-    close_timer_->async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) self->finish(proto::CloseCause::local_close, self->close_detail_);
+    timer_.expires_after(limits_.close_timeout);
+    timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->ended_) return;
+      spdlog::debug("connection {}: peer did not take the last {} byte(s) in time", self->remote_,
+                    self->pending_total_);
+      self->end(self->graceful_cause(), self->close_detail_);
+      self->close_socket();
     });
     if (!write_in_flight_) schedule_flush();
   }
@@ -119,22 +150,33 @@ class Connection final : public proto::Link,
 
   // --- ConnectionBase ---
   void shutdown() override {
-    if (closed_) return;
+    if (closing_ || ended_) return;
+    shutting_down_ = true;
     if (session_) session_->on_shutdown();
     close("server shutting down");
   }
-  void abort() override { finish(proto::CloseCause::shutdown, "server shutting down"); }
+
+  void abort() override {
+    if (ended_) {
+      close_socket();  // a lingering half-close
+      return;
+    }
+    end(proto::CloseCause::shutdown, "server shutting down");
+    close_socket();
+  }
 
   Stream& stream() noexcept { return stream_; }
+  // For TLS: the certificate's identity, set before start().
   void set_peer_identity(std::string id) { identity_ = std::move(id); }
 
  private:
+  // One piece of a gather write: either a range of the batch's own bytes (owner null) or
+  // a buffer kept alive by its owner.
   struct Segment {
-    std::shared_ptr<const void> owner;  // null: bytes live in the batch buffer at `offset`
-    const std::uint8_t* data;
+    std::shared_ptr<const void> owner;
+    const std::uint8_t* data;  // when owner is set
     std::size_t size;
-    std::size_t offset;
-    bool own;
+    std::size_t offset;  // into Batch::bytes, when owner is null
   };
   struct Batch {
     std::vector<std::uint8_t> bytes;
@@ -150,13 +192,19 @@ class Connection final : public proto::Link,
     }
   };
 
-  void append_bytes(std::span<const std::uint8_t> b) {
+  proto::CloseCause graceful_cause() const noexcept {
+    return shutting_down_ ? proto::CloseCause::shutdown : proto::CloseCause::local_close;
+  }
+
+  // --- writing ---
+
+  void append_copy(std::span<const std::uint8_t> b) {
     const std::size_t offset = pending_.bytes.size();
     pending_.bytes.insert(pending_.bytes.end(), b.begin(), b.end());
-    if (!pending_.segments.empty() && pending_.segments.back().own) {
-      pending_.segments.back().size += b.size();
+    if (!pending_.segments.empty() && !pending_.segments.back().owner) {
+      pending_.segments.back().size += b.size();  // adjacent copies share one iovec entry
     } else {
-      pending_.segments.push_back(Segment{nullptr, nullptr, b.size(), offset, true});
+      pending_.segments.push_back(Segment{nullptr, nullptr, b.size(), offset});
     }
   }
 
@@ -169,7 +217,7 @@ class Connection final : public proto::Link,
   void schedule_flush() {
     if (flush_scheduled_) return;
     flush_scheduled_ = true;
-    // Deferred to the end of the current handler, so its writes leave together.
+    // Runs after the current handler returns, so all of its writes leave together.
     boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       self->flush_scheduled_ = false;
       self->flush();
@@ -177,16 +225,16 @@ class Connection final : public proto::Link,
   }
 
   void flush() {
-    if (closed_ || write_in_flight_) return;
+    if (ended_ || write_in_flight_) return;
     if (pending_.empty()) {
-      if (closing_) shutdown_stream();
+      if (closing_) begin_linger();
       return;
     }
     std::swap(writing_, pending_);
     iov_.clear();
     iov_.reserve(writing_.segments.size());
     for (const auto& s : writing_.segments) {
-      iov_.emplace_back(s.own ? writing_.bytes.data() + s.offset : s.data, s.size);
+      iov_.emplace_back(s.owner ? s.data : writing_.bytes.data() + s.offset, s.size);
     }
     write_in_flight_ = true;
     boost::asio::async_write(stream_, iov_,
@@ -198,16 +246,19 @@ class Connection final : public proto::Link,
   void on_written(const boost::system::error_code& ec, std::size_t n) {
     write_in_flight_ = false;
     writing_.clear();
-    if (closed_) return;
+    // A burst grew the copy buffer; do not keep it for the connection's whole life.
+    if (writing_.bytes.capacity() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(writing_.bytes);
+    if (ended_) return;
     if (ec) {
-      finish(proto::CloseCause::io_error, ec.message());
+      end(proto::CloseCause::io_error, ec.message());
+      close_socket();
       return;
     }
     pending_total_ -= std::min(pending_total_, n);
     if (write_pressure_ && pending_total_ <= limits_.write_low_watermark) {
       write_pressure_ = false;
       if (session_ && !closing_) session_->on_writable();
-      if (!closed_) process_and_read();
+      process_and_read();
     }
     if (pending_.empty() && !closing_) {
       // Nothing more to send: an idle connection keeps no write buffers.
@@ -219,32 +270,49 @@ class Connection final : public proto::Link,
     flush();
   }
 
-  void shutdown_stream() {
-    boost::system::error_code ignored;
-    stream_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-    finish(proto::CloseCause::local_close, close_detail_);
-  }
+  // --- reading ---
 
-  bool can_read() const noexcept { return !paused_ && !write_pressure_ && !closing_ && !closed_; }
+  bool may_deliver() const noexcept { return !paused_ && !write_pressure_ && !closing_ && !ended_; }
 
   // Offers buffered bytes to the session, then reads more if allowed.
   void process_and_read() {
-    if (closed_) return;
-    if (can_read() && rend_ > rbeg_) deliver_buffered();
+    if (ended_) return;
+    deliver();
     read_more();
   }
 
-  void deliver_buffered() {
+  void deliver() {
+    if (!may_deliver() || !session_ || rend_ == rbeg_) return;
     const std::size_t used = session_->on_data({rbuf_.data() + rbeg_, rend_ - rbeg_});
-    if (closed_) return;
-    rbeg_ += used;
+    // The buffer is not reshaped here: a read may be in flight into its tail.
+    rbeg_ += std::min(used, rend_ - rbeg_);
+  }
+
+  // Makes room at the tail for the next read. Only while no read is in flight. False if
+  // the buffer is full at its limit (the connection is then closing).
+  bool make_room() {
     if (rbeg_ == rend_) {
       rbeg_ = rend_ = 0;
-      // A burst or a large packet grew the buffer; idle connections give it back.
-      if (rbuf_.size() > 64 * 1024) {
-        std::vector<std::uint8_t>().swap(rbuf_);
-      }
+      if (rbuf_.size() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(rbuf_);
     }
+    if (rbuf_.empty()) rbuf_.resize(std::max<std::size_t>(limits_.initial_read_buffer, 64));
+    const std::size_t size = rbuf_.size();
+    // Compact when the free tail is small, so reads do not shrink to a few bytes.
+    if (rbeg_ > 0 && size - rend_ < size / 4) {
+      std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
+      rend_ -= rbeg_;
+      rbeg_ = 0;
+    }
+    if (rend_ < size) return true;
+    // Full of one incomplete packet: grow.
+    if (size >= limits_.max_read_buffer) {
+      spdlog::warn("connection {}: {} bytes buffered without a complete packet; closing", remote_, size);
+      end(proto::CloseCause::io_error, "read buffer limit exceeded");
+      close_socket();
+      return false;
+    }
+    rbuf_.resize(std::min(size * 2, std::max(limits_.max_read_buffer, size)));
+    return true;
   }
 
   // A plain TCP socket with nothing buffered waits for readability and then reads into
@@ -259,9 +327,15 @@ class Connection final : public proto::Link,
 
   void on_readable(const boost::system::error_code& ec) {
     read_in_flight_ = false;
-    if (closed_) return;
+    if (ended_) {
+      continue_linger(ec);
+      return;
+    }
     if (ec) {
-      if (ec != boost::asio::error::operation_aborted) finish(proto::CloseCause::io_error, ec.message());
+      if (ec != boost::asio::error::operation_aborted) {
+        end(proto::CloseCause::io_error, ec.message());
+        close_socket();
+      }
       return;
     }
     auto& buf = scratch();
@@ -271,17 +345,22 @@ class Connection final : public proto::Link,
       read_more();
       return;
     }
+    if (e == boost::asio::error::eof && closing_) {
+      peer_eof_ = true;  // the peer finished sending; go on flushing the close
+      return;
+    }
     if (e) {
       if (e == boost::asio::error::eof || e == boost::asio::error::connection_reset) {
-        finish(proto::CloseCause::peer_closed, "connection closed by peer");
+        end(proto::CloseCause::peer_closed, "connection closed by peer");
       } else {
-        finish(proto::CloseCause::io_error, e.message());
+        end(proto::CloseCause::io_error, e.message());
       }
+      close_socket();
       return;
     }
     std::size_t used = 0;
-    if (can_read()) used = session_->on_data({buf.data(), n});
-    if (closed_) return;
+    if (may_deliver() && session_) used = std::min(session_->on_data({buf.data(), n}), n);
+    if (ended_) return;
     if (used < n) {
       // Keep what the session could not use yet (an incomplete packet, or everything
       // while reading is paused).
@@ -295,11 +374,11 @@ class Connection final : public proto::Link,
   }
 
   void read_more() {
-    if (read_in_flight_ || !can_read()) return;
+    if (read_in_flight_ || !may_deliver()) return;
     if constexpr (kWaitThenRead) {
       if (rbeg_ == rend_) {
-        if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
         rbeg_ = rend_ = 0;
+        if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
         read_in_flight_ = true;
         stream_.async_wait(boost::asio::ip::tcp::socket::wait_read,
                            [self = this->shared_from_this()](const boost::system::error_code& ec) {
@@ -308,56 +387,98 @@ class Connection final : public proto::Link,
         return;
       }
     }
-    if (rbuf_.empty()) rbuf_.resize(limits_.initial_read_buffer);
-    if (rend_ == rbuf_.size()) {
-      if (rbeg_ > 0) {
-        std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
-        rend_ -= rbeg_;
-        rbeg_ = 0;
-      } else if (rbuf_.size() >= limits_.max_read_buffer) {
-        spdlog::warn("connection {}: more than {} bytes buffered without a complete packet; closing", remote_,
-                     limits_.max_read_buffer);
-        close("read buffer limit");
-        return;
-      } else {
-        rbuf_.resize(std::min(rbuf_.size() * 2, limits_.max_read_buffer));
-      }
-    }
+    if (!make_room()) return;
+    start_read();
+  }
+
+  void start_read() {
     read_in_flight_ = true;
-    stream_.async_read_some(
-        boost::asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-        [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-          self->on_read(ec, n);
-        });
+    stream_.async_read_some(boost::asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                            [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                              self->on_read(ec, n);
+                            });
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
     read_in_flight_ = false;
-    if (closed_) return;
+    if (ended_) {
+      continue_linger(ec);
+      return;
+    }
+    if (ec == boost::asio::error::eof && closing_) {
+      // The peer has finished sending but may still read: go on flushing the close.
+      peer_eof_ = true;
+      return;
+    }
     if (ec) {
       if (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) {
-        finish(proto::CloseCause::peer_closed, "connection closed by peer");
-      } else if (ec != boost::asio::error::operation_aborted) {
-        finish(proto::CloseCause::io_error, ec.message());
+        end(proto::CloseCause::peer_closed, "connection closed by peer");
+      } else {
+        end(proto::CloseCause::io_error, ec.message());
       }
+      close_socket();
       return;
     }
     rend_ += n;
-    if (can_read()) deliver_buffered();
+    deliver();
     read_more();
   }
 
-  void finish(proto::CloseCause cause, std::string_view detail) {
-    if (closed_) return;
-    closed_ = true;
+  // --- ending ---
+
+  // Everything queued was sent: half-close, end the session, wait for the peer's close.
+  void begin_linger() {
     boost::system::error_code ignored;
-    stream_.close(ignored);
-    if (close_timer_) close_timer_->cancel();
-    if (session_) session_->on_closed(cause, detail);
-    if (registered_) registry_.remove(this);
+    stream_.lowest_layer().shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    end(graceful_cause(), close_detail_);
+    if (peer_eof_) close_socket();  // nothing left to wait for
+    if (socket_closed_) return;
+    timer_.expires_after(limits_.linger_timeout);
+    timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->close_socket();
+    });
+    if (!read_in_flight_) continue_linger({});
+  }
+
+  // Reads and discards until the peer closes, an error, or the linger timer.
+  void continue_linger(const boost::system::error_code& ec) {
+    if (socket_closed_) return;
+    if (ec) {
+      close_socket();
+      return;
+    }
+    rbeg_ = rend_ = 0;
+    if (rbuf_.empty()) rbuf_.resize(std::max<std::size_t>(limits_.initial_read_buffer, 64));
+    start_read();
+  }
+
+  // Ends the session: on_closed exactly once, for every way a connection ends.
+  void end(proto::CloseCause cause, std::string_view detail) {
+    if (ended_) return;
+    ended_ = true;
+    closing_ = true;
+    timer_.cancel();
     pending_.clear();
-    // Released after this handler returns; the session goes with the object.
-    boost::asio::post(stream_.get_executor(), [self = std::move(self_)] {});
+    pending_total_ = 0;
+    if (session_) session_->on_closed(cause, detail);
+    if (registered_) {
+      registry_.remove(this);
+      registered_ = false;
+    }
+    // Released after this handler returns: a session method may be on the stack of a
+    // caller further up, and the connection may still be lingering.
+    boost::asio::post(stream_.get_executor(), [self = std::move(self_), conn = this->shared_from_this()] {
+      conn->session_.reset();
+    });
+  }
+
+  void close_socket() {
+    if (socket_closed_) return;
+    socket_closed_ = true;
+    boost::system::error_code ignored;
+    stream_.lowest_layer().close(ignored);
+    timer_.cancel();
+    lease_.reset();
   }
 
   Stream stream_;
@@ -365,28 +486,32 @@ class Connection final : public proto::Link,
   std::string_view transport_;
   std::string identity_;
   ConnectionRegistry& registry_;
-  const ConnectionLimits& limits_;
+  const ConnectionLimits limits_;
+  std::shared_ptr<void> lease_;
   std::unique_ptr<proto::Session> session_;
+  boost::asio::steady_timer timer_;  // close timeout, then linger timeout
 
   std::vector<std::uint8_t> rbuf_;
-  std::size_t rbeg_ = 0;
-  std::size_t rend_ = 0;
+  std::size_t rbeg_ = 0;  // first byte not yet consumed
+  std::size_t rend_ = 0;  // end of received bytes
   bool read_in_flight_ = false;
   bool paused_ = false;
   bool write_pressure_ = false;
 
-  Batch pending_;
-  Batch writing_;
+  Batch pending_;  // accumulating
+  Batch writing_;  // in flight
   std::vector<boost::asio::const_buffer> iov_;
-  std::size_t pending_total_ = 0;
+  std::size_t pending_total_ = 0;  // queued + in flight
   bool write_in_flight_ = false;
   bool flush_scheduled_ = false;
 
-  bool closing_ = false;
-  bool closed_ = false;
+  bool closing_ = false;        // close() asked, or ended
+  bool shutting_down_ = false;  // the close comes from a server shutdown
+  bool ended_ = false;          // on_closed delivered
+  bool socket_closed_ = false;
+  bool peer_eof_ = false;  // seen while closing
   bool registered_ = false;
   std::string close_detail_;
-  std::unique_ptr<boost::asio::steady_timer> close_timer_;
   std::shared_ptr<Connection> self_;
 };
 

@@ -7,15 +7,19 @@ namespace outpost::server {
 IoThreads::IoThreads(unsigned count) {
   if (count == 0) count = 1;
   for (unsigned i = 0; i < count; ++i) {
-    // One thread per context: the hint lets Asio skip internal locking.
+    // One thread per context: the concurrency hint lets Asio skip internal locking.
     contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
     guards_.emplace_back(contexts_.back()->get_executor());
   }
 }
 
-IoThreads::~IoThreads() { stop(true); }
+IoThreads::~IoThreads() {
+  stop();
+  join();
+}
 
 void IoThreads::start() {
+  if (!threads_.empty()) return;
   for (auto& ctx : contexts_) {
     threads_.emplace_back([c = ctx.get()] {
       for (;;) {
@@ -31,11 +35,12 @@ void IoThreads::start() {
   }
 }
 
-void IoThreads::stop(bool force) {
+void IoThreads::stop() {
   guards_.clear();
-  if (force) {
-    for (auto& ctx : contexts_) ctx->stop();
-  }
+  for (auto& ctx : contexts_) ctx->stop();
+}
+
+void IoThreads::join() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

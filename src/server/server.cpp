@@ -18,19 +18,27 @@ Server::Server(unsigned threads, ConnectionLimits limits) : threads_(threads), l
   }
 }
 
-Server::~Server() {
-  if (started_ && !stopped_) shutdown(std::chrono::milliseconds(0));
+Server::~Server() { shutdown(std::chrono::milliseconds(0)); }
+
+std::size_t Server::add_listener(const ListenerSettings& settings, proto::SessionFactory factory) {
+  return add_listener(settings, std::move(factory), limits_);
 }
 
-void Server::add_listener(const ListenerSettings& settings, proto::SessionFactory factory) {
+std::size_t Server::add_listener(const ListenerSettings& settings, proto::SessionFactory factory,
+                                 const ConnectionLimits& limits) {
+  // TLS and WebSocket streams are not wired in yet: refuse them at start-up rather than
+  // serve them as plain TCP.
   if (settings.protocol != ListenerProtocol::mqtt && settings.protocol != ListenerProtocol::amqp) {
     throw std::runtime_error(std::string("listener kind '") + to_string(settings.protocol) +
                              "' is not supported yet");
   }
-  listeners_.push_back(std::make_shared<Listener>(threads_, registries_, settings, std::move(factory), limits_));
+  listeners_.push_back(std::make_shared<Listener>(threads_, registries_, settings, std::move(factory), limits));
+  if (started_ && !stopped_) boost::asio::post(threads_.context(0), [l = listeners_.back()] { l->start(); });
+  return listeners_.size() - 1;
 }
 
 void Server::start() {
+  if (started_) return;
   started_ = true;
   threads_.start();
   for (auto& l : listeners_) {
@@ -45,7 +53,7 @@ void Server::run_until_signal(const std::function<void()>& on_reload) {
   handler = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
-      on_reload();
+      if (on_reload) on_reload();
       signals.async_wait(handler);
       return;
     }
@@ -55,44 +63,56 @@ void Server::run_until_signal(const std::function<void()>& on_reload) {
   signals_io.run();
 }
 
+template <class F>
+bool Server::run_on(std::size_t i, F f, std::chrono::milliseconds limit) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto future = done->get_future();
+  boost::asio::post(threads_.context(i), [f = std::move(f), done] {
+    f();
+    done->set_value();
+  });
+  return future.wait_for(limit) == std::future_status::ready;
+}
+
+bool Server::wait_for_connections(std::chrono::steady_clock::time_point deadline) const {
+  while (connection_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return connection_count() == 0;
+}
+
 void Server::shutdown(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
-  // Stop accepting first, on the listeners' thread.
-  std::promise<void> stopped;
-  boost::asio::post(threads_.context(0), [this, &stopped] {
+  if (!started_) {
+    // Nothing ran: no connection exists and the acceptors have no pending operation.
     for (auto& l : listeners_) l->stop();
-    stopped.set_value();
-  });
-  stopped.get_future().wait();
+    threads_.stop();
+    threads_.join();
+    return;
+  }
+  constexpr std::chrono::seconds step_limit{2};
+  // Stop accepting first, on the acceptors' thread. Connections accepted before this
+  // were posted to their threads ahead of the shutdown requests below, so none escapes.
+  run_on(0, [this] { for (auto& l : listeners_) l->stop(); }, step_limit);
   for (std::size_t i = 0; i < threads_.size(); ++i) {
     boost::asio::post(threads_.context(i), [reg = registries_[i].get()] {
       reg->for_each([](ConnectionBase& c) { c.shutdown(); });
     });
   }
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (connection_count() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (connection_count() > 0) {
-    spdlog::info("closing {} connection(s) that did not close in time", connection_count());
+  if (!wait_for_connections(std::chrono::steady_clock::now() + grace)) {
+    spdlog::info("closing {} connection(s) that did not close within {} ms", connection_count(), grace.count());
     for (std::size_t i = 0; i < threads_.size(); ++i) {
       boost::asio::post(threads_.context(i), [reg = registries_[i].get()] {
         reg->for_each([](ConnectionBase& c) { c.abort(); });
       });
     }
-    const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    while (connection_count() > 0 && std::chrono::steady_clock::now() < hard) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    wait_for_connections(std::chrono::steady_clock::now() + step_limit);
   }
-  // Let the last handlers run (sessions release what they hold), then stop.
-  for (std::size_t i = 0; i < threads_.size(); ++i) {
-    std::promise<void> drained;
-    boost::asio::post(threads_.context(i), [&drained] { drained.set_value(); });
-    drained.get_future().wait_for(std::chrono::seconds(1));
-  }
-  threads_.stop(true);
+  // Let the handlers already queued run (sessions release what they hold), then stop.
+  for (std::size_t i = 0; i < threads_.size(); ++i) run_on(i, [] {}, step_limit);
+  threads_.stop();
+  threads_.join();
 }
 
 }  // namespace outpost::server

@@ -1,8 +1,10 @@
 // Server: the I/O threads, the listeners and the live connections. It knows transports,
 // not protocols: main.cpp gives each listener a session factory.
 //
-// Threading: construct, add listeners, start, run_until_signal and shutdown from the main
-// thread. Connections live on the I/O threads.
+// Threading: construct, add_listener, start, run_until_signal and shutdown from the main
+// thread (shutdown and run_until_signal block; never call them from an I/O thread).
+// executor(), bound_port() and connection_count() from any thread. Connections live on
+// the I/O threads.
 #pragma once
 
 #include "common/link.hpp"
@@ -22,31 +24,48 @@ namespace outpost::server {
 
 class Server {
  public:
+  // `limits` is the default for listeners added without their own.
   explicit Server(unsigned threads, ConnectionLimits limits = {});
-  ~Server();
+  ~Server();  // shutdown(0) if still running
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds now (throws with the address and the OS error if it cannot); accepts after start().
-  void add_listener(const ListenerSettings& settings, proto::SessionFactory factory);
+  // Binds now (throws std::runtime_error with the address, port and OS error if it
+  // cannot, or if the listener kind is not supported yet); accepts from start(), or at
+  // once when the server is already running.
+  // Returns the listener's index.
+  std::size_t add_listener(const ListenerSettings& settings, proto::SessionFactory factory);
+  std::size_t add_listener(const ListenerSettings& settings, proto::SessionFactory factory,
+                           const ConnectionLimits& limits);
   void start();
-  // The port listener i is bound to (useful with port 0).
+
+  // The port listener i is bound to (the real one when the settings said 0).
   std::uint16_t bound_port(std::size_t i) const { return listeners_.at(i)->port(); }
-  boost::asio::any_io_executor executor(std::size_t thread) { return threads_.context(thread).get_executor(); }
+  // I/O thread `thread`'s executor, e.g. for timers (thread 0 also runs the acceptors).
+  boost::asio::any_io_executor executor(std::size_t thread) { return threads_.executor(thread); }
   std::size_t thread_count() const noexcept { return threads_.size(); }
+  // Live connections (whose session has not ended), over all threads.
   std::size_t connection_count() const noexcept { return connections_.load(std::memory_order_relaxed); }
 
-  // Blocks until SIGINT or SIGTERM; calls on_reload (on this thread) for each SIGHUP.
+  // Blocks until SIGINT or SIGTERM and returns (the caller then calls shutdown); calls
+  // on_reload, on this thread, for each SIGHUP.
   void run_until_signal(const std::function<void()>& on_reload);
-  // Stops accepting, asks every session to close, waits up to `grace` for them, closes
-  // what is left and stops the threads.
+  // Stops accepting, calls on_shutdown() on every live session on its own thread, waits
+  // up to `grace` for the connections to end, closes the rest and stops the threads.
+  // Blocks; call once (later calls do nothing).
   void shutdown(std::chrono::milliseconds grace);
 
  private:
-  IoThreads threads_;
+  // Runs f on I/O thread i and waits for it, at most `limit`. False on timeout.
+  template <class F>
+  bool run_on(std::size_t i, F f, std::chrono::milliseconds limit);
+  // Waits until no connection is left or the deadline passes. True if none is left.
+  bool wait_for_connections(std::chrono::steady_clock::time_point deadline) const;
+
+  IoThreads threads_;  // first member: destroyed last, after everything that uses it
   ConnectionLimits limits_;
   std::atomic<std::size_t> connections_{0};
-  std::vector<std::unique_ptr<ConnectionRegistry>> registries_;
+  std::vector<std::unique_ptr<ConnectionRegistry>> registries_;  // one per I/O thread
   std::vector<std::shared_ptr<Listener>> listeners_;
   bool started_ = false;
   bool stopped_ = false;
