@@ -58,7 +58,12 @@ int run(const Settings& settings) {
   store::MemoryStore store;
   core::Broker broker(store);
   server::Server server(threads);
-  for (const auto& l : settings.listeners) server.add_listener(l, factory_for(l, broker, settings));
+  for (const auto& l : settings.listeners) {
+    // The read buffer never needs to hold more than one packet of the protocol's maximum.
+    server::ConnectionLimits limits;
+    if (l.protocol == ListenerProtocol::mqtt) limits.max_read_buffer = std::size_t{settings.mqtt.max_packet_size} + 16;
+    server.add_listener(l, factory_for(l, broker, settings), limits);
+  }
   server.start();
   spdlog::info("outpost {} running with {} I/O thread(s); store: {}", OUTPOST_VERSION, threads, store.describe());
 
