@@ -345,17 +345,8 @@ class Connection final : public proto::Link,
       read_more();
       return;
     }
-    if (e == boost::asio::error::eof && closing_) {
-      peer_eof_ = true;  // the peer finished sending; go on flushing the close
-      return;
-    }
     if (e) {
-      if (e == boost::asio::error::eof || e == boost::asio::error::connection_reset) {
-        end(proto::CloseCause::peer_closed, "connection closed by peer");
-      } else {
-        end(proto::CloseCause::io_error, e.message());
-      }
-      close_socket();
+      on_read_error(e);
       return;
     }
     std::size_t used = 0;
@@ -405,23 +396,27 @@ class Connection final : public proto::Link,
       continue_linger(ec);
       return;
     }
-    if (ec == boost::asio::error::eof && closing_) {
-      // The peer has finished sending but may still read: go on flushing the close.
-      peer_eof_ = true;
-      return;
-    }
     if (ec) {
-      if (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) {
-        end(proto::CloseCause::peer_closed, "connection closed by peer");
-      } else {
-        end(proto::CloseCause::io_error, ec.message());
-      }
-      close_socket();
+      on_read_error(ec);
       return;
     }
     rend_ += n;
     deliver();
     read_more();
+  }
+
+  void on_read_error(const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::eof && closing_) {
+      // The peer has finished sending but may still read: go on flushing the close.
+      peer_eof_ = true;
+      return;
+    }
+    if (ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) {
+      end(proto::CloseCause::peer_closed, "connection closed by peer");
+    } else {
+      end(proto::CloseCause::io_error, ec.message());
+    }
+    close_socket();
   }
 
   // --- ending ---
