@@ -12,7 +12,13 @@
 
 namespace outpost::server {
 
-Server::Server(unsigned threads, ConnectionLimits limits) : threads_(threads), limits_(limits) {
+Server::Server(unsigned threads, ConnectionLimits limits)
+    : threads_(threads),
+      limits_(limits),
+      // Catch the signals from the start: a SIGTERM that arrives while listeners are being
+      // set up is then a graceful shutdown, not a kill.
+      signals_io_(std::make_unique<boost::asio::io_context>(1)),
+      signals_(std::make_unique<boost::asio::signal_set>(*signals_io_, SIGINT, SIGTERM, SIGHUP)) {
   for (std::size_t i = 0; i < threads_.size(); ++i) {
     registries_.push_back(std::make_unique<ConnectionRegistry>(connections_));
   }
@@ -47,8 +53,8 @@ void Server::start() {
 }
 
 void Server::run_until_signal(const std::function<void()>& on_reload) {
-  boost::asio::io_context signals_io(1);
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
+  boost::asio::io_context& signals_io = *signals_io_;
+  boost::asio::signal_set& signals = *signals_;
   std::function<void(const boost::system::error_code&, int)> handler;
   handler = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;

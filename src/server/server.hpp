@@ -14,6 +14,9 @@
 #include "server/listener.hpp"
 #include "settings.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -64,6 +67,8 @@ class Server {
 
   IoThreads threads_;  // first member: destroyed last, after everything that uses it
   ConnectionLimits limits_;
+  std::unique_ptr<boost::asio::io_context> signals_io_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
   std::atomic<std::size_t> connections_{0};
   std::vector<std::unique_ptr<ConnectionRegistry>> registries_;  // one per I/O thread
   std::vector<std::shared_ptr<Listener>> listeners_;
