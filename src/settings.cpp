@@ -1,9 +1,129 @@
 #include "settings.hpp"
 
-#include <set>
+#include "log.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <limits>
 #include <utility>
 
 namespace outpost {
+
+namespace {
+
+// "64KiB" -> {64, "KiB"}; the number part must be present, one space may separate them.
+struct NumberAndUnit {
+  std::uint64_t number = 0;
+  std::string_view unit;
+};
+
+std::optional<NumberAndUnit> split_number(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) ++digits;
+  if (digits == 0) return std::nullopt;
+  NumberAndUnit out;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + digits, out.number);
+  if (ec != std::errc() || end != text.data() + digits) return std::nullopt;  // too many digits
+  out.unit = text.substr(digits);
+  if (!out.unit.empty() && out.unit.front() == ' ') out.unit.remove_prefix(1);
+  return out;
+}
+
+std::optional<std::uint64_t> checked_multiply(std::uint64_t a, std::uint64_t b) {
+  if (b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b) return std::nullopt;
+  return a * b;
+}
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool parse_ipv4(std::string_view text, std::array<unsigned char, 4>& out) {
+  const std::string s(text);
+  return inet_pton(AF_INET, s.c_str(), out.data()) == 1;
+}
+
+bool parse_ipv6(std::string_view text, std::array<unsigned char, 16>& out) {
+  // A link-local address may name its interface: fe80::1%eth0.
+  if (const auto pct = text.find('%'); pct != std::string_view::npos) {
+    const auto scope = text.substr(pct + 1);
+    const bool scope_ok = !scope.empty() && std::all_of(scope.begin(), scope.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+    });
+    if (!scope_ok) return false;
+    text = text.substr(0, pct);
+  }
+  const std::string s(text);
+  return inet_pton(AF_INET6, s.c_str(), out.data()) == 1;
+}
+
+// RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+bool is_host_name(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);  // fully qualified
+  if (name.empty() || name.size() > 253) return false;
+  bool all_numeric = true;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const auto dot = std::min(name.find('.', start), name.size());
+    const auto label = name.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+      if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-') return false;
+      if (std::isdigit(static_cast<unsigned char>(c)) == 0 && c != '.') all_numeric = false;
+    }
+    start = dot + 1;
+  }
+  // "300.1.2.3" is a mistyped IPv4 address, not a host name.
+  return !all_numeric;
+}
+
+std::string unbracket(std::string_view address) {
+  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
+    address = address.substr(1, address.size() - 2);
+  }
+  return std::string(address);
+}
+
+enum class Family { v4, v6, name };
+
+struct Endpoint {
+  Family family = Family::name;
+  bool wildcard = false;
+  std::string canonical;  // so that "::0001" and "::1" compare equal
+};
+
+Endpoint endpoint_of(const std::string& address) {
+  const std::string a = unbracket(address);
+  std::array<unsigned char, 4> v4{};
+  std::array<unsigned char, 16> v6{};
+  if (parse_ipv4(a, v4)) {
+    return {Family::v4, v4 == std::array<unsigned char, 4>{}, std::string(v4.begin(), v4.end())};
+  }
+  if (a.find('%') == std::string::npos && parse_ipv6(a, v6)) {
+    return {Family::v6, v6 == std::array<unsigned char, 16>{}, std::string(v6.begin(), v6.end())};
+  }
+  return {Family::name, false, lowercase(a)};
+}
+
+// Two listening sockets collide when they share a port and either the same address or a
+// wildcard of the same family. The server binds IPv6 sockets v6-only, so "::" and
+// "0.0.0.0" live side by side. Port 0 asks for a free port and never collides.
+bool overlaps(const ListenerSettings& a, const ListenerSettings& b) {
+  if (a.port == 0 || a.port != b.port) return false;
+  const Endpoint ea = endpoint_of(a.address);
+  const Endpoint eb = endpoint_of(b.address);
+  if (ea.family != eb.family) return false;
+  return ea.canonical == eb.canonical || ea.wildcard || eb.wildcard;
+}
+
+}  // namespace
 
 Settings Settings::builtin_default() {
   Settings s;
@@ -11,6 +131,8 @@ Settings Settings::builtin_default() {
   l.protocol = ListenerProtocol::mqtt;
   l.address = "127.0.0.1";
   l.port = 1883;
+  // Nothing outside this machine reaches a loopback listener, so no credentials are asked
+  // for, as Mosquitto 2 does when it runs without a configuration.
   l.allow_anonymous = true;
   s.listeners.push_back(l);
   return s;
@@ -37,27 +159,139 @@ const char* to_string(SyncMode m) {
   return "?";
 }
 
-bool is_loopback_address(const std::string& a) {
-  return a == "localhost" || a == "::1" || a == "[::1]" || a.rfind("127.", 0) == 0;
+bool is_tls_protocol(ListenerProtocol p) {
+  return p == ListenerProtocol::mqtts || p == ListenerProtocol::wss || p == ListenerProtocol::amqps;
 }
 
-void validate(const Settings& s, const std::string& where) {
-  if (s.listeners.empty()) throw ConfigError(where + ": at least one listener is needed");
-  if (s.threads > 1024) throw ConfigError(where + ": threads must be at most 1024");
-  std::set<std::pair<std::string, std::uint16_t>> seen;
-  for (const auto& l : s.listeners) {
-    const bool tls_kind = l.protocol == ListenerProtocol::mqtts || l.protocol == ListenerProtocol::wss ||
-                          l.protocol == ListenerProtocol::amqps;
-    if (tls_kind && (!l.tls || l.tls->cert_file.empty() || l.tls->key_file.empty())) {
-      throw ConfigError(where + ": listener " + to_string(l.protocol) + " on port " + std::to_string(l.port) +
-                        " needs tls.cert_file and tls.key_file");
+bool is_websocket_protocol(ListenerProtocol p) { return p == ListenerProtocol::ws || p == ListenerProtocol::wss; }
+
+std::optional<ListenerProtocol> listener_protocol_from_string(std::string_view name) {
+  for (auto p : {ListenerProtocol::mqtt, ListenerProtocol::mqtts, ListenerProtocol::ws, ListenerProtocol::wss,
+                 ListenerProtocol::amqp, ListenerProtocol::amqps}) {
+    if (name == to_string(p)) return p;
+  }
+  return std::nullopt;
+}
+
+const char* listener_protocol_names() { return "mqtt, mqtts, ws, wss, amqp, amqps"; }
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  const auto parts = split_number(text);
+  if (!parts) return std::nullopt;
+  static constexpr std::pair<std::string_view, std::uint64_t> units[] = {
+      {"", 1},
+      {"B", 1},
+      {"KiB", 1ull << 10},
+      {"MiB", 1ull << 20},
+      {"GiB", 1ull << 30},
+      {"KB", 1000ull},
+      {"MB", 1000ull * 1000},
+      {"GB", 1000ull * 1000 * 1000},
+  };
+  for (const auto& [unit, factor] : units) {
+    if (parts->unit == unit) return checked_multiply(parts->number, factor);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  const auto parts = split_number(text);
+  if (!parts) return std::nullopt;
+  static constexpr std::pair<std::string_view, std::uint64_t> units[] = {
+      {"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60 * 1000}, {"h", 3600 * 1000},
+  };
+  constexpr auto most = static_cast<std::uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max());
+  for (const auto& [unit, factor] : units) {
+    if (parts->unit != unit) continue;
+    const auto ms = checked_multiply(parts->number, factor);
+    if (!ms || *ms > most) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(*ms));
+  }
+  return std::nullopt;
+}
+
+bool is_loopback_address(const std::string& address) {
+  const std::string a = unbracket(address);
+  const std::string lower = lowercase(a);
+  if (lower == "localhost" || lower == "localhost.") return true;
+  std::array<unsigned char, 4> v4{};
+  if (parse_ipv4(a, v4)) return v4[0] == 127;
+  std::array<unsigned char, 16> v6{};
+  if (a.find('%') == std::string::npos && parse_ipv6(a, v6)) {
+    static constexpr std::array<unsigned char, 16> one{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr std::array<unsigned char, 12> mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (v6 == one) return true;
+    return std::equal(mapped.begin(), mapped.end(), v6.begin()) && v6[12] == 127;
+  }
+  return false;
+}
+
+bool is_valid_address(std::string_view address) {
+  std::array<unsigned char, 4> v4{};
+  std::array<unsigned char, 16> v6{};
+  return parse_ipv4(address, v4) || parse_ipv6(address, v6) || is_host_name(address);
+}
+
+std::optional<SettingsProblem> find_problem(const Settings& s) {
+  if (s.listeners.empty()) return SettingsProblem{"listeners", "at least one listener is needed"};
+  if (s.threads > 1024) {
+    return SettingsProblem{"threads", fmt::format("expected at most 1024 I/O threads, got {}", s.threads)};
+  }
+  for (std::size_t i = 0; i < s.listeners.size(); ++i) {
+    const ListenerSettings& l = s.listeners[i];
+    const std::string key = fmt::format("listeners[{}]", i);
+    if (!is_valid_address(l.address)) {
+      return SettingsProblem{key + ".address",
+                             fmt::format("expected an IPv4 address, an IPv6 address or a host name, got '{}'",
+                                         l.address)};
     }
-    if (l.port != 0 && !seen.emplace(l.address, l.port).second) {
-      throw ConfigError(where + ": two listeners on " + l.address + ":" + std::to_string(l.port));
+    if (is_tls_protocol(l.protocol)) {
+      if (!l.tls || l.tls->cert_file.empty() || l.tls->key_file.empty()) {
+        return SettingsProblem{key + ".tls", fmt::format("a {} listener needs tls.cert_file and tls.key_file",
+                                                         to_string(l.protocol))};
+      }
+      if (l.tls->min_version != "1.2" && l.tls->min_version != "1.3") {
+        return SettingsProblem{key + ".tls.min_version",
+                               fmt::format("expected \"1.2\" or \"1.3\", got '{}'", l.tls->min_version)};
+      }
+      if (l.tls->require_client_cert && l.tls->ca_file.empty()) {
+        return SettingsProblem{key + ".tls.require_client_cert",
+                               "client certificates are checked against tls.ca_file, which is not set"};
+      }
+    } else if (l.tls) {
+      return SettingsProblem{key + ".tls", fmt::format("only mqtts, wss and amqps listeners use tls, this one is {}",
+                                                       to_string(l.protocol))};
+    }
+    if (is_websocket_protocol(l.protocol) && (l.path.empty() || l.path.front() != '/')) {
+      return SettingsProblem{key + ".path", fmt::format("expected a path starting with '/', got '{}'", l.path)};
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      const ListenerSettings& other = s.listeners[j];
+      if (overlaps(other, l)) {
+        return SettingsProblem{key + ".port", fmt::format("{} port {} is already taken by the {} listener on {} "
+                                                          "port {}; an address and port can have one listener",
+                                                          l.address, l.port, to_string(other.protocol),
+                                                          other.address, other.port)};
+      }
     }
   }
   if (s.mqtt.min_keepalive > s.mqtt.max_keepalive) {
-    throw ConfigError(where + ": mqtt.min_keepalive is larger than mqtt.max_keepalive");
+    return SettingsProblem{"mqtt.min_keepalive",
+                           fmt::format("min_keepalive ({}) must not exceed max_keepalive ({})", s.mqtt.min_keepalive,
+                                       s.mqtt.max_keepalive)};
+  }
+  if (!log::valid_level(s.logging.level)) {
+    return SettingsProblem{"logging.level",
+                           fmt::format("expected one of trace, debug, info, warn, error, critical, off, got '{}'",
+                                       s.logging.level)};
+  }
+  if (s.persistence.dir.empty()) return SettingsProblem{"persistence.dir", "expected a directory, got nothing"};
+  return std::nullopt;
+}
+
+void validate(const Settings& settings, const std::string& where) {
+  if (auto problem = find_problem(settings)) {
+    throw ConfigError(fmt::format("{}: {}: {}", where, problem->key, problem->message));
   }
 }
 

@@ -2,6 +2,9 @@
 // and from the command line (cli.cpp). Read-only once the broker starts, except for the
 // fields SIGHUP reloads (logging.level). Every component gets the part it needs through
 // its constructor; nothing reads settings through a global.
+//
+// Everything declared here is a pure function of its arguments: any thread may call it,
+// nothing blocks.
 #pragma once
 
 #include <chrono>
@@ -9,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace outpost {
@@ -102,11 +106,46 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Rules across fields (TLS kinds need certificates, one listener per address and port, ...).
-// `where` prefixes the message. Throws ConfigError.
+// A rule that a Settings value breaks. `key` names the setting as the configuration file
+// spells it ("listeners[1].port", "mqtt.min_keepalive", "threads") so that each front end
+// can point at its own source: the YAML loader at a line and column, the command line at
+// an option.
+struct SettingsProblem {
+  std::string key;
+  std::string message;  // what is wrong and what is expected, without the key
+};
+
+// The first rule `settings` breaks, if any. These are the rules both front ends share:
+// at least one listener, threads <= 1024, valid listener addresses, TLS kinds with
+// cert_file and key_file (and no `tls` on other kinds), one listener per address and
+// port (a wildcard address overlaps every address of its family), min_keepalive <=
+// max_keepalive, a known log level, a data directory.
+std::optional<SettingsProblem> find_problem(const Settings& settings);
+
+// find_problem, thrown as ConfigError("WHERE: KEY: MESSAGE").
 void validate(const Settings& settings, const std::string& where);
 
-// True for 127.0.0.0/8, ::1 and "localhost".
+// True for 127.0.0.0/8, ::1 (also IPv4-mapped, also in brackets) and "localhost".
 bool is_loopback_address(const std::string& address);
+
+// True for an IPv4 or IPv6 literal (IPv6 may carry a %scope) or a DNS host name.
+bool is_valid_address(std::string_view address);
+
+bool is_tls_protocol(ListenerProtocol p);        // mqtts, wss, amqps
+bool is_websocket_protocol(ListenerProtocol p);  // ws, wss
+// "mqtt" -> ListenerProtocol::mqtt, ...; nullopt for anything else.
+std::optional<ListenerProtocol> listener_protocol_from_string(std::string_view name);
+// "mqtt, mqtts, ws, wss, amqp, amqps", for messages.
+const char* listener_protocol_names();
+
+// A size in bytes: a plain integer, or an integer with a unit B, KiB, MiB, GiB (powers of
+// 1024) or KB, MB, GB (powers of 1000), optionally one space between. nullopt when the
+// text is not a size or does not fit in 64 bits.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+// A duration: a plain integer of seconds, or an integer with a unit ms, s, m or h,
+// optionally one space between. nullopt when the text is not a duration or does not fit
+// in milliseconds.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 }  // namespace outpost

@@ -1,326 +1,438 @@
 #include "settings_yaml.hpp"
 
-#include "log.hpp"
-
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
-#include <limits>
+#include <map>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace outpost {
 
 namespace {
 
+constexpr const char* kLevels = "trace, debug, info, warn, error, critical, off";
+
+std::string join(std::initializer_list<std::string_view> items) {
+  std::string out;
+  for (auto item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+// How a value reads in "got ..." (nothing, 'text', a list, a mapping).
+std::string describe(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsScalar()) return fmt::format("'{}'", n.Scalar());
+  if (n.IsSequence()) return "a list";
+  return "a mapping";
+}
+
+std::string format_size(std::uint64_t bytes) {
+  constexpr std::pair<std::uint64_t, const char*> units[] = {{1ull << 30, "GiB"}, {1ull << 20, "MiB"}, {1ull << 10, "KiB"}};
+  for (const auto& [factor, name] : units) {
+    if (bytes >= factor && bytes % factor == 0) return fmt::format("{} {}", bytes / factor, name);
+  }
+  return fmt::format("{} B", bytes);
+}
+
+// One value in the file: the setting it stands for ("mqtt.max_inflight"), the node, and
+// where to point. A missing value (`threads:`) is a null node that yaml-cpp places at
+// the next token, so such values point at their key instead.
+struct Field {
+  std::string key;
+  YAML::Node value;
+  YAML::Mark mark;
+};
+
+using Fields = std::map<std::string, Field, std::less<>>;
+
 class Loader {
  public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
+  Loader(std::string file, std::string_view text) : file_(std::move(file)), text_(text) {}
 
   [[noreturn]] void fail(const YAML::Mark& m, const std::string& what) const {
-    throw ConfigError(fmt::format("{}:{}:{}: {}", file_, m.line + 1, m.column + 1, what));
-  }
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const { fail(n.Mark(), what); }
-
-  void expect_map(const YAML::Node& n, const std::string& what) const {
-    if (!n.IsMap()) fail(n, fmt::format("'{}' must be a mapping of keys to values", what));
+    const int line = m.is_null() ? 1 : m.line + 1;
+    const int column = m.is_null() ? 1 : m.column + 1;
+    throw ConfigError(fmt::format("{}:{}:{}: {}", file_, line, column, what));
   }
 
-  // Unknown keys are errors, naming the key and the ones allowed there.
-  void check_keys(const YAML::Node& map, const std::string& what, std::initializer_list<std::string_view> allowed) const {
-    for (const auto& kv : map) {
-      const std::string key = kv.first.as<std::string>();
-      bool ok = false;
-      for (auto a : allowed) ok = ok || key == a;
-      if (!ok) {
-        std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        fail(kv.first, fmt::format("unknown key '{}' in {} (allowed: {})", key, what, list));
-      }
+  [[noreturn]] void fail(const Field& f, const std::string& what) const {
+    fail(f.mark, fmt::format("{}: {}", f.key, what));
+  }
+
+  [[noreturn]] void syntax_error(const YAML::Mark& m, const std::string& msg) const {
+    std::string hint;
+    if (!m.is_null() && line_text(m.line).find('\t') != std::string_view::npos) {
+      hint = " (indentation must use spaces; this line has a tab)";
     }
+    fail(m, fmt::format("YAML syntax error: {}{}", msg, hint));
   }
 
-  std::string scalar(const YAML::Node& n, const std::string& key) const {
-    if (!n.IsScalar()) fail(n, fmt::format("'{}' must be a single value", key));
-    return n.Scalar();
-  }
-
-  std::uint64_t uint(const YAML::Node& n, const std::string& key, std::uint64_t min, std::uint64_t max) const {
-    const std::string s = scalar(n, key);
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) {
-      fail(n, fmt::format("'{}' expects an integer from {} to {}, got '{}'", key, min, max, s));
-    }
-    return v;
-  }
-
-  bool boolean(const YAML::Node& n, const std::string& key) const {
-    const std::string s = scalar(n, key);
-    if (s == "true" || s == "yes" || s == "on") return true;
-    if (s == "false" || s == "no" || s == "off") return false;
-    fail(n, fmt::format("'{}' expects true or false, got '{}'", key, s));
-  }
-
-  std::string string(const YAML::Node& n, const std::string& key) const {
-    if (n.IsNull()) return {};
-    return scalar(n, key);
-  }
-
-  // 64KiB, 1MiB, 1GiB, 512B (powers of 1024) or KB/MB/GB (powers of 1000), or a plain integer.
-  std::uint64_t size(const YAML::Node& n, const std::string& key, std::uint64_t min, std::uint64_t max) const {
-    const std::string s = scalar(n, key);
-    std::size_t i = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + i, v);
-    std::string unit = s.substr(i);
-    while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-    std::uint64_t mul = 0;
-    if (unit.empty() || unit == "B") mul = 1;
-    else if (unit == "KiB") mul = 1ull << 10;
-    else if (unit == "MiB") mul = 1ull << 20;
-    else if (unit == "GiB") mul = 1ull << 30;
-    else if (unit == "KB") mul = 1000ull;
-    else if (unit == "MB") mul = 1000ull * 1000;
-    else if (unit == "GB") mul = 1000ull * 1000 * 1000;
-    if (i == 0 || ec != std::errc() || p != s.data() + i || mul == 0 ||
-        v > std::numeric_limits<std::uint64_t>::max() / mul || v * mul < min || v * mul > max) {
-      fail(n, fmt::format("'{}' expects a size from {} to {} bytes (e.g. 1048576, 64KiB, 1MiB), got '{}'", key, min,
-                          max, s));
-    }
-    return v * mul;
-  }
-
-  // An integer of seconds or a number with ms, s, m or h.
-  std::chrono::milliseconds duration(const YAML::Node& n, const std::string& key) const {
-    const std::string s = scalar(n, key);
-    std::size_t i = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + i, v);
-    const std::string unit = s.substr(i);
-    std::uint64_t ms = 0;
-    if (unit.empty() || unit == "s") ms = 1000;
-    else if (unit == "ms") ms = 1;
-    else if (unit == "m") ms = 60000;
-    else if (unit == "h") ms = 3600000;
-    if (i == 0 || ec != std::errc() || p != s.data() + i || ms == 0 || v > 100000000) {
-      fail(n, fmt::format("'{}' expects a duration (e.g. 10, 500ms, 10s, 5m, 1h), got '{}'", key, s));
-    }
-    return std::chrono::milliseconds(v * ms);
-  }
-
-  template <class E>
-  E choice(const YAML::Node& n, const std::string& key, std::initializer_list<std::pair<std::string_view, E>> opts) const {
-    const std::string s = scalar(n, key);
-    std::string list;
-    for (const auto& [name, value] : opts) {
-      if (s == name) return value;
-      list += (list.empty() ? "" : ", ") + std::string(name);
-    }
-    fail(n, fmt::format("'{}' expects one of {}, got '{}'", key, list, s));
-  }
-
-  Settings load(const YAML::Node& root) const {
+  Settings load(const YAML::Node& root) {
     Settings s;
     s.source = file_;
-    if (root.IsNull()) return with_default_listener(s);
-    expect_map(root, "the configuration");
-    check_keys(root, "the configuration", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging"});
-    if (auto n = root["threads"]) s.threads = static_cast<unsigned>(uint(n, "threads", 0, 1024));
-    if (auto n = root["listeners"]) {
-      if (!n.IsSequence()) fail(n, "'listeners' must be a list of listeners");
-      for (const auto& l : n) s.listeners.push_back(listener(l));
-      if (s.listeners.empty()) fail(n, "'listeners' is empty: at least one listener is needed");
-    } else {
-      with_default_listener(s);
+    const Field top{"the configuration", root, root.IsDefined() ? root.Mark() : YAML::Mark::null_mark()};
+    if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
+      fail(top, fmt::format("expected a mapping of keys ({}), got {}", kTopKeys, describe(root)));
     }
-    if (auto n = root["mqtt"]) mqtt(n, s.mqtt);
-    if (auto n = root["amqp"]) amqp(n, s.amqp);
-    if (auto n = root["persistence"]) persistence(n, s.persistence);
-    if (auto n = root["logging"]) logging(n, s.logging);
+    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging"});
+    if (auto* v = get(f, "threads")) s.threads = static_cast<unsigned>(integer(*v, 0, 1024));
+    if (auto* v = get(f, "listeners")) {
+      s.listeners = listeners(*v);
+    } else {
+      s.listeners = Settings::builtin_default().listeners;
+    }
+    if (auto* v = get(f, "mqtt")) mqtt(*v, s.mqtt);
+    if (auto* v = get(f, "amqp")) amqp(*v, s.amqp);
+    if (auto* v = get(f, "persistence")) persistence(*v, s.persistence);
+    if (auto* v = get(f, "logging")) logging(*v, s.logging);
+    if (auto problem = find_problem(s)) fail(mark_of(problem->key), fmt::format("{}: {}", problem->key, problem->message));
     return s;
   }
 
  private:
-  static Settings& with_default_listener(Settings& s) {
-    s.listeners = Settings::builtin_default().listeners;
-    return s;
+  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging";
+
+  std::string_view line_text(int line) const {
+    std::size_t start = 0;
+    for (int i = 0; i < line && start != std::string_view::npos; ++i) {
+      start = text_.find('\n', start);
+      if (start != std::string_view::npos) ++start;
+    }
+    if (start == std::string_view::npos || start > text_.size()) return {};
+    return text_.substr(start, text_.find('\n', start) - start);
   }
 
-  ListenerSettings listener(const YAML::Node& n) const {
-    expect_map(n, "listener");
-    check_keys(n, "a listener",
-               {"protocol", "address", "port", "path", "allowed_origins", "allow_anonymous", "max_connections", "tls"});
+  // The mark of a setting, or of the nearest enclosing one that the file spells out.
+  YAML::Mark mark_of(std::string key) const {
+    while (!key.empty()) {
+      if (auto it = marks_.find(key); it != marks_.end()) return it->second;
+      const auto cut = key.find_last_of(".[");
+      key = cut == std::string::npos ? std::string() : key.substr(0, cut);
+    }
+    return YAML::Mark::null_mark();
+  }
+
+  // The entries of a mapping, checked: keys are plain names, each allowed and given once.
+  // A section written with nothing after it (`mqtt:`) is an empty mapping.
+  Fields entries(const Field& section, const std::string& prefix, std::initializer_list<std::string_view> allowed) {
+    Fields out;
+    const YAML::Node& map = section.value;
+    if (!map.IsDefined() || map.IsNull()) return out;
+    if (!map.IsMap()) fail(section, fmt::format("expected a mapping with the keys {}, got {}", join(allowed), describe(map)));
+    for (const auto& kv : map) {
+      const YAML::Node& name = kv.first;
+      if (!name.IsScalar()) fail(name.Mark(), fmt::format("expected a key name, got {}", describe(name)));
+      const std::string key = name.Scalar();
+      bool known = false;
+      for (auto a : allowed) known = known || key == a;
+      if (!known) {
+        fail(name.Mark(), fmt::format("unknown key '{}' {} (allowed: {})", key,
+                                      prefix.empty() ? std::string("at the top level") : "in " + prefix, join(allowed)));
+      }
+      if (auto it = out.find(key); it != out.end()) {
+        fail(name.Mark(), fmt::format("duplicate key '{}' (first given at line {})", key,
+                                      marks_.at(it->second.key).line + 1));
+      }
+      const YAML::Node& value = kv.second;
+      const YAML::Mark mark = value.IsNull() || value.Mark().is_null() ? name.Mark() : value.Mark();
+      Field field{prefix.empty() ? key : prefix + "." + key, value, mark};
+      marks_[field.key] = mark;
+      out.emplace(key, std::move(field));
+    }
+    return out;
+  }
+
+  static const Field* get(const Fields& f, std::string_view key) {
+    auto it = f.find(key);
+    return it == f.end() ? nullptr : &it->second;
+  }
+
+  [[noreturn]] void missing(const Field& map, std::string_view key, std::string_view what) const {
+    fail(map, fmt::format("missing required key '{}' ({})", key, what));
+  }
+
+  // --- values -----------------------------------------------------------------
+
+  std::uint64_t integer(const Field& f, std::uint64_t min, std::uint64_t max) const {
+    std::uint64_t v = 0;
+    bool ok = f.value.IsScalar();
+    if (ok) {
+      const std::string& s = f.value.Scalar();
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      ok = !s.empty() && ec == std::errc() && end == s.data() + s.size() && v >= min && v <= max;
+    }
+    if (!ok) fail(f, fmt::format("expected an integer from {} to {}, got {}", min, max, describe(f.value)));
+    return v;
+  }
+
+  bool boolean(const Field& f) const {
+    if (f.value.IsScalar()) {
+      const std::string& s = f.value.Scalar();
+      for (const char* t : {"true", "True", "TRUE", "yes", "on"}) {
+        if (s == t) return true;
+      }
+      for (const char* t : {"false", "False", "FALSE", "no", "off"}) {
+        if (s == t) return false;
+      }
+    }
+    fail(f, fmt::format("expected true or false, got {}", describe(f.value)));
+  }
+
+  // A string; `~` or nothing reads as empty where empty is allowed.
+  std::string text(const Field& f, bool allow_empty, std::string_view what = "a string") const {
+    if (f.value.IsNull() && allow_empty) return {};
+    if (!f.value.IsScalar() || (!allow_empty && f.value.Scalar().empty())) {
+      fail(f, fmt::format("expected {}, got {}", what, describe(f.value)));
+    }
+    return f.value.Scalar();
+  }
+
+  std::uint64_t size(const Field& f, std::uint64_t min, std::uint64_t max) const {
+    std::optional<std::uint64_t> v;
+    if (f.value.IsScalar()) v = parse_size(f.value.Scalar());
+    if (!v || *v < min || *v > max) {
+      fail(f, fmt::format("expected a size from {} to {} (bytes, or with a unit: 512B, 64KiB, 1MiB, 1GiB, KB, MB, "
+                          "GB), got {}",
+                          format_size(min), format_size(max), describe(f.value)));
+    }
+    return *v;
+  }
+
+  // Settings kept in whole seconds; units are accepted for readability.
+  std::uint64_t seconds(const Field& f, std::uint64_t min, std::uint64_t max) const {
+    std::optional<std::chrono::milliseconds> d;
+    if (f.value.IsScalar()) d = parse_duration(f.value.Scalar());
+    const auto ms = d ? static_cast<std::uint64_t>(d->count()) : 0;
+    if (!d || ms < min * 1000 || ms > max * 1000) {
+      fail(f, fmt::format("expected a duration from {}s to {}s (seconds, or with a unit: 500ms, 10s, 5m, 1h), got {}",
+                          min, max, describe(f.value)));
+    }
+    if (ms % 1000 != 0) fail(f, fmt::format("expected a whole number of seconds, got {}", describe(f.value)));
+    return ms / 1000;
+  }
+
+  template <class E>
+  E choice(const Field& f, std::initializer_list<std::pair<std::string_view, E>> options) const {
+    std::string names;
+    for (const auto& [name, value] : options) {
+      if (f.value.IsScalar() && f.value.Scalar() == name) return value;
+      names += (names.empty() ? "" : ", ") + std::string(name);
+    }
+    fail(f, fmt::format("expected one of {}, got {}", names, describe(f.value)));
+  }
+
+  // --- sections ---------------------------------------------------------------
+
+  std::vector<ListenerSettings> listeners(const Field& f) {
+    if (!f.value.IsSequence()) fail(f, fmt::format("expected a list of listeners, got {}", describe(f.value)));
+    if (f.value.size() == 0) fail(f, "expected at least one listener, got an empty list");
+    std::vector<ListenerSettings> out;
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const YAML::Node& node = f.value[i];
+      const Field element{fmt::format("listeners[{}]", i), node, node.IsNull() ? f.mark : node.Mark()};
+      marks_[element.key] = element.mark;
+      out.push_back(listener(element));
+    }
+    return out;
+  }
+
+  ListenerSettings listener(const Field& element) {
+    if (!element.value.IsMap()) {
+      fail(element, fmt::format("expected a mapping with protocol, port and the other listener keys, got {}",
+                                describe(element.value)));
+    }
+    const Fields f = entries(element, element.key,
+                             {"protocol", "address", "port", "path", "allowed_origins", "allow_anonymous",
+                              "max_connections", "tls"});
     ListenerSettings l;
-    auto p = n["protocol"];
-    if (!p) fail(n, "listener needs 'protocol' (mqtt, mqtts, ws, wss, amqp or amqps)");
-    l.protocol = choice<ListenerProtocol>(p, "protocol",
-                                          {{"mqtt", ListenerProtocol::mqtt},
-                                           {"mqtts", ListenerProtocol::mqtts},
-                                           {"ws", ListenerProtocol::ws},
-                                           {"wss", ListenerProtocol::wss},
-                                           {"amqp", ListenerProtocol::amqp},
-                                           {"amqps", ListenerProtocol::amqps}});
-    auto port = n["port"];
-    if (!port) fail(n, "listener needs 'port'");
-    l.port = static_cast<std::uint16_t>(uint(port, "port", 0, 65535));
-    if (auto a = n["address"]) l.address = scalar(a, "address");
-    const bool ws = l.protocol == ListenerProtocol::ws || l.protocol == ListenerProtocol::wss;
-    if (auto a = n["path"]) {
-      if (!ws) fail(a, "'path' applies only to ws and wss listeners");
-      l.path = scalar(a, "path");
-      if (l.path.empty() || l.path.front() != '/') fail(a, "'path' must start with '/'");
+    const Field* protocol = get(f, "protocol");
+    if (!protocol) missing(element, "protocol", fmt::format("one of {}", listener_protocol_names()));
+    l.protocol = choice<ListenerProtocol>(*protocol, {{"mqtt", ListenerProtocol::mqtt},
+                                                      {"mqtts", ListenerProtocol::mqtts},
+                                                      {"ws", ListenerProtocol::ws},
+                                                      {"wss", ListenerProtocol::wss},
+                                                      {"amqp", ListenerProtocol::amqp},
+                                                      {"amqps", ListenerProtocol::amqps}});
+    const Field* port = get(f, "port");
+    if (!port) missing(element, "port", "an integer from 0 to 65535; 0 picks a free port");
+    l.port = static_cast<std::uint16_t>(integer(*port, 0, 65535));
+    if (auto* v = get(f, "address")) {
+      l.address = text(*v, false, "an IPv4 address, an IPv6 address or a host name");
+      if (l.address.size() > 2 && l.address.front() == '[' && l.address.back() == ']') {
+        fail(*v, fmt::format("write IPv6 addresses without brackets, e.g. '{}'", l.address.substr(1, l.address.size() - 2)));
+      }
     }
-    if (auto a = n["allowed_origins"]) {
-      if (!ws) fail(a, "'allowed_origins' applies only to ws and wss listeners");
-      if (!a.IsSequence()) fail(a, "'allowed_origins' must be a list of origins");
-      for (const auto& o : a) l.allowed_origins.push_back(scalar(o, "allowed_origins"));
+    const bool ws = is_websocket_protocol(l.protocol);
+    if (auto* v = get(f, "path")) {
+      if (!ws) fail(*v, fmt::format("only ws and wss listeners have a path, this one is {}", to_string(l.protocol)));
+      l.path = text(*v, false, "a path starting with '/'");
     }
-    if (auto a = n["allow_anonymous"]) l.allow_anonymous = boolean(a, "allow_anonymous");
-    if (auto a = n["max_connections"]) {
-      l.max_connections = static_cast<std::uint32_t>(uint(a, "max_connections", 0, 10000000));
+    if (auto* v = get(f, "allowed_origins")) {
+      if (!ws) {
+        fail(*v, fmt::format("only ws and wss listeners check origins, this one is {}", to_string(l.protocol)));
+      }
+      l.allowed_origins = origins(*v);
     }
-    const bool tls_kind = l.protocol == ListenerProtocol::mqtts || l.protocol == ListenerProtocol::wss ||
-                          l.protocol == ListenerProtocol::amqps;
-    if (auto t = n["tls"]) {
-      if (!tls_kind) fail(t, "'tls' applies only to mqtts, wss and amqps listeners");
-      l.tls = tls(t);
-    } else if (tls_kind) {
-      fail(n, fmt::format("a {} listener needs a 'tls' section with cert_file and key_file", to_string(l.protocol)));
-    }
+    if (auto* v = get(f, "allow_anonymous")) l.allow_anonymous = boolean(*v);
+    if (auto* v = get(f, "max_connections")) l.max_connections = static_cast<std::uint32_t>(integer(*v, 0, 10000000));
+    // Whether this kind may or must have `tls` is a rule of find_problem.
+    if (auto* v = get(f, "tls")) l.tls = tls(*v);
     return l;
   }
 
-  TlsSettings tls(const YAML::Node& n) const {
-    expect_map(n, "tls");
-    check_keys(n, "tls",
-               {"cert_file", "key_file", "ca_file", "crl_file", "min_version", "ciphers", "ciphersuites",
-                "require_client_cert", "use_identity_as_username"});
-    TlsSettings t;
-    auto cert = n["cert_file"];
-    auto key = n["key_file"];
-    if (!cert) fail(n, "tls needs 'cert_file'");
-    if (!key) fail(n, "tls needs 'key_file'");
-    t.cert_file = scalar(cert, "cert_file");
-    t.key_file = scalar(key, "key_file");
-    if (auto a = n["ca_file"]) t.ca_file = string(a, "ca_file");
-    if (auto a = n["crl_file"]) t.crl_file = string(a, "crl_file");
-    if (auto a = n["min_version"]) {
-      t.min_version = scalar(a, "min_version");
-      if (t.min_version != "1.2" && t.min_version != "1.3") fail(a, "'min_version' expects \"1.2\" or \"1.3\"");
+  std::vector<std::string> origins(const Field& f) {
+    std::vector<std::string> out;
+    if (f.value.IsNull()) return out;
+    if (!f.value.IsSequence()) {
+      fail(f, fmt::format("expected a list of origins such as [\"https://example.com\"], got {}", describe(f.value)));
     }
-    if (auto a = n["ciphers"]) t.ciphers = string(a, "ciphers");
-    if (auto a = n["ciphersuites"]) t.ciphersuites = string(a, "ciphersuites");
-    if (auto a = n["require_client_cert"]) t.require_client_cert = boolean(a, "require_client_cert");
-    if (auto a = n["use_identity_as_username"]) t.use_identity_as_username = boolean(a, "use_identity_as_username");
-    if (t.require_client_cert && t.ca_file.empty()) fail(n, "require_client_cert needs 'ca_file'");
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const YAML::Node& node = f.value[i];
+      out.push_back(text(Field{fmt::format("{}[{}]", f.key, i), node, node.IsNull() ? f.mark : node.Mark()}, false,
+                         "an origin such as https://example.com"));
+    }
+    return out;
+  }
+
+  TlsSettings tls(const Field& section) {
+    const Fields f = entries(section, section.key,
+                             {"cert_file", "key_file", "ca_file", "crl_file", "min_version", "ciphers", "ciphersuites",
+                              "require_client_cert", "use_identity_as_username"});
+    TlsSettings t;
+    const Field* cert = get(f, "cert_file");
+    if (!cert) missing(section, "cert_file", "the server certificate chain, PEM");
+    t.cert_file = text(*cert, false, "a file name");
+    const Field* key = get(f, "key_file");
+    if (!key) missing(section, "key_file", "the server's private key, PEM");
+    t.key_file = text(*key, false, "a file name");
+    if (auto* v = get(f, "ca_file")) t.ca_file = text(*v, true);
+    if (auto* v = get(f, "crl_file")) t.crl_file = text(*v, true);
+    if (auto* v = get(f, "min_version")) {
+      t.min_version = choice<std::string>(*v, {{"1.2", "1.2"}, {"1.3", "1.3"}});
+    }
+    if (auto* v = get(f, "ciphers")) t.ciphers = text(*v, true);
+    if (auto* v = get(f, "ciphersuites")) t.ciphersuites = text(*v, true);
+    if (auto* v = get(f, "require_client_cert")) t.require_client_cert = boolean(*v);
+    if (auto* v = get(f, "use_identity_as_username")) t.use_identity_as_username = boolean(*v);
     return t;
   }
 
-  void mqtt(const YAML::Node& n, MqttSettings& m) const {
-    expect_map(n, "mqtt");
-    check_keys(n, "mqtt",
-               {"max_packet_size", "max_inflight", "max_queued_messages", "max_queued_bytes", "max_keepalive",
-                "min_keepalive", "max_session_expiry", "topic_alias_maximum", "receive_maximum", "maximum_qos",
-                "retain_available", "wildcard_subscriptions", "shared_subscriptions", "subscription_identifiers",
-                "publish_will_on_shutdown", "connect_timeout"});
-    if (auto a = n["max_packet_size"]) {
-      m.max_packet_size = static_cast<std::uint32_t>(size(a, "max_packet_size", 128, 268435460));
+  void mqtt(const Field& section, MqttSettings& m) {
+    const Fields f =
+        entries(section, "mqtt",
+                {"max_packet_size", "max_inflight", "max_queued_messages", "max_queued_bytes", "max_keepalive",
+                 "min_keepalive", "max_session_expiry", "topic_alias_maximum", "receive_maximum", "maximum_qos",
+                 "retain_available", "wildcard_subscriptions", "shared_subscriptions", "subscription_identifiers",
+                 "publish_will_on_shutdown", "connect_timeout"});
+    // The largest MQTT packet is 268435460 bytes: a Remaining Length of 268435455
+    // [MQTT-2.2.3] after up to five header bytes. 256 MiB is the round bound below it.
+    if (auto* v = get(f, "max_packet_size")) m.max_packet_size = static_cast<std::uint32_t>(size(*v, 128, 256ull << 20));
+    if (auto* v = get(f, "max_inflight")) m.max_inflight = static_cast<std::uint16_t>(integer(*v, 1, 65535));
+    if (auto* v = get(f, "max_queued_messages")) {
+      m.max_queued_messages = static_cast<std::uint32_t>(integer(*v, 1, 100000000));
     }
-    if (auto a = n["max_inflight"]) m.max_inflight = static_cast<std::uint16_t>(uint(a, "max_inflight", 1, 65535));
-    if (auto a = n["max_queued_messages"]) {
-      m.max_queued_messages = static_cast<std::uint32_t>(uint(a, "max_queued_messages", 1, 100000000));
+    if (auto* v = get(f, "max_queued_bytes")) m.max_queued_bytes = size(*v, 1ull << 10, 1ull << 40);
+    // Keep Alive is a two-byte number of seconds [MQTT-3.1.2.10].
+    if (auto* v = get(f, "max_keepalive")) m.max_keepalive = static_cast<std::uint16_t>(seconds(*v, 1, 65535));
+    if (auto* v = get(f, "min_keepalive")) m.min_keepalive = static_cast<std::uint16_t>(seconds(*v, 0, 65535));
+    // Session Expiry Interval is a four-byte number of seconds (MQTT 5, 3.1.2.11.2).
+    if (auto* v = get(f, "max_session_expiry")) {
+      m.max_session_expiry = static_cast<std::uint32_t>(seconds(*v, 0, 0xFFFFFFFFull));
     }
-    if (auto a = n["max_queued_bytes"]) m.max_queued_bytes = size(a, "max_queued_bytes", 1024, 1ull << 40);
-    if (auto a = n["max_keepalive"]) m.max_keepalive = static_cast<std::uint16_t>(uint(a, "max_keepalive", 1, 65535));
-    if (auto a = n["min_keepalive"]) m.min_keepalive = static_cast<std::uint16_t>(uint(a, "min_keepalive", 0, 65535));
-    if (auto a = n["max_session_expiry"]) {
-      m.max_session_expiry = static_cast<std::uint32_t>(uint(a, "max_session_expiry", 0, 0xFFFFFFFF));
+    if (auto* v = get(f, "topic_alias_maximum")) {
+      m.topic_alias_maximum = static_cast<std::uint16_t>(integer(*v, 0, 65535));
     }
-    if (auto a = n["topic_alias_maximum"]) {
-      m.topic_alias_maximum = static_cast<std::uint16_t>(uint(a, "topic_alias_maximum", 0, 65535));
-    }
-    if (auto a = n["receive_maximum"]) {
-      m.receive_maximum = static_cast<std::uint16_t>(uint(a, "receive_maximum", 1, 65535));
-    }
-    if (auto a = n["maximum_qos"]) m.maximum_qos = static_cast<std::uint8_t>(uint(a, "maximum_qos", 0, 2));
-    if (auto a = n["retain_available"]) m.retain_available = boolean(a, "retain_available");
-    if (auto a = n["wildcard_subscriptions"]) m.wildcard_subscriptions = boolean(a, "wildcard_subscriptions");
-    if (auto a = n["shared_subscriptions"]) m.shared_subscriptions = boolean(a, "shared_subscriptions");
-    if (auto a = n["subscription_identifiers"]) m.subscription_identifiers = boolean(a, "subscription_identifiers");
-    if (auto a = n["publish_will_on_shutdown"]) m.publish_will_on_shutdown = boolean(a, "publish_will_on_shutdown");
-    if (auto a = n["connect_timeout"]) {
-      auto d = duration(a, "connect_timeout");
-      if (d < std::chrono::seconds(1)) fail(a, "'connect_timeout' must be at least 1s");
-      m.connect_timeout = std::chrono::duration_cast<std::chrono::seconds>(d);
-    }
-    if (m.min_keepalive > m.max_keepalive) fail(n, "mqtt.min_keepalive is larger than mqtt.max_keepalive");
+    // A Receive Maximum of 0 is a protocol error (MQTT 5, 3.2.2.3.3).
+    if (auto* v = get(f, "receive_maximum")) m.receive_maximum = static_cast<std::uint16_t>(integer(*v, 1, 65535));
+    if (auto* v = get(f, "maximum_qos")) m.maximum_qos = static_cast<std::uint8_t>(integer(*v, 0, 2));
+    if (auto* v = get(f, "retain_available")) m.retain_available = boolean(*v);
+    if (auto* v = get(f, "wildcard_subscriptions")) m.wildcard_subscriptions = boolean(*v);
+    if (auto* v = get(f, "shared_subscriptions")) m.shared_subscriptions = boolean(*v);
+    if (auto* v = get(f, "subscription_identifiers")) m.subscription_identifiers = boolean(*v);
+    if (auto* v = get(f, "publish_will_on_shutdown")) m.publish_will_on_shutdown = boolean(*v);
+    if (auto* v = get(f, "connect_timeout")) m.connect_timeout = std::chrono::seconds(seconds(*v, 1, 3600));
   }
 
-  void amqp(const YAML::Node& n, AmqpSettings& a) const {
-    expect_map(n, "amqp");
-    check_keys(n, "amqp", {"channel_max", "frame_max", "heartbeat", "max_message_size"});
-    if (auto v = n["channel_max"]) a.channel_max = static_cast<std::uint16_t>(uint(v, "channel_max", 1, 65535));
-    if (auto v = n["frame_max"]) a.frame_max = static_cast<std::uint32_t>(size(v, "frame_max", 4096, 1u << 30));
-    if (auto v = n["heartbeat"]) a.heartbeat = static_cast<std::uint16_t>(uint(v, "heartbeat", 0, 65535));
-    if (auto v = n["max_message_size"]) a.max_message_size = size(v, "max_message_size", 1024, 1ull << 32);
+  void amqp(const Field& section, AmqpSettings& a) {
+    const Fields f = entries(section, "amqp", {"channel_max", "frame_max", "heartbeat", "max_message_size"});
+    if (auto* v = get(f, "channel_max")) a.channel_max = static_cast<std::uint16_t>(integer(*v, 1, 65535));
+    // AMQP 0-9-1 lets no peer refuse frames of 4096 octets (frame-min-size).
+    if (auto* v = get(f, "frame_max")) a.frame_max = static_cast<std::uint32_t>(size(*v, 4096, 1ull << 30));
+    if (auto* v = get(f, "heartbeat")) a.heartbeat = static_cast<std::uint16_t>(seconds(*v, 0, 65535));
+    if (auto* v = get(f, "max_message_size")) a.max_message_size = size(*v, 1ull << 10, 4ull << 30);
   }
 
-  void persistence(const YAML::Node& n, PersistenceSettings& p) const {
-    expect_map(n, "persistence");
-    check_keys(n, "persistence", {"enabled", "dir", "sync", "max_bytes"});
-    if (auto v = n["enabled"]) p.enabled = boolean(v, "enabled");
-    if (auto v = n["dir"]) {
-      p.dir = scalar(v, "dir");
-      if (p.dir.empty()) fail(v, "'dir' must not be empty");
+  void persistence(const Field& section, PersistenceSettings& p) {
+    const Fields f = entries(section, "persistence", {"enabled", "dir", "sync", "max_bytes"});
+    if (auto* v = get(f, "enabled")) p.enabled = boolean(*v);
+    if (auto* v = get(f, "dir")) p.dir = text(*v, false, "a directory");
+    if (auto* v = get(f, "sync")) {
+      p.sync = choice<SyncMode>(*v, {{"full", SyncMode::full}, {"normal", SyncMode::normal}, {"off", SyncMode::off}});
     }
-    if (auto v = n["sync"]) {
-      p.sync = choice<SyncMode>(v, "sync", {{"full", SyncMode::full}, {"normal", SyncMode::normal}, {"off", SyncMode::off}});
-    }
-    if (auto v = n["max_bytes"]) p.max_bytes = size(v, "max_bytes", 1ull << 20, 1ull << 50);
+    if (auto* v = get(f, "max_bytes")) p.max_bytes = size(*v, 1ull << 20, 1ull << 50);
   }
 
-  void logging(const YAML::Node& n, LoggingSettings& l) const {
-    expect_map(n, "logging");
-    check_keys(n, "logging", {"level", "file"});
-    if (auto v = n["level"]) {
-      l.level = scalar(v, "level");
-      if (!log::valid_level(l.level)) {
-        fail(v, fmt::format("'level' expects one of trace, debug, info, warn, error, critical, off, got '{}'", l.level));
-      }
+  void logging(const Field& section, LoggingSettings& l) {
+    const Fields f = entries(section, "logging", {"level", "file"});
+    if (auto* v = get(f, "level")) {
+      l.level = choice<std::string>(*v, {{"trace", "trace"},
+                                         {"debug", "debug"},
+                                         {"info", "info"},
+                                         {"warn", "warn"},
+                                         {"error", "error"},
+                                         {"critical", "critical"},
+                                         {"off", "off"}});
     }
-    if (auto v = n["file"]) l.file = string(v, "file");
+    if (auto* v = get(f, "file")) l.file = text(*v, true, "a file name");
   }
 
   std::string file_;
+  std::string_view text_;
+  std::map<std::string, YAML::Mark> marks_;  // settings key -> where the file sets it
 };
 
 Settings load(std::string_view text, const std::string& name) {
-  Loader loader(name);
-  YAML::Node root;
+  Loader loader(name, text);
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(std::string(text));
+    documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::ParserException& e) {
-    loader.fail(e.mark, "YAML syntax error: " + e.msg);
+    loader.syntax_error(e.mark, e.msg);
+  } catch (const YAML::Exception& e) {
+    loader.fail(e.mark, fmt::format("cannot read YAML: {}", e.msg));
   }
-  Settings s = loader.load(root);
-  validate(s, name);
-  return s;
+  if (documents.size() > 1 && !documents[1].IsNull()) {
+    loader.fail(documents[1].Mark(), "expected one YAML document, but another one starts here (is the indentation "
+                                     "of this line right?)");
+  }
+  return loader.load(documents.empty() ? YAML::Node() : documents.front());
 }
 
 }  // namespace
 
 Settings load_settings_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path + ": cannot open the configuration file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return load(ss.str(), path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError(fmt::format("{}: cannot read the configuration file: it is a directory", path));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot read the configuration file: {}", path, std::strerror(errno)));
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) throw ConfigError(fmt::format("{}: cannot read the configuration file", path));
+  return load(content.str(), path);
 }
 
 Settings load_settings_string(std::string_view yaml, const std::string& name) { return load(yaml, name); }

@@ -1,0 +1,89 @@
+// The configuration files that ship in config/ load, and say what they promise.
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+namespace outpost {
+namespace {
+
+TEST(ShippedConfig, DefaultRunsAsTheBuiltInDefaultDoes) {
+  const auto path = testing::source_dir() / "config" / "outpost.yaml";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path;
+  const Settings s = load_settings_file(path.string());
+  ASSERT_EQ(s.listeners.size(), 1u);
+  EXPECT_EQ(s.listeners[0].protocol, ListenerProtocol::mqtt);
+  EXPECT_EQ(s.listeners[0].address, "127.0.0.1");
+  EXPECT_EQ(s.listeners[0].port, 1883);
+  EXPECT_TRUE(s.listeners[0].allow_anonymous);
+  EXPECT_EQ(s.persistence.dir, "outpost-data");
+  EXPECT_EQ(s.logging.level, "info");
+  EXPECT_EQ(s.logging.file, "");
+
+  // The file writes out the defaults; it must not drift from the structs.
+  const Settings d;
+  EXPECT_EQ(s.threads, d.threads);
+  EXPECT_EQ(s.mqtt.max_packet_size, d.mqtt.max_packet_size);
+  EXPECT_EQ(s.mqtt.max_inflight, d.mqtt.max_inflight);
+  EXPECT_EQ(s.mqtt.max_queued_messages, d.mqtt.max_queued_messages);
+  EXPECT_EQ(s.mqtt.max_queued_bytes, d.mqtt.max_queued_bytes);
+  EXPECT_EQ(s.mqtt.max_keepalive, d.mqtt.max_keepalive);
+  EXPECT_EQ(s.mqtt.min_keepalive, d.mqtt.min_keepalive);
+  EXPECT_EQ(s.mqtt.max_session_expiry, d.mqtt.max_session_expiry);
+  EXPECT_EQ(s.mqtt.topic_alias_maximum, d.mqtt.topic_alias_maximum);
+  EXPECT_EQ(s.mqtt.receive_maximum, d.mqtt.receive_maximum);
+  EXPECT_EQ(s.mqtt.maximum_qos, d.mqtt.maximum_qos);
+  EXPECT_EQ(s.mqtt.retain_available, d.mqtt.retain_available);
+  EXPECT_EQ(s.mqtt.wildcard_subscriptions, d.mqtt.wildcard_subscriptions);
+  EXPECT_EQ(s.mqtt.shared_subscriptions, d.mqtt.shared_subscriptions);
+  EXPECT_EQ(s.mqtt.subscription_identifiers, d.mqtt.subscription_identifiers);
+  EXPECT_EQ(s.mqtt.publish_will_on_shutdown, d.mqtt.publish_will_on_shutdown);
+  EXPECT_EQ(s.mqtt.connect_timeout, d.mqtt.connect_timeout);
+  EXPECT_EQ(s.amqp.channel_max, d.amqp.channel_max);
+  EXPECT_EQ(s.amqp.frame_max, d.amqp.frame_max);
+  EXPECT_EQ(s.amqp.heartbeat, d.amqp.heartbeat);
+  EXPECT_EQ(s.amqp.max_message_size, d.amqp.max_message_size);
+  EXPECT_EQ(s.persistence.enabled, d.persistence.enabled);
+  EXPECT_EQ(s.persistence.sync, d.persistence.sync);
+  EXPECT_EQ(s.persistence.max_bytes, d.persistence.max_bytes);
+}
+
+TEST(ShippedConfig, EveryExampleLoads) {
+  const auto dir = testing::source_dir() / "config" / "examples";
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++count;
+    EXPECT_NO_THROW(load_settings_file(entry.path().string())) << entry.path();
+  }
+  EXPECT_GE(count, 2);
+}
+
+TEST(ShippedConfig, ListenersExample) {
+  const Settings s = load_settings_file((testing::source_dir() / "config" / "examples" / "listeners.yaml").string());
+  bool open_mqtt = false;
+  bool ws = false;
+  for (const auto& l : s.listeners) {
+    if (l.protocol == ListenerProtocol::mqtt && l.address == "0.0.0.0") open_mqtt = !l.allow_anonymous;
+    ws = ws || l.protocol == ListenerProtocol::ws;
+    if (!is_loopback_address(l.address)) {
+      EXPECT_FALSE(l.allow_anonymous) << l.address << ":" << l.port;
+    }
+  }
+  EXPECT_TRUE(open_mqtt);
+  EXPECT_TRUE(ws);
+}
+
+TEST(ShippedConfig, GatewayExample) {
+  const Settings s = load_settings_file((testing::source_dir() / "config" / "examples" / "gateway.yaml").string());
+  EXPECT_EQ(s.threads, 1u);
+  EXPECT_LT(s.mqtt.max_queued_messages, MqttSettings{}.max_queued_messages);
+  EXPECT_LT(s.mqtt.max_queued_bytes, MqttSettings{}.max_queued_bytes);
+  for (const auto& l : s.listeners) {
+    if (!is_loopback_address(l.address)) {
+      EXPECT_FALSE(l.allow_anonymous) << l.address << ":" << l.port;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace outpost
