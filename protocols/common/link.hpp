@@ -10,6 +10,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,10 @@ class Link {
   virtual const std::string& peer_identity() const = 0;
 
   virtual boost::asio::any_io_executor executor() = 0;
+  // Session::on_deadline() runs once, at `when` or up to half a second later (one timer
+  // per I/O thread checks every connection), unless set again first. time_point::max()
+  // clears it. For coarse protocol timeouts: keepalive, connect timeout.
+  virtual void set_deadline(std::chrono::steady_clock::time_point when) = 0;
   // Keeps the connection (and its session) alive; other threads hold it as weak_ptr.
   virtual std::weak_ptr<Link> weak_from_link() = 0;
 };
@@ -62,6 +67,8 @@ class Session {
   virtual std::size_t on_data(std::span<const std::uint8_t> data) = 0;
   // The pending write queue drained below the low watermark.
   virtual void on_writable() {}
+  // The deadline set with Link::set_deadline has passed.
+  virtual void on_deadline() {}
   // The connection has ended (called exactly once). The session must drop every
   // reference it gave to other threads before returning.
   virtual void on_closed(CloseCause cause, std::string_view detail) = 0;

@@ -7,9 +7,9 @@
 namespace outpost::mqtt {
 
 void MqttSession::deliver() {
-  if (phase_ != Phase::connected || closed_ || delivering_ || !state_) return;
+  if (phase_ != Phase::connected || closed_ || delivering_ || !state_ || !state_->queue()) return;
   delivering_ = true;
-  auto& queue = state_->queue();
+  auto& queue = *state_->queue();
   auto& inflight = state_->outflight();
   const std::size_t window = ctx_->settings.max_inflight;
   std::int64_t now = 0;
@@ -41,9 +41,9 @@ void MqttSession::deliver() {
 
 void MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {
   const auto& m = *d.message;
-  out_.clear();
-  encode_publish_header(out_, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
-  link_.write(out_);
+  auto& out = encode_buffer();
+  encode_publish_header(out, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
+  link_.write(out);
   if (!m.payload().empty()) link_.write_shared(d.message, m.payload());
 }
 

@@ -113,13 +113,11 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
       refuse_connect(ReasonCode::retain_not_supported, "retained will but retain is not available");
       return false;
     }
-    core::Message::Init init;
-    init.topic = std::string(w.topic);
-    will_payload_.assign(w.payload.begin(), w.payload.end());  // the input buffer is transient
-    init.qos = w.qos;
-    init.retain = w.retain;
-    will_init_ = std::move(init);
-    will_pending_ = true;
+    pending_will_ = std::make_unique<PendingWill>();
+    pending_will_->init.topic = std::string(w.topic);
+    pending_will_->payload.assign(w.payload.begin(), w.payload.end());  // the input buffer is transient
+    pending_will_->init.qos = w.qos;
+    pending_will_->init.retain = w.retain;
   }
 
   if (version_ == ProtocolVersion::v5) {
@@ -127,7 +125,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   }
 
   phase_ = Phase::awaiting_session;
-  timer_.cancel();
+  link_.set_deadline(std::chrono::steady_clock::time_point::max());
   // Nothing more is read until the session is ours: a takeover may first have to close
   // the previous holder on another thread.
   link_.pause_reading();
@@ -177,26 +175,20 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
   if (resumed) {
     state_ = std::move(resumed);
   } else {
-    core::QueueLimits limits;
-    limits.max_messages = ctx_->settings.max_queued_messages;
-    limits.max_bytes = ctx_->settings.max_queued_bytes;
-    limits.overflow = core::Overflow::reject_new;
-    limits.drop_qos0_without_consumer = true;
-    state_ = std::make_shared<SessionState>(broker, client_id_, broker.next_origin(),
-                                            broker.make_queue("mqtt/" + client_id_, limits));
+    state_ = std::make_shared<SessionState>(broker, client_id_, broker.next_origin());
   }
-  if (will_pending_) {
-    will_init_.origin = state_->origin();
-    will_init_.payload = will_payload_;
-    will_ = core::Message::make(std::move(will_init_));
-    will_pending_ = false;
+  if (pending_will_) {
+    pending_will_->init.origin = state_->origin();
+    pending_will_->init.payload = pending_will_->payload;
+    will_ = core::Message::make(std::move(pending_will_->init));
+    pending_will_.reset();
   }
   phase_ = Phase::connected;
   send_connack(session_present, ReasonCode::success);
   spdlog::info("{} connected: {}, {}, keepalive {}s{}", describe(), version_name(version_),
                clean_start_ ? "clean session" : "persistent session", keepalive_,
                session_present ? ", session resumed" : "");
-  state_->queue().attach(handle_, link_.executor(), wakeups_);
+  if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), wakeups_);
   // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are re-sent on resume.
   resend_inflight();
   deliver();
@@ -212,7 +204,7 @@ void MqttSession::refuse_connect(ReasonCode reason, std::string_view why) {
 }
 
 void MqttSession::send_connack(bool session_present, ReasonCode reason) {
-  out_.clear();
+  auto& out = encode_buffer();
   if (version_ == ProtocolVersion::v5) {
     Properties props;
     if (reason == ReasonCode::success) {
@@ -229,11 +221,11 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason) {
       if (!s.shared_subscriptions) props.shared_subscription_available = 0;
       if (!s.subscription_identifiers) props.subscription_identifiers_available = 0;
     }
-    encode_connack(out_, version_, session_present, reason, &props);
+    encode_connack(out, version_, session_present, reason, &props);
   } else {
-    encode_connack(out_, version_, session_present, reason, nullptr);
+    encode_connack(out, version_, session_present, reason, nullptr);
   }
-  link_.write(out_);
+  link_.write(out);
 }
 
 void MqttSession::handle_disconnect(std::span<const std::uint8_t> body) {
@@ -267,17 +259,18 @@ void MqttSession::publish_will() {
 void MqttSession::start_keepalive() {
   if (keepalive_ == 0) return;
   // [MQTT-3.1.2-24] one and a half keepalive periods without a packet end the connection.
-  const auto limit = std::chrono::milliseconds(keepalive_ * 1500);
-  timer_.expires_at(last_packet_ + limit);
-  timer_.async_wait([w = std::weak_ptr<Handle>(handle_)](const boost::system::error_code& ec) {
-    if (ec) return;
-    auto h = w.lock();
-    if (h && h->session) h->session->on_keepalive_timer();
-  });
+  // Packets only move last_packet_; the deadline is re-armed when it comes due.
+  link_.set_deadline(last_packet_ + std::chrono::milliseconds(keepalive_ * 1500));
 }
 
-void MqttSession::on_keepalive_timer() {
-  if (closed_ || phase_ != Phase::connected) return;
+void MqttSession::on_deadline() {
+  if (closed_) return;
+  if (phase_ == Phase::awaiting_connect) {
+    spdlog::info("{}: no CONNECT within {}s, closing", describe(), ctx_->settings.connect_timeout.count());
+    close("connect timeout");
+    return;
+  }
+  if (phase_ != Phase::connected || keepalive_ == 0) return;
   const auto limit = std::chrono::milliseconds(keepalive_ * 1500);
   if (std::chrono::steady_clock::now() - last_packet_ >= limit) {
     spdlog::info("{}: keepalive of {}s expired", describe(), keepalive_);

@@ -109,9 +109,9 @@ void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet
 }
 
 void MqttSession::send_ack(PacketType type, std::uint16_t packet_id, ReasonCode reason) {
-  out_.clear();
-  encode_ack(out_, version_, type, packet_id, reason, nullptr);
-  link_.write(out_);
+  auto& out = encode_buffer();
+  encode_ack(out, version_, type, packet_id, reason, nullptr);
+  link_.write(out);
 }
 
 bool MqttSession::handle_puback(std::span<const std::uint8_t> body) {

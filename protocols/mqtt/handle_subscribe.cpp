@@ -53,6 +53,7 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
     record.options.retain_as_published = sub.options.retain_as_published;
     record.options.subscription_id = subscription_id;
     record.options.owner = state_->origin();
+    if (state_->ensure_queue(queue_limits())) state_->queue()->attach(handle_, link_.executor(), wakeups_);
     // [MQTT-3.8.4-3] a subscription to an existing filter replaces it.
     const bool is_new = exchange.bind(filter, state_->queue_ptr(), record.options);
     state_->subscriptions()[filter] = record;
@@ -62,9 +63,9 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
       retained_for.emplace_back(std::move(filter), record);
     }
   }
-  out_.clear();
-  encode_suback(out_, version_, p.packet_id, codes, nullptr);
-  link_.write(out_);
+  auto& out = encode_buffer();
+  encode_suback(out, version_, p.packet_id, codes, nullptr);
+  link_.write(out);
   // Retained messages follow the SUBACK [MQTT-3.8.4-4] through the session's queue, so
   // they keep their place among live messages and respect the in-flight window.
   for (const auto& [filter, record] : retained_for) queue_retained(filter, record);
@@ -81,7 +82,7 @@ void MqttSession::queue_retained(const std::string& filter, const SubscriptionRe
     d.retain = true;  // [MQTT-3.3.1-8] retained on subscribe: retain flag set
     if (record.options.subscription_id != 0) d.subscription_ids.push_back(record.options.subscription_id);
     d.message = std::move(m);
-    const auto r = state_->queue().push(std::move(d), wakeups_);
+    const auto r = state_->queue()->push(std::move(d), wakeups_);
     if (r.outcome == core::PushOutcome::dropped_full) {
       spdlog::warn("{}: retained message for '{}' dropped: the session queue is full", describe(), filter);
     }
@@ -104,14 +105,14 @@ bool MqttSession::handle_unsubscribe(std::span<const std::uint8_t> body) {
       codes.push_back(ReasonCode::no_subscription_existed);
       continue;
     }
-    ctx_->broker.mqtt_exchange().unbind(filter, state_->queue());
+    ctx_->broker.mqtt_exchange().unbind(filter, *state_->queue());
     subs.erase(it);
     codes.push_back(ReasonCode::success);
   }
-  out_.clear();
+  auto& out = encode_buffer();
   // [MQTT-3.10.4-4] UNSUBACK even when nothing was subscribed.
-  encode_unsuback(out_, version_, decoded->packet_id, codes, nullptr);
-  link_.write(out_);
+  encode_unsuback(out, version_, decoded->packet_id, codes, nullptr);
+  link_.write(out);
   return true;
 }
 

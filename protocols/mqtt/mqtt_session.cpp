@@ -7,24 +7,31 @@
 namespace outpost::mqtt {
 
 MqttSession::MqttSession(proto::Link& link, std::shared_ptr<const SessionContext> ctx)
-    : link_(link), ctx_(std::move(ctx)), handle_(std::make_shared<Handle>()), timer_(link.executor()) {
+    : link_(link), ctx_(std::move(ctx)), handle_(std::make_shared<Handle>()) {
   handle_->session = this;
   last_packet_ = std::chrono::steady_clock::now();
   // A connection that never sends CONNECT must not hold a slot forever [MQTT-3.1.4-1 leaves
   // the time to the server].
-  timer_.expires_after(ctx_->settings.connect_timeout);
-  timer_.async_wait([w = std::weak_ptr<Handle>(handle_)](const boost::system::error_code& ec) {
-    if (ec) return;
-    auto h = w.lock();
-    if (h && h->session && h->session->phase_ == Phase::awaiting_connect) {
-      spdlog::info("{}: no CONNECT within {}s, closing", h->session->describe(),
-                   h->session->ctx_->settings.connect_timeout.count());
-      h->session->close("connect timeout");
-    }
-  });
+  link_.set_deadline(last_packet_ + ctx_->settings.connect_timeout);
 }
 
 MqttSession::~MqttSession() { handle_->session = nullptr; }
+
+core::QueueLimits MqttSession::queue_limits() const {
+  core::QueueLimits limits;
+  limits.max_messages = ctx_->settings.max_queued_messages;
+  limits.max_bytes = ctx_->settings.max_queued_bytes;
+  limits.overflow = core::Overflow::reject_new;
+  limits.drop_qos0_without_consumer = true;
+  return limits;
+}
+
+std::vector<std::uint8_t>& MqttSession::encode_buffer() {
+  // Link::write copies, so one buffer per thread serves every session on it.
+  thread_local std::vector<std::uint8_t> buffer;
+  buffer.clear();
+  return buffer;
+}
 
 void MqttSession::Handle::on_messages_available() {
   if (session) session->deliver();
@@ -89,15 +96,16 @@ bool MqttSession::handle_packet(const FixedHeader& h, std::span<const std::uint8
     case PacketType::pubcomp: return handle_pubcomp(body);
     case PacketType::subscribe: return handle_subscribe(body);
     case PacketType::unsubscribe: return handle_unsubscribe(body);
-    case PacketType::pingreq:
+    case PacketType::pingreq: {
       if (h.remaining_length != 0) {
         fail(ReasonCode::malformed_packet, "PINGREQ with a body");
         return false;
       }
-      out_.clear();
-      encode_pingresp(out_);
-      link_.write(out_);
+      auto& out = encode_buffer();
+      encode_pingresp(out);
+      link_.write(out);
       return true;
+    }
     case PacketType::disconnect:
       handle_disconnect(body);
       return false;
@@ -127,9 +135,9 @@ void MqttSession::close(std::string_view why) {
 }
 
 void MqttSession::send_disconnect(ReasonCode reason) {
-  out_.clear();
-  encode_disconnect(out_, version_, reason);
-  link_.write(out_);
+  auto& out = encode_buffer();
+  encode_disconnect(out, version_, reason);
+  link_.write(out);
 }
 
 void MqttSession::on_shutdown() {
@@ -142,7 +150,7 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
   if (closed_) return;
   const bool was_connected = phase_ == Phase::connected || (phase_ == Phase::closing && state_);
   closed_ = true;
-  timer_.cancel();
+  link_.set_deadline(std::chrono::steady_clock::time_point::max());
   if (was_connected) {
     std::string reason = !close_reason_.empty() ? close_reason_
                          : cause == proto::CloseCause::peer_closed ? "connection closed by the client"
@@ -156,7 +164,7 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
 
 void MqttSession::end_session() {
   if (!state_) return;
-  state_->queue().detach(handle_.get());
+  if (auto* q = state_->queue()) q->detach(handle_.get());
   if (!will_cleared_ && will_ && (!shutting_down_ || ctx_->settings.publish_will_on_shutdown)) publish_will();
   auto& registry = ctx_->broker.sessions();
   const core::SessionOwner* owner = handle_.get();

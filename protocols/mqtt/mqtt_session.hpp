@@ -14,8 +14,6 @@
 #include "mqtt/session_state.hpp"
 #include "settings.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -41,6 +39,7 @@ class MqttSession final : public proto::Session {
   void on_writable() override;
   void on_closed(proto::CloseCause cause, std::string_view detail) override;
   void on_shutdown() override;
+  void on_deadline() override;
 
  private:
   // The face this session shows to other threads: queue wake-ups, takeover, flow
@@ -68,7 +67,6 @@ class MqttSession final : public proto::Session {
   void wait_for_congested();
   void publish_will();
   void start_keepalive();
-  void on_keepalive_timer();
 
   // handle_publish.cpp
   bool handle_publish(const FixedHeader& header, std::span<const std::uint8_t> body);
@@ -98,6 +96,9 @@ class MqttSession final : public proto::Session {
   void flush_wakeups() { wakeups_.flush(); }
   void end_session();
   std::string describe() const;
+  // Scratch for encoding a packet before Link::write (which copies it); cleared.
+  static std::vector<std::uint8_t>& encode_buffer();
+  core::QueueLimits queue_limits() const;
 
   proto::Link& link_;
   std::shared_ptr<const SessionContext> ctx_;
@@ -111,9 +112,12 @@ class MqttSession final : public proto::Session {
   std::shared_ptr<SessionState> state_;
   core::MessagePtr will_;  // built at CONNECT, published on an abnormal end
   std::string close_reason_;
-  core::Message::Init will_init_;   // until the session (and its origin id) is known
-  std::vector<std::uint8_t> will_payload_;
-  bool will_pending_ = false;
+  // The will as CONNECT gave it, until the session (and its origin id) is known.
+  struct PendingWill {
+    core::Message::Init init;
+    std::vector<std::uint8_t> payload;
+  };
+  std::unique_ptr<PendingWill> pending_will_;
   bool assigned_client_id_ = false;
   bool server_keepalive_ = false;
   bool will_cleared_ = false;         // normal DISCONNECT: no will [MQTT-3.1.2-10]
@@ -121,11 +125,9 @@ class MqttSession final : public proto::Session {
   bool closed_ = false;
   bool delivering_ = false;
   std::chrono::steady_clock::time_point last_packet_;
-  boost::asio::steady_timer timer_;
   core::WakeupBatch wakeups_;
   std::vector<core::QueuePtr> congested_;
   unsigned flow_waits_ = 0;
-  std::vector<std::uint8_t> out_;  // scratch for encoding
   std::chrono::steady_clock::time_point drop_log_window_{};
   unsigned drop_logs_in_window_ = 0;
   std::uint64_t drops_unlogged_ = 0;

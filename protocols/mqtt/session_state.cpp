@@ -2,8 +2,14 @@
 
 namespace outpost::mqtt {
 
-SessionState::SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin, core::QueuePtr queue)
-    : core::Session(std::move(client_id), origin), broker_(broker), queue_(std::move(queue)) {}
+SessionState::SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin)
+    : core::Session(std::move(client_id), origin), broker_(broker) {}
+
+bool SessionState::ensure_queue(const core::QueueLimits& limits) {
+  if (queue_) return false;
+  queue_ = broker_.make_queue("mqtt/" + client_id(), limits);
+  return true;
+}
 
 SessionState::~SessionState() {
   if (!destroyed_) destroy();
@@ -12,13 +18,15 @@ SessionState::~SessionState() {
 void SessionState::destroy() {
   if (destroyed_) return;
   destroyed_ = true;
-  for (const auto& [filter, record] : subscriptions_) {
-    broker_.mqtt_exchange().unbind(filter, *queue_);
+  if (queue_) {
+    for (const auto& [filter, record] : subscriptions_) {
+      broker_.mqtt_exchange().unbind(filter, *queue_);
+    }
+    queue_->purge();
   }
   subscriptions_.clear();
   outflight_.clear();
   incoming_qos2_.clear();
-  queue_->purge();
 }
 
 std::optional<std::uint16_t> SessionState::allocate_packet_id() {

@@ -36,14 +36,18 @@ struct OutFlight {
 
 class SessionState final : public core::Session {
  public:
-  SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin, core::QueuePtr queue);
+  SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin);
   ~SessionState() override;
 
   void destroy() override;
 
   core::Broker& broker() noexcept { return broker_; }
-  core::Queue& queue() noexcept { return *queue_; }
+  // The session's queue exists from its first subscription on: a client that subscribes
+  // to nothing receives nothing, and an idle connection then costs no queue.
+  core::Queue* queue() noexcept { return queue_.get(); }
   const core::QueuePtr& queue_ptr() noexcept { return queue_; }
+  // Creates the queue if there is none yet; true if it was created now.
+  bool ensure_queue(const core::QueueLimits& limits);
 
   // Subscriptions by filter (the exact filter string the client sent).
   std::map<std::string, SubscriptionRecord>& subscriptions() noexcept { return subscriptions_; }

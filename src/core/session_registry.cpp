@@ -22,7 +22,7 @@ void SessionRegistry::claim(const std::string& client_id, std::weak_ptr<SessionO
     if (e.pending) {
       boost::asio::post(e.pending->ex, [cb = std::move(e.pending->callback)] { cb(nullptr, true); });
     }
-    e.pending = std::move(p);
+    e.pending = std::make_unique<Pending>(std::move(p));
     boost::asio::post(e.owner_ex, [w = e.owner] {
       if (auto o = w.lock()) o->on_taken_over();
     });
@@ -38,7 +38,7 @@ void SessionRegistry::grant_locked(const std::string& client_id, Entry& e, Pendi
   auto session = std::move(e.session);
   e.session.reset();
   auto previous_expiry = e.expires_at;
-  e.expires_at.reset();
+  e.expires_at = Clock::time_point::max();
   boost::asio::post(p.ex, [this, client_id, session = std::move(session), previous_expiry, w = std::move(p.owner),
                            raw = p.owner_raw, cb = std::move(p.callback)]() mutable {
     if (w.lock()) {
@@ -78,7 +78,7 @@ void SessionRegistry::release(const std::string& client_id, const SessionOwner* 
   if (e.session && expiry) {
     e.expires_at = Clock::now() + *expiry;
   } else {
-    e.expires_at.reset();
+    e.expires_at = Clock::time_point::max();
   }
   if (e.pending) {
     Pending next = std::move(*e.pending);
@@ -95,7 +95,7 @@ std::size_t SessionRegistry::expire(Clock::time_point now) {
     std::lock_guard lock(mutex_);
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& e = it->second;
-      if (e.owner_raw == nullptr && !e.pending && e.session && e.expires_at && now >= *e.expires_at) {
+      if (e.owner_raw == nullptr && !e.pending && e.session && now >= e.expires_at) {
         ended.push_back(std::move(e.session));
         it = entries_.erase(it);
       } else {

@@ -93,8 +93,8 @@ class SessionRegistry {
     std::weak_ptr<SessionOwner> owner;
     const SessionOwner* owner_raw = nullptr;
     boost::asio::any_io_executor owner_ex;
-    std::optional<Clock::time_point> expires_at;
-    std::optional<Pending> pending;
+    Clock::time_point expires_at = Clock::time_point::max();  // max: never
+    std::unique_ptr<Pending> pending;  // rare (a takeover in progress): kept out of line
   };
 
   void grant_locked(const std::string& client_id, Entry& entry, Pending pending);

@@ -74,23 +74,29 @@ class Connection final : public proto::Link,
         transport_(transport),
         registry_(registry),
         limits_(limits),
-        lease_(std::move(lease)),
-        timer_(stream_.get_executor()) {}
+        lease_(std::move(lease)) {}
 
-  ~Connection() override = default;
+  ~Connection() override { leave_registry(); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Creates the session and starts reading. Call once, on the connection's thread.
   // If the factory throws, nothing is registered and the connection dies with its owner.
   void start(const proto::SessionFactory& factory) {
-    session_ = factory(*this);
+    // Registered first: the session may set a deadline as it is created.
+    registry_.add(this);
+    registered_ = true;
+    try {
+      session_ = factory(*this);
+    } catch (...) {
+      registry_.remove(this);
+      registered_ = false;
+      throw;
+    }
     if constexpr (kWaitThenRead) {
       boost::system::error_code ignored;
       stream_.non_blocking(true, ignored);
     }
-    registry_.add(this, std::weak_ptr<ConnectionBase>(this->shared_from_this()));
-    registered_ = true;
     // Alive until the session has ended, even while no operation is pending (paused).
     self_ = this->shared_from_this();
     read_more();
@@ -119,13 +125,12 @@ class Connection final : public proto::Link,
   void close(std::string_view reason) override {
     if (closing_ || ended_) return;
     closing_ = true;
-    close_detail_ = std::string(reason);
-    timer_.expires_after(limits_.close_timeout);
-    timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+    extras().close_detail = std::string(reason);
+    start_timer(limits_.close_timeout,[self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->ended_) return;
       spdlog::debug("connection {}: peer did not take the last {} byte(s) in time", self->remote_,
                     self->pending_total_);
-      self->end(self->graceful_cause(), self->close_detail_);
+      self->end(self->graceful_cause(), self->close_detail());
       self->close_socket();
     });
     if (!write_in_flight_) schedule_flush();
@@ -142,13 +147,25 @@ class Connection final : public proto::Link,
 
   const std::string& remote_address() const override { return remote_; }
   std::string_view transport_name() const override { return transport_; }
-  const std::string& peer_identity() const override { return identity_; }
+  const std::string& peer_identity() const override {
+    static const std::string none;
+    return extras_ ? extras_->identity : none;
+  }
   boost::asio::any_io_executor executor() override { return stream_.get_executor(); }
   std::weak_ptr<proto::Link> weak_from_link() override {
     return std::static_pointer_cast<proto::Link>(this->shared_from_this());
   }
+  void set_deadline(std::chrono::steady_clock::time_point when) override {
+    if (registered_) registry_.set_deadline(this, when);
+  }
 
   // --- ConnectionBase ---
+  void deadline_passed() override {
+    if (session_ && !ended_) session_->on_deadline();
+  }
+
+  std::shared_ptr<ConnectionBase> lock_base() override { return this->weak_from_this().lock(); }
+
   void shutdown() override {
     if (closing_ || ended_) return;
     shutting_down_ = true;
@@ -167,7 +184,7 @@ class Connection final : public proto::Link,
 
   Stream& stream() noexcept { return stream_; }
   // For TLS: the certificate's identity, set before start().
-  void set_peer_identity(std::string id) { identity_ = std::move(id); }
+  void set_peer_identity(std::string id) { extras().identity = std::move(id); }
 
  private:
   // One piece of a gather write: either a range of the batch's own bytes (owner null) or
@@ -230,14 +247,17 @@ class Connection final : public proto::Link,
       if (closing_) begin_linger();
       return;
     }
-    std::swap(writing_, pending_);
-    iov_.clear();
-    iov_.reserve(writing_.segments.size());
-    for (const auto& s : writing_.segments) {
-      iov_.emplace_back(s.owner ? s.data : writing_.bytes.data() + s.offset, s.size);
+    if (!inflight_) inflight_ = std::make_unique<InFlight>();
+    Batch& writing = inflight_->batch;
+    auto& iov = inflight_->iov;
+    std::swap(writing, pending_);
+    iov.clear();
+    iov.reserve(writing.segments.size());
+    for (const auto& s : writing.segments) {
+      iov.emplace_back(s.owner ? s.data : writing.bytes.data() + s.offset, s.size);
     }
     write_in_flight_ = true;
-    boost::asio::async_write(stream_, iov_,
+    boost::asio::async_write(stream_, iov,
                              [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                                self->on_written(ec, n);
                              });
@@ -245,9 +265,10 @@ class Connection final : public proto::Link,
 
   void on_written(const boost::system::error_code& ec, std::size_t n) {
     write_in_flight_ = false;
-    writing_.clear();
+    Batch& writing = inflight_->batch;
+    writing.clear();
     // A burst grew the copy buffer; do not keep it for the connection's whole life.
-    if (writing_.bytes.capacity() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(writing_.bytes);
+    if (writing.bytes.capacity() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(writing.bytes);
     if (ended_) return;
     if (ec) {
       end(proto::CloseCause::io_error, ec.message());
@@ -263,8 +284,7 @@ class Connection final : public proto::Link,
     if (pending_.empty() && !closing_) {
       // Nothing more to send: an idle connection keeps no write buffers.
       Batch().swap_with(pending_);
-      Batch().swap_with(writing_);
-      std::vector<boost::asio::const_buffer>().swap(iov_);
+      inflight_.reset();
       return;
     }
     flush();
@@ -421,15 +441,22 @@ class Connection final : public proto::Link,
 
   // --- ending ---
 
+  // Only a closing connection needs a timer of its own; an open one has none.
+  template <class Handler>
+  void start_timer(std::chrono::milliseconds after, Handler&& handler) {
+    if (!timer_) timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
+    timer_->expires_after(after);
+    timer_->async_wait(std::forward<Handler>(handler));
+  }
+
   // Everything queued was sent: half-close, end the session, wait for the peer's close.
   void begin_linger() {
     boost::system::error_code ignored;
     stream_.lowest_layer().shutdown(boost::asio::socket_base::shutdown_send, ignored);
-    end(graceful_cause(), close_detail_);
+    end(graceful_cause(), close_detail());
     if (peer_eof_) close_socket();  // nothing left to wait for
     if (socket_closed_) return;
-    timer_.expires_after(limits_.linger_timeout);
-    timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+    start_timer(limits_.linger_timeout, [self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->close_socket();
     });
     if (!read_in_flight_) continue_linger({});
@@ -452,7 +479,7 @@ class Connection final : public proto::Link,
     if (ended_) return;
     ended_ = true;
     closing_ = true;
-    timer_.cancel();
+    if (timer_) timer_->cancel();
     pending_.clear();
     pending_total_ = 0;
     if (session_) session_->on_closed(cause, detail);
@@ -472,19 +499,18 @@ class Connection final : public proto::Link,
     socket_closed_ = true;
     boost::system::error_code ignored;
     stream_.lowest_layer().close(ignored);
-    timer_.cancel();
+    if (timer_) timer_->cancel();
     lease_.reset();
   }
 
   Stream stream_;
   std::string remote_;
   std::string_view transport_;
-  std::string identity_;
   ConnectionRegistry& registry_;
-  const ConnectionLimits limits_;
+  const ConnectionLimits& limits_;  // the listener's; it outlives its connections
   std::shared_ptr<void> lease_;
   std::unique_ptr<proto::Session> session_;
-  boost::asio::steady_timer timer_;  // close timeout, then linger timeout
+  std::unique_ptr<boost::asio::steady_timer> timer_;  // close timeout, then linger timeout
 
   std::vector<std::uint8_t> rbuf_;
   std::size_t rbeg_ = 0;  // first byte not yet consumed
@@ -494,8 +520,12 @@ class Connection final : public proto::Link,
   bool write_pressure_ = false;
 
   Batch pending_;  // accumulating
-  Batch writing_;  // in flight
-  std::vector<boost::asio::const_buffer> iov_;
+  // The batch being written and its iovecs; only while writes are under way.
+  struct InFlight {
+    Batch batch;
+    std::vector<boost::asio::const_buffer> iov;
+  };
+  std::unique_ptr<InFlight> inflight_;
   std::size_t pending_total_ = 0;  // queued + in flight
   bool write_in_flight_ = false;
   bool flush_scheduled_ = false;
@@ -506,7 +536,17 @@ class Connection final : public proto::Link,
   bool socket_closed_ = false;
   bool peer_eof_ = false;  // seen while closing
   bool registered_ = false;
-  std::string close_detail_;
+  // Rarely set, so kept out of line: an open, plain connection has neither.
+  struct Extras {
+    std::string identity;      // TLS peer identity
+    std::string close_detail;  // why close() was called
+  };
+  std::unique_ptr<Extras> extras_;
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  std::string_view close_detail() const { return extras_ ? std::string_view(extras_->close_detail) : std::string_view(); }
   std::shared_ptr<Connection> self_;
 };
 

@@ -137,10 +137,10 @@ void Listener::on_accept(const boost::system::error_code& ec, boost::asio::ip::t
   auto lease = std::make_shared<Lease>(live_);
   socket.set_option(boost::asio::ip::tcp::no_delay(true), e2);
   socket.set_option(boost::asio::socket_base::keep_alive(true), e2);
-  // The socket already belongs to `thread`'s context; the connection is made there.
-  boost::asio::post(threads_.context(thread), [self = shared_from_this(), sock = std::move(socket),
-                                               remote = std::move(remote), lease = std::move(lease),
-                                               thread]() mutable {
+  // The socket already belongs to `thread`'s context; the connection is made there: at
+  // once when that is this thread (a burst of accepts then queues no handlers).
+  auto make = [self = shared_from_this(), sock = std::move(socket), remote = std::move(remote),
+               lease = std::move(lease), thread]() mutable {
     auto conn = std::make_shared<Connection<boost::asio::ip::tcp::socket>>(
         std::move(sock), std::move(remote), "tcp", *self->registries_[thread], self->limits_, std::move(lease));
     try {
@@ -149,7 +149,12 @@ void Listener::on_accept(const boost::system::error_code& ec, boost::asio::ip::t
       spdlog::error("connection from {} dropped: the {} session could not be created: {}", conn->remote_address(),
                     to_string(self->settings_.protocol), e.what());
     }
-  });
+  };
+  if (threads_.context(thread).get_executor().running_in_this_thread()) {
+    make();
+  } else {
+    boost::asio::post(threads_.context(thread), std::move(make));
+  }
   accept();
 }
 

@@ -20,7 +20,7 @@ Server::Server(unsigned threads, ConnectionLimits limits)
       signals_io_(std::make_unique<boost::asio::io_context>(1)),
       signals_(std::make_unique<boost::asio::signal_set>(*signals_io_, SIGINT, SIGTERM, SIGHUP)) {
   for (std::size_t i = 0; i < threads_.size(); ++i) {
-    registries_.push_back(std::make_unique<ConnectionRegistry>(connections_));
+    registries_.push_back(std::make_unique<ConnectionRegistry>(connections_, threads_.context(i)));
   }
 }
 

@@ -217,5 +217,28 @@ TEST_F(ConnectionTest, OnClosedOnceWhenThePeerCloses) {
   EXPECT_TRUE(wait_until([&] { return server_.connection_count() == 0; }));
 }
 
+TEST_F(ConnectionTest, DeadlinePassesOnceAndCanBeMovedOrCleared) {
+  const auto port = serve<DeadlineSession>();
+  TestClient quiet(port);
+  TestClient busy(port);
+  TestClient cleared(port);
+  ASSERT_TRUE(cleared.send("c"));
+  EXPECT_EQ(cleared.read_exact(1), "c");
+  // Keep moving one deadline past the others for a while.
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(busy.send("b"));
+    EXPECT_EQ(busy.read_exact(1), "b");
+    std::this_thread::sleep_for(50ms);
+  }
+  // The quiet one's passed long ago: at most one sweep period late.
+  EXPECT_EQ(quiet.read_exact(3, 2000ms), "due");
+  EXPECT_TRUE(quiet.read_to_eof().has_value());
+  EXPECT_EQ(busy.read_exact(3, 2000ms), "due");
+  // A cleared deadline never passes.
+  EXPECT_EQ(cleared.read_exact(1, 1200ms), "");
+  ASSERT_TRUE(cleared.send("x"));
+  EXPECT_EQ(cleared.read_exact(1), "x");
+}
+
 }  // namespace
 }  // namespace outpost::server::test

@@ -161,4 +161,25 @@ class LineSession final : public ProbedSession {
   bool pressure_noted_ = false;
 };
 
+// Deadlines: a deadline is set 100 ms out when created. Each byte received moves it
+// 100 ms on; 'c' clears it. When it passes, the session writes "due" and closes.
+class DeadlineSession final : public ProbedSession {
+ public:
+  DeadlineSession(proto::Link& link, std::shared_ptr<Probe> probe) : ProbedSession(link, std::move(probe)) {
+    link_.set_deadline(std::chrono::steady_clock::now() + 100ms);
+  }
+  std::size_t on_data(std::span<const std::uint8_t> data) override {
+    for (auto b : data) {
+      link_.set_deadline(b == 'c' ? std::chrono::steady_clock::time_point::max()
+                                  : std::chrono::steady_clock::now() + 100ms);
+    }
+    link_.write(data);
+    return data.size();
+  }
+  void on_deadline() override {
+    link_.write(bytes_of("due"));
+    link_.close("deadline");
+  }
+};
+
 }  // namespace outpost::server::test
