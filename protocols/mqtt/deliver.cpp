@@ -21,7 +21,10 @@ void MqttSession::deliver() {
     if (!queue.pull_one(d)) break;
     if (d.message->expiry_unix_ms() != 0) {
       if (now == 0) now = core::now_unix_ms();
-      if (d.message->expired(now)) continue;
+      if (d.message->expired(now)) {
+        queue.entry_done(d);
+        continue;
+      }
     }
     if (d.qos == 0) {
       send_publish(d, 0, false);
@@ -33,6 +36,8 @@ void MqttSession::deliver() {
     f.stage = d.qos == 1 ? OutFlight::Stage::awaiting_puback : OutFlight::Stage::awaiting_pubrec;
     f.sequence = state_->next_sequence();
     f.delivery = std::move(d);
+    queue.entry_sent(f.delivery, f.delivery.qos == 1 ? store::EntryState::awaiting_puback : store::EntryState::awaiting_pubrec,
+                     *id);
     send_publish(f.delivery, *id, false);
     inflight.emplace(*id, std::move(f));
   }

@@ -177,6 +177,11 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
   } else {
     state_ = std::make_shared<SessionState>(broker, client_id_, broker.next_origin());
   }
+  if (keep_session()) {
+    // A persistent session is kept by the store (when there is one) from now on.
+    state_->make_durable();
+    state_->persist_session(static_cast<std::uint8_t>(version_), session_expiry_, 0);
+  }
   if (pending_will_) {
     pending_will_->init.origin = state_->origin();
     pending_will_->init.payload = pending_will_->payload;

@@ -41,6 +41,21 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     return false;
   }
 
+  auto& store = ctx_->broker.store();
+  if (p.qos > 0 && store.would_exceed(p.topic.size() + p.payload.size())) {
+    // Full: refused visibly, never accepted and then lost.
+    if (version_ == ProtocolVersion::v5) {
+      log_store_full();
+      send_ack(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id, ReasonCode::quota_exceeded);
+      return true;
+    }
+    spdlog::warn("{}: QoS {} PUBLISH on '{}' refused: the store is full (persistence.max_bytes); closing the "
+                 "connection (MQTT 3.1.1 has no way to refuse one message)",
+                 describe(), p.qos, p.topic);
+    close("store full");
+    return false;
+  }
+
   auto message = make_message(p, std::string(p.topic));
   auto result = ctx_->broker.publish(ctx_->broker.mqtt_exchange(), message, wakeups_, &congested_);
   after_route(result, *message);
@@ -54,8 +69,12 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
       reason = ReasonCode::no_matching_subscribers;
     }
   }
-  if (p.qos == 2) state_->incoming_qos2().insert(p.packet_id);
-  acknowledge_when_durable(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id, reason);
+  if (p.qos == 2) {
+    state_->incoming_qos2().insert(p.packet_id);
+    state_->persist_incoming_qos2(p.packet_id);
+  }
+  acknowledge_when_durable(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id, reason,
+                           result.needs_commit || (p.qos == 2 && state_->durable()));
   return true;
 }
 
@@ -93,9 +112,18 @@ void MqttSession::after_route(const core::PublishResult& result, const core::Mes
   }
 }
 
-void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason) {
+void MqttSession::log_store_full() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - store_full_logged_ < std::chrono::seconds(1)) return;
+  store_full_logged_ = now;
+  spdlog::warn("{}: QoS 1/2 PUBLISH refused with 0x97 (quota exceeded): the store is full (persistence.max_bytes)",
+               describe());
+}
+
+void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason,
+                                           bool needs_commit) {
   auto& store = ctx_->broker.store();
-  if (!store.persistent()) {
+  if (!needs_commit || !store.persistent()) {
     send_ack(type, packet_id, reason);
     return;
   }
@@ -136,6 +164,7 @@ bool MqttSession::complete_outgoing(PacketType type, OutFlight::Stage expected, 
     spdlog::debug("{}: {} for unknown packet id {}", describe(), name, ack->packet_id);
     return true;
   }
+  if (auto* q = state_->queue()) q->entry_done(it->second.delivery);
   inflight.erase(it);
   deliver();
   return true;
@@ -159,11 +188,13 @@ bool MqttSession::handle_pubrec(std::span<const std::uint8_t> body) {
   }
   if (version_ == ProtocolVersion::v5 && static_cast<std::uint8_t>(ack->reason) >= 0x80) {
     // [MQTT-4.3.3] a failing PUBREC ends the exchange.
+    if (auto* q = state_->queue()) q->entry_done(it->second.delivery);
     inflight.erase(it);
     deliver();
     return true;
   }
   it->second.stage = OutFlight::Stage::awaiting_pubcomp;
+  if (auto* q = state_->queue()) q->entry_sent(it->second.delivery, store::EntryState::awaiting_pubcomp, ack->packet_id);
   send_ack(PacketType::pubrel, ack->packet_id);
   return true;
 }
@@ -175,6 +206,7 @@ bool MqttSession::handle_pubrel(std::span<const std::uint8_t> body) {
     return false;
   }
   const bool known = state_->incoming_qos2().erase(ack->packet_id) > 0;
+  if (known) state_->forget_incoming_qos2(ack->packet_id);
   // [MQTT-4.3.3-2] PUBCOMP even for an id we no longer hold (a PUBREL re-sent after
   // reconnect); 5.0 says it was not found.
   send_ack(PacketType::pubcomp, ack->packet_id,

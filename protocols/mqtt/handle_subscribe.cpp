@@ -57,6 +57,7 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
     // [MQTT-3.8.4-3] a subscription to an existing filter replaces it.
     const bool is_new = exchange.bind(filter, state_->queue_ptr(), record.options);
     state_->subscriptions()[filter] = record;
+    state_->persist_subscription(filter, record);
     codes.push_back(static_cast<ReasonCode>(record.granted_qos));
     // Retain handling 0: always send retained; 1: only for a new subscription; 2: never.
     if (record.retain_handling == 0 || (record.retain_handling == 1 && is_new)) {
@@ -107,6 +108,7 @@ bool MqttSession::handle_unsubscribe(std::span<const std::uint8_t> body) {
     }
     ctx_->broker.mqtt_exchange().unbind(filter, *state_->queue());
     subs.erase(it);
+    state_->forget_subscription(filter);
     codes.push_back(ReasonCode::success);
   }
   auto& out = encode_buffer();

@@ -1,5 +1,7 @@
 #include "mqtt/mqtt_session.hpp"
 
+#include "mqtt/restore.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,14 +19,7 @@ MqttSession::MqttSession(proto::Link& link, std::shared_ptr<const SessionContext
 
 MqttSession::~MqttSession() { handle_->session = nullptr; }
 
-core::QueueLimits MqttSession::queue_limits() const {
-  core::QueueLimits limits;
-  limits.max_messages = ctx_->settings.max_queued_messages;
-  limits.max_bytes = ctx_->settings.max_queued_bytes;
-  limits.overflow = core::Overflow::reject_new;
-  limits.drop_qos0_without_consumer = true;
-  return limits;
-}
+core::QueueLimits MqttSession::queue_limits() const { return session_queue_limits(ctx_->settings); }
 
 std::vector<std::uint8_t>& MqttSession::encode_buffer() {
   // Link::write copies, so one buffer per thread serves every session on it.
@@ -171,6 +166,8 @@ void MqttSession::end_session() {
   if (keep_session()) {
     std::optional<std::chrono::seconds> expiry;
     if (session_expiry_ && *session_expiry_ != 0xFFFFFFFF) expiry = std::chrono::seconds(*session_expiry_);
+    // Expiry counts from the disconnection, across restarts too.
+    state_->persist_session(static_cast<std::uint8_t>(version_), session_expiry_, core::now_unix_ms());
     registry.release(client_id_, owner, std::move(state_), expiry);
   } else {
     state_->destroy();

@@ -76,7 +76,10 @@ class MqttSession final : public proto::Session {
   bool handle_pubcomp(std::span<const std::uint8_t> body);
   bool complete_outgoing(PacketType type, OutFlight::Stage expected, std::span<const std::uint8_t> body);
   void send_ack(PacketType type, std::uint16_t packet_id, ReasonCode reason = ReasonCode::success);
-  void acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason);
+  // Sends the acknowledgement now, or once the store has committed what this publish
+  // wrote (`needs_commit`) [the durability rule: nothing acknowledged is lost].
+  void acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason, bool needs_commit);
+  void log_store_full();
   core::MessagePtr make_message(const PublishPacket& p, std::string topic);
   void after_route(const core::PublishResult& result, const core::Message& message);
 
@@ -130,6 +133,7 @@ class MqttSession final : public proto::Session {
   unsigned flow_waits_ = 0;
   std::chrono::steady_clock::time_point drop_log_window_{};
   unsigned drop_logs_in_window_ = 0;
+  std::chrono::steady_clock::time_point store_full_logged_{};
   std::uint64_t drops_unlogged_ = 0;
 };
 

@@ -63,6 +63,25 @@ class SessionState final : public core::Session {
 
   bool destroyed() const noexcept { return destroyed_; }
 
+  // Persistence. A durable session is written to the store: the session record, its
+  // subscriptions, the QoS 1/2 messages in its queue and in flight, and the QoS 2 ids
+  // it received; destroy() deletes all of it. Each write below is a no-op otherwise.
+  void make_durable();
+  bool durable() const noexcept { return durable_; }
+  // `disconnected_unix_ms` 0 while a connection holds the session.
+  void persist_session(std::uint8_t protocol_level, std::optional<std::uint32_t> expiry,
+                       std::int64_t disconnected_unix_ms);
+  void persist_subscription(const std::string& filter, const SubscriptionRecord& record);
+  void forget_subscription(const std::string& filter);
+  void persist_incoming_qos2(std::uint16_t packet_id);
+  void forget_incoming_qos2(std::uint16_t packet_id);
+  // The name of the session's queue in the store.
+  static std::string store_queue_name(const std::string& client_id) { return "mqtt:" + client_id; }
+  // Subscription options as stored: no local (bit 0), retain as published (bit 1),
+  // retain handling (bits 2-3).
+  static std::uint8_t encode_options(const SubscriptionRecord& record);
+  static void decode_options(std::uint8_t bits, SubscriptionRecord& record);
+
  private:
   core::Broker& broker_;
   core::QueuePtr queue_;
@@ -72,6 +91,7 @@ class SessionState final : public core::Session {
   std::uint16_t last_packet_id_ = 0;
   std::uint64_t sequence_ = 0;
   bool destroyed_ = false;
+  bool durable_ = false;
 };
 
 }  // namespace outpost::mqtt

@@ -69,6 +69,7 @@ class PublishSink final : public RouteSink {
     ++result.matched;
     const PushResult r = m.binding->queue->push(std::move(d), wakeups_);
     result.evicted += r.evicted;
+    result.stored += r.stored;
     switch (r.outcome) {
       case PushOutcome::queued:
         ++result.queued;
@@ -91,6 +92,7 @@ class PublishSink final : public RouteSink {
 }  // namespace
 
 Broker::Broker(store::Store& store) : store_(store) {
+  if (store_.persistent()) retained_.persist_to(store_);
   mqtt_exchange_ = std::make_shared<Exchange>("amq.topic", ExchangeType::topic, true, false);
   exchanges_.emplace("amq.topic", mqtt_exchange_);
   exchanges_.emplace("amq.direct", std::make_shared<Exchange>("amq.direct", ExchangeType::direct, true, false));
@@ -125,9 +127,11 @@ QueuePtr Broker::make_queue(std::string name, const QueueLimits& limits) {
 PublishResult Broker::publish(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
                               std::vector<QueuePtr>* congested) {
   counters_.published.fetch_add(1, std::memory_order_relaxed);
-  if (&exchange == mqtt_exchange_.get() && message->retain()) retained_.update(message);
+  const bool retained = &exchange == mqtt_exchange_.get() && message->retain();
+  if (retained) retained_.update(message);
   PublishSink sink(message, wakeups, congested);
   exchange.route(message->topic(), sink);
+  sink.result.needs_commit = sink.result.stored > 0 || (retained && store_.persistent());
   if (sink.result.matched == 0) counters_.dropped_no_subscribers.fetch_add(1, std::memory_order_relaxed);
   counters_.routed.fetch_add(sink.result.queued, std::memory_order_relaxed);
   if (sink.result.dropped) counters_.dropped_queue_full.fetch_add(sink.result.dropped, std::memory_order_relaxed);

@@ -30,6 +30,10 @@ struct PublishResult {
   std::uint32_t queued = 0;    // of those, queues that accepted it
   std::uint32_t dropped = 0;   // queues that refused it because they were full
   std::uint32_t evicted = 0;   // older messages dropped to make room (drop_head queues)
+  std::uint32_t stored = 0;    // of the queued, those written to the store (durable queues)
+  // The message must be durable before it is acknowledged: it went to a durable queue,
+  // or it is a retained message kept by a persistent store.
+  bool needs_commit = false;
 };
 
 // Counters for logs and, later, metrics. Relaxed atomics: read for reporting only.

@@ -3,6 +3,7 @@
 // matter how many subscribers receive it. Any thread may read a Message.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -66,9 +67,17 @@ class Message {
   std::int64_t expiry_unix_ms() const noexcept { return expiry_unix_ms_; }
   const MessageProperties* properties() const noexcept { return properties_.get(); }
   const std::shared_ptr<const MessageProperties>& properties_ptr() const noexcept { return properties_; }
-  // Set once by the store when the message is persisted (0 = not stored).
-  std::uint64_t store_id() const noexcept { return store_id_; }
-  void assign_store_id(std::uint64_t id) const noexcept { store_id_ = id; }
+  // The id under which the store holds this message (0 = not stored). Set once: by
+  // core::ensure_stored, or when the message is restored.
+  std::uint64_t store_id() const noexcept { return store_id_.load(std::memory_order_acquire) & ~kStoring; }
+  void assign_store_id(std::uint64_t id) const noexcept { store_id_.store(id, std::memory_order_release); }
+  // For ensure_stored: claims the right to store the message; false if another thread
+  // has it (then wait for store_id()).
+  bool claim_store_id(std::uint64_t id) const noexcept {
+    std::uint64_t expected = 0;
+    return store_id_.compare_exchange_strong(expected, id | kStoring, std::memory_order_acq_rel);
+  }
+  bool storing() const noexcept { return (store_id_.load(std::memory_order_acquire) & kStoring) != 0; }
 
   // Bytes this message accounts for in queue limits.
   std::size_t accounted_size() const noexcept { return topic_.size() + payload_.size() + 64; }
@@ -91,7 +100,8 @@ class Message {
   std::uint64_t origin_;
   std::int64_t expiry_unix_ms_;
   std::shared_ptr<const MessageProperties> properties_;
-  mutable std::uint64_t store_id_ = 0;
+  static constexpr std::uint64_t kStoring = std::uint64_t{1} << 63;
+  mutable std::atomic<std::uint64_t> store_id_{0};
 };
 
 using MessagePtr = std::shared_ptr<const Message>;

@@ -1,5 +1,7 @@
 #include "core/queue.hpp"
 
+#include "core/persist.hpp"
+
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -64,10 +66,23 @@ PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
     while (!items_.empty() &&
            (items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes)) {
       bytes_ -= delivery_bytes(items_.front());
+      if (store_ && items_.front().seq != 0) store_->delete_entry(store_name_, items_.front().seq);
       items_.pop_front();
       ++dropped_;
       ++result.evicted;
     }
+  }
+  if (store_ && delivery.qos > 0) {
+    // Under the queue's lock, so entries reach the store in queue order.
+    store::EntryRecord e;
+    e.queue = store_name_;
+    e.seq = delivery.seq = next_seq_++;
+    e.message_id = ensure_stored(delivery.message, *store_);
+    e.qos = delivery.qos;
+    e.retain = delivery.retain;
+    e.subscription_ids.assign(delivery.subscription_ids.begin(), delivery.subscription_ids.end());
+    store_->put_entry(std::move(e));
+    result.stored = true;
   }
   items_.push_back(std::move(delivery));
   bytes_ += size;
@@ -192,6 +207,7 @@ std::size_t Queue::purge() {
     n = items_.size();
     items_.clear();
     bytes_ = 0;
+    if (store_) store_->delete_queue(store_name_);
     after_remove_locked(waiters);
   }
   notify_waiters(waiters);
@@ -207,6 +223,36 @@ QueueStats Queue::stats() const {
   s.pushed = pushed_;
   s.has_consumer = has_consumer_;
   return s;
+}
+
+}  // namespace outpost::core
+
+namespace outpost::core {
+
+void Queue::make_durable(store::Store& store, std::string store_name) {
+  std::lock_guard lock(mutex_);
+  store_ = &store;
+  store_name_ = std::move(store_name);
+}
+
+void Queue::entry_sent(const Delivery& d, store::EntryState state, std::uint16_t packet_id) {
+  if (store_ && d.seq != 0) store_->update_entry(store_name_, d.seq, state, packet_id);
+}
+
+void Queue::entry_done(const Delivery& d) {
+  if (store_ && d.seq != 0) store_->delete_entry(store_name_, d.seq);
+}
+
+void Queue::restore(Delivery d) {
+  std::lock_guard lock(mutex_);
+  next_seq_ = std::max(next_seq_, d.seq + 1);
+  bytes_ += delivery_bytes(d);
+  items_.push_back(std::move(d));
+}
+
+void Queue::restored_seq(std::uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  next_seq_ = std::max(next_seq_, seq + 1);
 }
 
 }  // namespace outpost::core

@@ -16,6 +16,7 @@
 #pragma once
 
 #include "core/message.hpp"
+#include "store/store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/container/small_vector.hpp>
@@ -39,6 +40,7 @@ struct Delivery {
   bool retain = false;       // the retain flag this subscriber sees
   bool redelivered = false;  // sent before and not acknowledged (MQTT DUP, AMQP redelivered)
   SubscriptionIds subscription_ids;
+  std::uint64_t seq = 0;     // its entry in a durable queue's store records (0 = not stored)
 };
 
 enum class Overflow {
@@ -103,6 +105,7 @@ struct PushResult {
   PushOutcome outcome = PushOutcome::queued;
   bool congested = false;       // queued past flow_high with a consumer attached
   std::uint32_t evicted = 0;    // drop_head: older messages dropped to make room
+  bool stored = false;          // written to the store (a durable queue, QoS 1/2)
 };
 
 struct QueueStats {
@@ -143,8 +146,24 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // register) if the queue is already below its low watermark.
   bool wait_for_space(std::weak_ptr<SpaceWaiter> waiter, boost::asio::any_io_executor ex);
 
-  // Removes every queued message; returns how many.
+  // Removes every queued message; returns how many. A durable queue's entries go too.
   std::size_t purge();
+
+  // Durability: from now on, each QoS 1/2 delivery pushed is written to `store` as an
+  // entry of the queue `store_name` (the message itself once, whatever the number of
+  // queues). The consumer reports progress with entry_sent / entry_done. Call before
+  // the queue is bound anywhere.
+  void make_durable(store::Store& store, std::string store_name);
+  bool durable() const noexcept { return store_ != nullptr; }
+  const std::string& store_name() const noexcept { return store_name_; }
+  // Consumer thread: a stored delivery was sent (with its packet id) or finished
+  // (acknowledged, expired, refused). No effect for deliveries that are not stored.
+  void entry_sent(const Delivery& d, store::EntryState state, std::uint16_t packet_id);
+  void entry_done(const Delivery& d);
+  // Start-up: appends a restored delivery (its seq kept) without limits or writes.
+  void restore(Delivery d);
+  // Start-up: the seq the next stored delivery takes is above `seq`.
+  void restored_seq(std::uint64_t seq);
 
   QueueStats stats() const;
   const QueueLimits& limits() const noexcept { return limits_; }
@@ -170,6 +189,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
   boost::asio::any_io_executor consumer_ex_;
   bool wake_pending_ = false;
   std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters_;
+  store::Store* store_ = nullptr;
+  std::string store_name_;
+  std::uint64_t next_seq_ = 1;
 };
 
 using QueuePtr = std::shared_ptr<Queue>;

@@ -1,19 +1,34 @@
 #include "core/retained.hpp"
 
+#include "core/persist.hpp"
+
 #include <mutex>
 
 namespace outpost::core {
 
 bool RetainedStore::update(const MessagePtr& message) {
+  // The store write happens under the lock so the disk sees changes in memory's order.
   std::unique_lock lock(mutex_);
-  if (message->payload().empty()) return tree_.erase(message->topic());
+  if (message->payload().empty()) {
+    const bool erased = tree_.erase(message->topic());
+    if (erased && store_) store_->delete_retained(message->topic());
+    return erased;
+  }
   tree_.set(message->topic(), message);
+  if (store_) store_->put_retained(to_store(message, 0));
   return true;
 }
 
 bool RetainedStore::erase(std::string_view topic) {
   std::unique_lock lock(mutex_);
-  return tree_.erase(topic);
+  const bool erased = tree_.erase(topic);
+  if (erased && store_) store_->delete_retained(std::string(topic));
+  return erased;
+}
+
+void RetainedStore::restore(const MessagePtr& message) {
+  std::unique_lock lock(mutex_);
+  tree_.set(message->topic(), message);
 }
 
 void RetainedStore::match(std::string_view filter, std::vector<MessagePtr>& out, std::int64_t now) const {

@@ -5,6 +5,7 @@
 
 #include "core/message.hpp"
 #include "core/retained_tree.hpp"
+#include "store/store.hpp"
 
 #include <shared_mutex>
 #include <string_view>
@@ -23,7 +24,13 @@ class RetainedStore {
   MessagePtr find(std::string_view topic) const;
   std::size_t size() const;
 
+  // From now on every change is also written to `store` (in the order of the changes).
+  void persist_to(store::Store& store) { store_ = &store; }
+  // Start-up: a retained message from the store (not written back).
+  void restore(const MessagePtr& message);
+
  private:
+  store::Store* store_ = nullptr;
   mutable std::shared_mutex mutex_;
   RetainedTree<MessagePtr> tree_;
 };

@@ -89,6 +89,14 @@ void SessionRegistry::release(const std::string& client_id, const SessionOwner* 
   }
 }
 
+void SessionRegistry::adopt(const std::string& client_id, std::shared_ptr<Session> session,
+                            std::optional<std::chrono::seconds> expiry) {
+  std::lock_guard lock(mutex_);
+  Entry& e = entries_[client_id];
+  e.session = std::move(session);
+  e.expires_at = expiry ? Clock::now() + *expiry : Clock::time_point::max();
+}
+
 std::size_t SessionRegistry::expire(Clock::time_point now) {
   std::vector<std::shared_ptr<Session>> ended;
   {

@@ -72,6 +72,11 @@ class SessionRegistry {
   void release(const std::string& client_id, const SessionOwner* owner, std::shared_ptr<Session> keep,
                std::optional<std::chrono::seconds> expiry);
 
+  // Start-up: a detached session restored from the store, expiring after `expiry`
+  // (nullopt = never).
+  void adopt(const std::string& client_id, std::shared_ptr<Session> session,
+             std::optional<std::chrono::seconds> expiry);
+
   // Ends detached sessions whose expiry has passed (calls destroy()). Returns how many.
   std::size_t expire(Clock::time_point now);
 

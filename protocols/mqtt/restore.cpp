@@ -1,0 +1,140 @@
+#include "mqtt/restore.hpp"
+
+#include "core/persist.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace outpost::mqtt {
+
+core::QueueLimits session_queue_limits(const MqttSettings& settings) {
+  core::QueueLimits limits;
+  limits.max_messages = settings.max_queued_messages;
+  limits.max_bytes = settings.max_queued_bytes;
+  limits.overflow = core::Overflow::reject_new;
+  limits.drop_qos0_without_consumer = true;
+  return limits;
+}
+
+SessionRestorer::SessionRestorer(core::Broker& broker, const MqttSettings& settings)
+    : broker_(broker), settings_(settings) {}
+
+void SessionRestorer::message(store::StoredMessage&& m) {
+  const auto id = m.id;
+  auto message = core::from_store(std::move(m));
+  if (!message) {
+    ++counts_.skipped;
+    spdlog::warn("store: message {} has damaged properties; skipped", id);
+    return;
+  }
+  messages_.emplace(id, std::move(message));
+}
+
+void SessionRestorer::retained(store::StoredMessage&& m) {
+  auto message = core::from_store(std::move(m));
+  if (!message) {
+    ++counts_.skipped;
+    return;
+  }
+  if (message->expired(core::now_unix_ms())) return;
+  broker_.retained().restore(message);
+  ++counts_.retained;
+}
+
+void SessionRestorer::session(store::SessionRecord&& s) {
+  auto state = std::make_shared<SessionState>(broker_, s.client_id, broker_.next_origin());
+  state->make_durable();
+  std::string id = s.client_id;
+  sessions_.emplace(std::move(id), Restored{std::move(state), std::move(s)});
+}
+
+SessionRestorer::Restored* SessionRestorer::find(const std::string& client_id) {
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : &it->second;
+}
+
+void SessionRestorer::subscription(store::SubscriptionRecord&& s) {
+  auto* r = find(s.client_id);
+  if (r == nullptr) {
+    ++counts_.skipped;
+    return;
+  }
+  auto& state = *r->state;
+  SubscriptionRecord record;
+  record.granted_qos = s.qos;
+  SessionState::decode_options(s.options, record);
+  record.options.max_qos = s.qos;
+  record.options.subscription_id = s.subscription_id;
+  record.options.owner = state.origin();
+  state.ensure_queue(session_queue_limits(settings_));
+  broker_.mqtt_exchange().bind(s.filter, state.queue_ptr(), record.options);
+  state.subscriptions()[s.filter] = record;
+  ++counts_.subscriptions;
+}
+
+void SessionRestorer::entry(store::EntryRecord&& e) {
+  static const std::string prefix = "mqtt:";
+  if (!e.queue.starts_with(prefix)) return;  // another protocol's queue
+  auto* r = find(e.queue.substr(prefix.size()));
+  auto m = messages_.find(e.message_id);
+  if (r == nullptr || m == messages_.end()) {
+    ++counts_.skipped;
+    return;
+  }
+  auto& state = *r->state;
+  state.ensure_queue(session_queue_limits(settings_));
+  core::Delivery d;
+  d.message = m->second;
+  d.qos = e.qos;
+  d.retain = e.retain;
+  d.seq = e.seq;
+  d.subscription_ids.assign(e.subscription_ids.begin(), e.subscription_ids.end());
+  if (e.state == store::EntryState::queued) {
+    state.queue()->restore(std::move(d));
+    ++counts_.queued;
+    return;
+  }
+  // Sent before the restart: resent on resume with the same packet id [MQTT-4.4.0-1].
+  OutFlight f;
+  f.stage = e.state == store::EntryState::awaiting_puback   ? OutFlight::Stage::awaiting_puback
+            : e.state == store::EntryState::awaiting_pubrec ? OutFlight::Stage::awaiting_pubrec
+                                                            : OutFlight::Stage::awaiting_pubcomp;
+  f.sequence = state.next_sequence();
+  d.redelivered = true;
+  f.delivery = std::move(d);
+  state.queue()->restored_seq(e.seq);
+  state.outflight().emplace(e.packet_id, std::move(f));
+  ++counts_.in_flight;
+}
+
+void SessionRestorer::incoming_qos2(const std::string& client_id, std::uint16_t packet_id) {
+  if (auto* r = find(client_id)) r->state->incoming_qos2().insert(packet_id);
+}
+
+RestoreCounts SessionRestorer::finish() {
+  const auto now = core::now_unix_ms();
+  for (auto& [client_id, r] : sessions_) {
+    std::optional<std::chrono::seconds> expiry;
+    if (r.record.expiry_interval != 0xFFFFFFFF) {
+      const std::int64_t interval_ms = std::int64_t{r.record.expiry_interval} * 1000;
+      // Disconnected before the restart: the time already spent counts. Connected: the
+      // connection ended with the broker, so expiry starts now.
+      const std::int64_t left_ms =
+          r.record.disconnected_unix_ms == 0 ? interval_ms : r.record.disconnected_unix_ms + interval_ms - now;
+      if (left_ms <= 0) {
+        r.state->destroy();  // deletes it from the store too
+        ++counts_.expired_sessions;
+        continue;
+      }
+      expiry = std::chrono::seconds((left_ms + 999) / 1000);
+    }
+    broker_.sessions().adopt(client_id, r.state, expiry);
+    ++counts_.sessions;
+  }
+  sessions_.clear();
+  messages_.clear();
+  return counts_;
+}
+
+}  // namespace outpost::mqtt

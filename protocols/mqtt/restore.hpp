@@ -1,0 +1,62 @@
+// SessionRestorer: rebuilds, at start-up, what the store kept of the MQTT side: retained
+// messages, persistent sessions with their subscriptions, the messages queued for them
+// and in flight (with packet ids and QoS 2 stage), and the QoS 2 ids they had received.
+// Sessions whose expiry passed while the broker was down are deleted, not restored.
+//
+// Threading: start-up only, before any listener opens.
+#pragma once
+
+#include "core/broker.hpp"
+#include "mqtt/session_state.hpp"
+#include "settings.hpp"
+#include "store/store.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace outpost::mqtt {
+
+struct RestoreCounts {
+  std::size_t retained = 0;
+  std::size_t sessions = 0;
+  std::size_t expired_sessions = 0;
+  std::size_t subscriptions = 0;
+  std::size_t queued = 0;
+  std::size_t in_flight = 0;
+  std::size_t skipped = 0;  // records that referenced something missing or damaged
+};
+
+class SessionRestorer final : public store::RestoreVisitor {
+ public:
+  SessionRestorer(core::Broker& broker, const MqttSettings& settings);
+
+  void message(store::StoredMessage&& m) override;
+  void retained(store::StoredMessage&& m) override;
+  void session(store::SessionRecord&& s) override;
+  void subscription(store::SubscriptionRecord&& s) override;
+  void entry(store::EntryRecord&& e) override;
+  void incoming_qos2(const std::string& client_id, std::uint16_t packet_id) override;
+
+  // Hands the restored sessions to the session registry; returns what was restored.
+  RestoreCounts finish();
+
+ private:
+  struct Restored {
+    std::shared_ptr<SessionState> state;
+    store::SessionRecord record;
+  };
+  Restored* find(const std::string& client_id);
+
+  core::Broker& broker_;
+  const MqttSettings& settings_;
+  std::unordered_map<std::uint64_t, core::MessagePtr> messages_;
+  std::unordered_map<std::string, Restored> sessions_;
+  RestoreCounts counts_;
+};
+
+// Queue limits of an MQTT session's queue under these settings.
+core::QueueLimits session_queue_limits(const MqttSettings& settings);
+
+}  // namespace outpost::mqtt
