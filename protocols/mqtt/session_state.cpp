@@ -67,7 +67,10 @@ void SessionState::decode_options(std::uint8_t bits, SubscriptionRecord& record)
 }
 
 SessionState::~SessionState() {
-  if (!destroyed_) destroy();
+  // Memory only: a session that ends with the process (broker shutdown) stays in the
+  // store; destroy() is what deletes it.
+  if (destroyed_ || !queue_) return;
+  for (const auto& [filter, record] : subscriptions_) broker_.mqtt_exchange().unbind(filter, *queue_);
 }
 
 void SessionState::destroy() {
