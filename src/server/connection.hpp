@@ -42,6 +42,11 @@
 
 namespace outpost::server {
 
+// A TCP socket bound to its io_context's own executor type rather than the type-erased
+// any_io_executor: 48 bytes less per socket and per pending operation, and no
+// type-erased dispatch on every completion.
+using TcpSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+
 // Per-listener tuning of a connection's buffers and timeouts.
 struct ConnectionLimits {
   std::size_t initial_read_buffer = 4096;
@@ -338,7 +343,7 @@ class Connection final : public proto::Link,
   // A plain TCP socket with nothing buffered waits for readability and then reads into
   // its thread's scratch buffer: an idle connection holds no read buffer at all, and
   // only the tail of an incomplete packet is ever copied into one.
-  static constexpr bool kWaitThenRead = std::is_same_v<Stream, boost::asio::ip::tcp::socket>;
+  static constexpr bool kWaitThenRead = std::is_same_v<Stream, TcpSocket>;
 
   static std::vector<std::uint8_t>& scratch() {
     thread_local std::vector<std::uint8_t> buffer(64 * 1024);
@@ -391,7 +396,7 @@ class Connection final : public proto::Link,
         rbeg_ = rend_ = 0;
         if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
         read_in_flight_ = true;
-        stream_.async_wait(boost::asio::ip::tcp::socket::wait_read,
+        stream_.async_wait(TcpSocket::wait_read,
                            [self = this->shared_from_this()](const boost::system::error_code& ec) {
                              self->on_readable(ec);
                            });

@@ -97,12 +97,12 @@ void Listener::accept() {
   const std::size_t thread = threads_.next();
   acceptor_.async_accept(threads_.context(thread),
                          [self = shared_from_this(), thread](const boost::system::error_code& ec,
-                                                             boost::asio::ip::tcp::socket socket) {
+                                                             TcpSocket socket) {
                            self->on_accept(ec, std::move(socket), thread);
                          });
 }
 
-void Listener::on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket,
+void Listener::on_accept(const boost::system::error_code& ec, TcpSocket socket,
                          std::size_t thread) {
   if (stopped_ || ec == boost::asio::error::operation_aborted) return;
   if (ec == boost::asio::error::connection_aborted) {
@@ -141,7 +141,7 @@ void Listener::on_accept(const boost::system::error_code& ec, boost::asio::ip::t
   // once when that is this thread (a burst of accepts then queues no handlers).
   auto make = [self = shared_from_this(), sock = std::move(socket), remote = std::move(remote),
                lease = std::move(lease), thread]() mutable {
-    auto conn = std::make_shared<Connection<boost::asio::ip::tcp::socket>>(
+    auto conn = std::make_shared<Connection<TcpSocket>>(
         std::move(sock), std::move(remote), "tcp", *self->registries_[thread], self->limits_, std::move(lease));
     try {
       conn->start(self->factory_);

@@ -41,7 +41,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void accept();
-  void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket, std::size_t thread);
+  void on_accept(const boost::system::error_code& ec, TcpSocket socket, std::size_t thread);
 
   IoThreads& threads_;
   std::vector<std::unique_ptr<ConnectionRegistry>>& registries_;
