@@ -12,34 +12,43 @@ void MqttSession::deliver() {
   auto& queue = *state_->queue();
   auto& inflight = state_->outflight();
   const std::size_t window = ctx_->settings.max_inflight;
+  // Pulled in batches: one lock of the queue for many messages, and a short batch
+  // tells that the queue is empty without another pull.
+  constexpr std::size_t kBatch = 64;
+  thread_local std::vector<core::Delivery> batch;
   std::int64_t now = 0;
   // Under write pressure, stop: the connection calls on_writable() once it drains, and
   // meanwhile the queue (with its limits and publisher backpressure) holds the rest.
-  while (!link_.write_pressure()) {
-    if (inflight.size() >= window) break;  // PUBACK / PUBCOMP will call us again
-    core::Delivery d;
-    if (!queue.pull_one(d)) break;
-    if (d.message->expiry_unix_ms() != 0) {
-      if (now == 0) now = core::now_unix_ms();
-      if (d.message->expired(now)) {
-        queue.entry_done(d);
+  while (!link_.write_pressure() && inflight.size() < window) {  // PUBACK / PUBCOMP call us again
+    // Never more than the window has room for, so every message pulled can be sent.
+    const std::size_t want = std::min(kBatch, window - inflight.size());
+    batch.clear();
+    const std::size_t got = queue.pull(batch, want);
+    for (auto& d : batch) {
+      if (d.message->expiry_unix_ms() != 0) {
+        if (now == 0) now = core::now_unix_ms();
+        if (d.message->expired(now)) {
+          queue.entry_done(d);
+          continue;
+        }
+      }
+      if (d.qos == 0) {
+        send_publish(d, 0, false);
         continue;
       }
+      const auto id = state_->allocate_packet_id();  // always free below the window
+      OutFlight f;
+      f.stage = d.qos == 1 ? OutFlight::Stage::awaiting_puback : OutFlight::Stage::awaiting_pubrec;
+      f.sequence = state_->next_sequence();
+      f.delivery = std::move(d);
+      queue.entry_sent(f.delivery,
+                       f.delivery.qos == 1 ? store::EntryState::awaiting_puback : store::EntryState::awaiting_pubrec,
+                       *id);
+      send_publish(f.delivery, *id, false);
+      inflight.emplace(*id, std::move(f));
     }
-    if (d.qos == 0) {
-      send_publish(d, 0, false);
-      continue;
-    }
-    auto id = state_->allocate_packet_id();
-    if (!id) break;  // cannot happen below the window, kept for safety
-    OutFlight f;
-    f.stage = d.qos == 1 ? OutFlight::Stage::awaiting_puback : OutFlight::Stage::awaiting_pubrec;
-    f.sequence = state_->next_sequence();
-    f.delivery = std::move(d);
-    queue.entry_sent(f.delivery, f.delivery.qos == 1 ? store::EntryState::awaiting_puback : store::EntryState::awaiting_pubrec,
-                     *id);
-    send_publish(f.delivery, *id, false);
-    inflight.emplace(*id, std::move(f));
+    batch.clear();
+    if (got < want) break;  // the queue is empty (and re-armed)
   }
   delivering_ = false;
 }

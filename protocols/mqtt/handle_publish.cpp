@@ -7,12 +7,11 @@
 namespace outpost::mqtt {
 
 bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint8_t> body) {
-  auto decoded = decode_publish(version_, h.flags, body);
-  if (!decoded) {
-    fail(decoded.error().reason, fmt::format("invalid PUBLISH: {}", decoded.error().message));
+  PublishPacket p;
+  if (auto error = decode_publish_into(version_, h.flags, body, p)) {
+    fail(error->reason, fmt::format("invalid PUBLISH: {}", error->message));
     return false;
   }
-  const PublishPacket& p = *decoded;
   const auto& s = ctx_->settings;
   if (p.topic.empty()) {
     // [MQTT-4.7.3-1] a topic name has at least one character (5.0 topic aliases will

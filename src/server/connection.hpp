@@ -119,6 +119,7 @@ class Connection final : public proto::Link,
     if (bytes.size() < limits_.copy_threshold) {
       append_copy(bytes);
     } else {
+      if (pending_.segments.capacity() == 0) take_pending_buffers();
       pending_.segments.push_back(Segment{std::move(owner), bytes.data(), bytes.size(), 0});
     }
     after_append(bytes.size());
@@ -214,6 +215,12 @@ class Connection final : public proto::Link,
     }
   };
 
+  // The batch being written and its iovecs; only while writes are under way.
+  struct InFlight {
+    Batch batch;
+    std::vector<boost::asio::const_buffer> iov;
+  };
+
   proto::CloseCause graceful_cause() const noexcept {
     return shutting_down_ ? proto::CloseCause::shutdown : proto::CloseCause::local_close;
   }
@@ -221,6 +228,7 @@ class Connection final : public proto::Link,
   // --- writing ---
 
   void append_copy(std::span<const std::uint8_t> b) {
+    if (pending_.segments.capacity() == 0) take_pending_buffers();
     const std::size_t offset = pending_.bytes.size();
     pending_.bytes.insert(pending_.bytes.end(), b.begin(), b.end());
     if (!pending_.segments.empty() && !pending_.segments.back().owner) {
@@ -247,38 +255,63 @@ class Connection final : public proto::Link,
   }
 
   void flush() {
-    if (ended_ || write_in_flight_) return;
-    if (pending_.empty()) {
-      if (closing_) begin_linger();
+    for (;;) {
+      if (ended_ || write_in_flight_) return;
+      if (pending_.empty()) {
+        if (closing_) begin_linger();
+        return;
+      }
+      if (!inflight_) inflight_ = take_inflight();
+      Batch& writing = inflight_->batch;
+      auto& iov = inflight_->iov;
+      std::swap(writing, pending_);
+      iov.clear();
+      iov.reserve(writing.segments.size());
+      for (const auto& s : writing.segments) {
+        iov.emplace_back(s.owner ? s.data : writing.bytes.data() + s.offset, s.size);
+      }
+      write_in_flight_ = true;
+      std::size_t done = 0;
+      if constexpr (kWaitThenRead) {
+        // Most batches fit in the socket's send buffer: write at once, and wait (an
+        // asynchronous write) only for what does not.
+        boost::system::error_code ec;
+        done = stream_.write_some(iov, ec);
+        if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+          ec = {};
+          done = 0;
+        }
+        if (ec || done == boost::asio::buffer_size(iov)) {
+          if (!complete_write(ec, done)) return;
+          continue;
+        }
+        std::size_t skip = done;
+        std::size_t first = 0;
+        while (skip > 0 && skip >= iov[first].size()) skip -= iov[first++].size();
+        iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(first));
+        if (!iov.empty()) iov.front() += skip;
+      }
+      boost::asio::async_write(stream_, iov,
+                               [self = this->shared_from_this(), done](const boost::system::error_code& ec,
+                                                                       std::size_t n) {
+                                 if (self->complete_write(ec, done + n)) self->flush();
+                               });
       return;
     }
-    if (!inflight_) inflight_ = std::make_unique<InFlight>();
-    Batch& writing = inflight_->batch;
-    auto& iov = inflight_->iov;
-    std::swap(writing, pending_);
-    iov.clear();
-    iov.reserve(writing.segments.size());
-    for (const auto& s : writing.segments) {
-      iov.emplace_back(s.owner ? s.data : writing.bytes.data() + s.offset, s.size);
-    }
-    write_in_flight_ = true;
-    boost::asio::async_write(stream_, iov,
-                             [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                               self->on_written(ec, n);
-                             });
   }
 
-  void on_written(const boost::system::error_code& ec, std::size_t n) {
+  // A batch was written (or failed). True when flush() has more to do.
+  bool complete_write(const boost::system::error_code& ec, std::size_t n) {
     write_in_flight_ = false;
     Batch& writing = inflight_->batch;
     writing.clear();
     // A burst grew the copy buffer; do not keep it for the connection's whole life.
     if (writing.bytes.capacity() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(writing.bytes);
-    if (ended_) return;
+    if (ended_) return false;
     if (ec) {
       end(proto::CloseCause::io_error, ec.message());
       close_socket();
-      return;
+      return false;
     }
     pending_total_ -= std::min(pending_total_, n);
     if (write_pressure_ && pending_total_ <= limits_.write_low_watermark) {
@@ -286,13 +319,52 @@ class Connection final : public proto::Link,
       if (session_ && !closing_) session_->on_writable();
       process_and_read();
     }
-    if (pending_.empty() && !closing_) {
-      // Nothing more to send: an idle connection keeps no write buffers.
-      Batch().swap_with(pending_);
-      inflight_.reset();
-      return;
+    if (pending_.empty() && !closing_ && !write_in_flight_) {
+      // Nothing more to send: an idle connection keeps no write buffers (they go back
+      // to the thread's pool for the next busy one).
+      give_back_buffers();
+      return false;
     }
-    flush();
+    return true;
+  }
+
+  // Write buffers of idle connections, kept per thread: a connection that writes now and
+  // then reuses them instead of allocating, and an idle one holds none.
+  struct BufferPool {
+    std::vector<std::unique_ptr<InFlight>> inflight;
+    std::vector<Batch> batches;
+  };
+  static constexpr std::size_t kPoolSize = 256;
+  static BufferPool& pool() {
+    thread_local BufferPool p;
+    return p;
+  }
+  static std::unique_ptr<InFlight> take_inflight() {
+    auto& p = pool().inflight;
+    if (p.empty()) return std::make_unique<InFlight>();
+    auto f = std::move(p.back());
+    p.pop_back();
+    return f;
+  }
+  void take_pending_buffers() {
+    auto& p = pool().batches;
+    if (p.empty()) return;
+    pending_.swap_with(p.back());
+    p.pop_back();
+  }
+  void give_back_buffers() {
+    auto& p = pool();
+    if (inflight_ && p.inflight.size() < kPoolSize) {
+      inflight_->iov.clear();
+      p.inflight.push_back(std::move(inflight_));
+    }
+    inflight_.reset();
+    if (pending_.bytes.capacity() <= limits_.keep_read_buffer && p.batches.size() < kPoolSize) {
+      pending_.clear();
+      p.batches.emplace_back();
+      p.batches.back().swap_with(pending_);
+    }
+    Batch().swap_with(pending_);
   }
 
   // --- reading ---
@@ -525,11 +597,6 @@ class Connection final : public proto::Link,
   bool write_pressure_ = false;
 
   Batch pending_;  // accumulating
-  // The batch being written and its iovecs; only while writes are under way.
-  struct InFlight {
-    Batch batch;
-    std::vector<boost::asio::const_buffer> iov;
-  };
   std::unique_ptr<InFlight> inflight_;
   std::size_t pending_total_ = 0;  // queued + in flight
   bool write_in_flight_ = false;

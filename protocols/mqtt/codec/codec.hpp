@@ -38,6 +38,10 @@ Result<ConnectPacket> decode_connect(std::span<const std::uint8_t> body);
 ProtocolVersion decoded_version_hint(std::span<const std::uint8_t> body);
 Result<ConnackPacket> decode_connack(ProtocolVersion v, std::span<const std::uint8_t> body);
 Result<PublishPacket> decode_publish(ProtocolVersion v, std::uint8_t flags, std::span<const std::uint8_t> body);
+// The same into a packet the caller owns (the hot path: no move of the properties).
+// `p` must be default-constructed. Returns the error, if any.
+std::optional<CodecError> decode_publish_into(ProtocolVersion v, std::uint8_t flags, std::span<const std::uint8_t> body,
+                                              PublishPacket& p);
 // PUBACK, PUBREC, PUBREL, PUBCOMP.
 Result<AckPacket> decode_ack(ProtocolVersion v, PacketType type, std::span<const std::uint8_t> body);
 Result<SubscribePacket> decode_subscribe(ProtocolVersion v, std::span<const std::uint8_t> body);

@@ -10,16 +10,22 @@ bool payload_matches_format(const Properties& props, std::span<const std::uint8_
 }
 
 Result<PublishPacket> decode_publish(ProtocolVersion v, std::uint8_t flags, std::span<const std::uint8_t> body) {
-  Reader r(body);
   PublishPacket p;
+  if (auto e = decode_publish_into(v, flags, body, p)) return std::move(*e);
+  return p;
+}
+
+std::optional<CodecError> decode_publish_into(ProtocolVersion v, std::uint8_t flags, std::span<const std::uint8_t> body,
+                                              PublishPacket& p) {
+  Reader r(body);
   p.dup = flags & 0x08;
   p.qos = (flags >> 1) & 0x03;
   p.retain = flags & 0x01;
   if (p.qos == 3) return malformed("PUBLISH with QoS 3");                           // [MQTT-3.3.1-4]
   if (p.qos == 0 && p.dup) return protocol_error("PUBLISH QoS 0 with DUP set");  // [MQTT-3.3.1-2]
   if (!r.string(p.topic, "topic name")) return r.error();
-  if (p.topic.find_first_of("+#") != std::string_view::npos) {
-    return protocol_error("PUBLISH topic contains a wildcard ('+' or '#')");  // [MQTT-3.3.2-2]
+  for (const char ch : p.topic) {
+    if (ch == '+' || ch == '#') return protocol_error("PUBLISH topic contains a wildcard ('+' or '#')");  // [MQTT-3.3.2-2]
   }
   if (p.qos > 0 && !read_packet_id(r, p.packet_id)) return r.error();
   if (is_v5(v) && !read_properties(r, PropertyContext::publish, p.properties)) return r.error();
@@ -30,7 +36,7 @@ Result<PublishPacket> decode_publish(ProtocolVersion v, std::uint8_t flags, std:
   }
   // The payload is the rest of the packet, possibly empty, and stays in the caller's buffer.
   p.payload = r.rest();
-  return p;
+  return std::nullopt;
 }
 
 Result<AckPacket> decode_ack(ProtocolVersion v, PacketType type, std::span<const std::uint8_t> body) {
