@@ -7,8 +7,10 @@ namespace outpost::server {
 IoThreads::IoThreads(unsigned count) {
   if (count == 0) count = 1;
   for (unsigned i = 0; i < count; ++i) {
-    // One thread per context: the concurrency hint lets Asio skip internal locking.
-    contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+    // One thread runs each context, and a socket is only ever used by the thread of its
+    // context, so the reactor needs no lock per I/O operation. Posts from other threads
+    // (wake-ups, hand-overs) and socket registration by the acceptor's thread stay locked.
+    contexts_.push_back(std::make_unique<boost::asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     guards_.emplace_back(contexts_.back()->get_executor());
   }
 }
