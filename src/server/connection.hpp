@@ -438,6 +438,8 @@ class Connection final : public proto::Link,
     auto& buf = scratch();
     boost::system::error_code e;
     const std::size_t n = stream_.read_some(boost::asio::buffer(buf), e);
+    // A full buffer may have left more in the socket.
+    if (!e && n == buf.size()) unread_maybe_ = true;
     if (e == boost::asio::error::would_block || e == boost::asio::error::try_again) {
       read_more();
       return;
@@ -462,12 +464,25 @@ class Connection final : public proto::Link,
   }
 
   void read_more() {
-    if (read_in_flight_ || !may_deliver()) return;
+    if (read_in_flight_) return;
+    if (!may_deliver()) {
+      // Whatever arrives meanwhile raises no new readiness event later (the reactor is
+      // edge-triggered): read before waiting once reading resumes.
+      unread_maybe_ = true;
+      return;
+    }
     if constexpr (kWaitThenRead) {
       if (rbeg_ == rend_) {
         rbeg_ = rend_ = 0;
         if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
         read_in_flight_ = true;
+        if (unread_maybe_) {
+          // The socket may hold data already signalled: read it now (after the handlers
+          // already queued, so one busy peer cannot starve the others).
+          unread_maybe_ = false;
+          boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->on_readable({}); });
+          return;
+        }
         stream_.async_wait(TcpSocket::wait_read,
                            [self = this->shared_from_this()](const boost::system::error_code& ec) {
                              self->on_readable(ec);
@@ -593,6 +608,7 @@ class Connection final : public proto::Link,
   std::size_t rbeg_ = 0;  // first byte not yet consumed
   std::size_t rend_ = 0;  // end of received bytes
   bool read_in_flight_ = false;
+  bool unread_maybe_ = false;  // the socket may hold bytes no readiness event will announce
   bool paused_ = false;
   bool write_pressure_ = false;
 

@@ -217,6 +217,22 @@ TEST_F(ConnectionTest, OnClosedOnceWhenThePeerCloses) {
   EXPECT_TRUE(wait_until([&] { return server_.connection_count() == 0; }));
 }
 
+TEST_F(ConnectionTest, BurstLargerThanOneReadIsReadWithoutMoreTraffic) {
+  // Everything arrives before the broker reads, in more than one read's worth; then the
+  // peer only waits. No further readiness event comes: the rest must be read anyway.
+  const auto port = serve<SlowStartEchoSession>();
+  TestClient c(port);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send("x"));  // the session stalls on this
+  std::this_thread::sleep_for(50ms);
+  const std::string burst(100 * 1024, 'b');
+  std::string echoed;
+  std::thread reader([&] { echoed = c.read_exact(1 + burst.size(), 5000ms); });
+  ASSERT_TRUE(c.send(burst));
+  reader.join();
+  EXPECT_EQ(echoed.size(), 1 + burst.size());
+}
+
 TEST_F(ConnectionTest, DeadlinePassesOnceAndCanBeMovedOrCleared) {
   const auto port = serve<DeadlineSession>();
   TestClient quiet(port);

@@ -161,6 +161,24 @@ class LineSession final : public ProbedSession {
   bool pressure_noted_ = false;
 };
 
+// An echo that stalls its thread on the first bytes, so that what the peer sends next
+// piles up in the socket before the first read after the stall.
+class SlowStartEchoSession final : public ProbedSession {
+ public:
+  using ProbedSession::ProbedSession;
+  std::size_t on_data(std::span<const std::uint8_t> data) override {
+    if (!stalled_) {
+      stalled_ = true;
+      std::this_thread::sleep_for(300ms);
+    }
+    link_.write(data);
+    return data.size();
+  }
+
+ private:
+  bool stalled_ = false;
+};
+
 // Deadlines: a deadline is set 100 ms out when created. Each byte received moves it
 // 100 ms on; 'c' clears it. When it passes, the session writes "due" and closes.
 class DeadlineSession final : public ProbedSession {
