@@ -2,6 +2,7 @@
 
 #include "store/store.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -143,6 +144,42 @@ void exec_or_throw(Connection& db, const std::string& path, const char* sql, con
   if (rc != SQLITE_OK) throw_store_error(path, db.get(), rc, doing);
 }
 
+std::uint64_t mem_available() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char line[128];
+  unsigned long long kib = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib * 1024;
+}
+
+// Reads the database file once from start to end. The quick_check and the restore then
+// visit pages in b-tree order, which on a cold cache means scattered reads: measured on a
+// 141 MB store, 4.3 s for the quick_check alone, against 0.3 s to read the file in order
+// plus 0.5 s to check it from the cache. Reads go through SQLite's own file handle:
+// opening and closing a second descriptor on the file would drop the process's POSIX
+// locks on it, the exclusive lock included. Skipped when the file would crowd out the
+// memory (the reads would evict each other).
+void prefetch(Connection& db) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || !file ||
+      !file->pMethods) {
+    return;
+  }
+  sqlite3_int64 size = 0;
+  if (file->pMethods->xFileSize(file, &size) != SQLITE_OK || size <= 0) return;
+  if (static_cast<std::uint64_t>(size) > mem_available() / 2) return;
+  constexpr int kChunk = 1 << 20;
+  std::vector<char> buffer(kChunk);
+  for (sqlite3_int64 offset = 0; offset < size; offset += kChunk) {
+    const int n = static_cast<int>(std::min<sqlite3_int64>(kChunk, size - offset));
+    if (file->pMethods->xRead(file, buffer.data(), n, offset) != SQLITE_OK) return;  // the check will tell
+  }
+}
+
 void check_integrity(Connection& db, const std::string& path) {
   // quick_check reads every page and verifies the b-tree structure (not index contents,
   // which the schema does not have): it catches damaged or truncated files before
@@ -232,6 +269,7 @@ Connection open_store_database(const OpenSettings& s) {
   exec_or_throw(db, s.path, "BEGIN IMMEDIATE", "taking the exclusive lock");
   exec_or_throw(db, s.path, "COMMIT", "taking the exclusive lock");
 
+  prefetch(db);
   if (s.quick_check) check_integrity(db, s.path);
 
   std::string sync = std::string("PRAGMA synchronous=") + s.synchronous;

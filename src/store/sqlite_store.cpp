@@ -266,7 +266,10 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
     const bool stopping = stopping_.load();
     if (stopping && ++failures_while_stopping > 3) {
       spdlog::error("store: giving up on {} operations for {} at shutdown: {}", batch.size(), path_, error);
-      return;  // their callbacks never run: nothing they waited for is durable
+      // No callback runs from here on, this batch's or a later one's: each barrier
+      // promises that everything before it is durable, and these operations are not.
+      gave_up_ = true;
+      return;
     }
     spdlog::error("store: commit of {} operations to {} failed: {}; retrying in {} ms", batch.size(), path_, error,
                   delay.count());
@@ -276,6 +279,7 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
     delay = std::min<std::chrono::milliseconds>(delay * 2, 5s);
   }
 
+  if (gave_up_) return;
   for (auto& op : batch) {
     if (auto* b = std::get_if<detail::BarrierOp>(&op.v)) {
       try {

@@ -138,6 +138,7 @@ class SqliteStore final : public Store {
   bool closing_ = false;             // guarded by mu_: no more writes accepted
   bool restored_ = false;            // guarded by mu_
   std::atomic<bool> stopping_{false};
+  bool gave_up_ = false;             // writer thread: a batch was abandoned at shutdown
   std::mutex close_mu_;              // serializes close()
   bool closed_ = false;              // guarded by close_mu_
   std::thread writer_thread_;
