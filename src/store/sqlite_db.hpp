@@ -42,7 +42,8 @@ class Statement {
   void bind(int i, std::uint32_t v) noexcept { sqlite3_bind_int64(stmt_, i, v); }
   void bind(int i, int v) noexcept { sqlite3_bind_int(stmt_, i, v); }
   void bind_text(int i, std::string_view s) noexcept {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+    // A default string_view has no data pointer, which SQLite would bind as NULL.
+    sqlite3_bind_text(stmt_, i, s.data() ? s.data() : "", static_cast<int>(s.size()), SQLITE_STATIC);
   }
   // An empty blob is stored as NULL (one header byte either way) and read back as empty.
   void bind_blob(int i, const void* data, std::size_t size) noexcept {

@@ -261,8 +261,21 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
   auto delay = 100ms;
   int failures_while_stopping = 0;
   for (;;) {
-    std::string error;
-    if (writer_->commit(batch, error)) break;
+    auto outcome = writer_->commit(batch);
+    if (outcome.committed) break;
+    const std::string& error = outcome.error;
+    if (detail::SqliteWriter::rejects_operation(outcome.rc) && outcome.failed_op != detail::SqliteWriter::kNoOp) {
+      // Retrying would fail the same way and hold up every later write: this one
+      // operation goes, the rest are retried at once.
+      auto& failed = batch[outcome.failed_op];
+      spdlog::error("store: {} rejects an operation ({}); it is dropped and the rest of its batch retried", path_,
+                    error);
+      failed.live = false;
+      if (const auto* pm = std::get_if<detail::PutMessageOp>(&failed.v)) {
+        counters_->bytes.fetch_sub(pm->bytes, std::memory_order_relaxed);
+      }
+      continue;
+    }
     const bool stopping = stopping_.load();
     if (stopping && ++failures_while_stopping > 3) {
       spdlog::error("store: giving up on {} operations for {} at shutdown: {}", batch.size(), path_, error);

@@ -1,5 +1,7 @@
 #include "store/sqlite_writer.hpp"
 
+#include "store/overloaded.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <functional>
@@ -7,31 +9,6 @@
 #include <variant>
 
 namespace outpost::store::detail {
-namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
-
-std::size_t mix(std::size_t h, std::size_t v) noexcept { return h ^ (v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2)); }
-
-bool is_entry_put(const Op& op) noexcept { return std::holds_alternative<PutEntryOp>(op.v); }
-
-}  // namespace
-
-std::size_t SqliteWriter::KeyHash::operator()(const EntryKey& k) const noexcept {
-  return mix(std::hash<std::string_view>{}(k.queue), std::hash<std::uint64_t>{}(k.seq));
-}
-std::size_t SqliteWriter::KeyHash::operator()(const PairKey& k) const noexcept {
-  return mix(std::hash<std::string_view>{}(k.a), std::hash<std::string_view>{}(k.b));
-}
-std::size_t SqliteWriter::KeyHash::operator()(const Qos2Key& k) const noexcept {
-  return mix(std::hash<std::string_view>{}(k.client_id), k.packet_id);
-}
-
 SqliteWriter::SqliteWriter(Connection& db, Counters& counters, std::string path)
     : db_(db), counters_(counters), path_(std::move(path)) {
   sqlite3* h = db_.get();
@@ -71,205 +48,6 @@ SqliteWriter::SqliteWriter(Connection& db, Counters& counters, std::string path)
   st_.delete_subscription = Statement(h, "DELETE FROM subscriptions WHERE client_id=? AND filter=?");
   st_.put_qos2 = Statement(h, "INSERT OR IGNORE INTO incoming_qos2(client_id, packet_id) VALUES(?,?)");
   st_.delete_qos2 = Statement(h, "DELETE FROM incoming_qos2 WHERE client_id=? AND packet_id=?");
-}
-
-// ---------------------------------------------------------------------------------------
-// Coalescing: one pass over the batch in call order, remembering per key the last live
-// operation. Everything cancelled here was superseded by a later operation of the same
-// batch, so the batch's end state is unchanged.
-
-void SqliteWriter::coalesce(std::vector<Op>& batch) {
-  pending_messages_.clear();
-  entry_ops_.clear();
-  queue_ops_.clear();
-  retained_ops_.clear();
-  session_ops_.clear();
-  client_ops_.clear();
-  subscription_ops_.clear();
-  qos2_ops_.clear();
-
-  std::uint64_t cancelled = 0;
-  std::uint64_t released = 0;  // bytes of message puts that will never be written
-  auto pending_message = [&](std::uint64_t id) -> PutMessageOp* {
-    auto m = pending_messages_.find(id);
-    return m == pending_messages_.end() ? nullptr : &std::get<PutMessageOp>(batch[m->second].v);
-  };
-  auto cancel = [&](std::size_t j) {
-    if (!batch[j].live) return;
-    batch[j].live = false;
-    ++cancelled;
-    if (const auto* p = std::get_if<PutEntryOp>(&batch[j].v)) {
-      if (PutMessageOp* pm = pending_message(p->e.message_id)) --pm->live_entries;
-    }
-  };
-  // The entry key of a live put/update at index j.
-  auto entry_key = [&](std::size_t j) -> EntryKey {
-    if (const auto* p = std::get_if<PutEntryOp>(&batch[j].v)) return {p->e.queue, p->e.seq};
-    const auto& u = std::get<UpdateEntryOp>(batch[j].v);
-    return {u.queue, u.seq};
-  };
-
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    std::visit(
-        Overloaded{
-            [&](PutMessageOp& p) {
-              auto [it, fresh] = pending_messages_.try_emplace(p.m.id, i);
-              if (!fresh) {  // the same id put twice: the later one carries the data
-                auto& earlier = std::get<PutMessageOp>(batch[it->second].v);
-                released += earlier.bytes;
-                p.referenced = earlier.referenced;
-                p.live_entries = earlier.live_entries;
-                cancel(it->second);
-                it->second = i;
-              }
-            },
-            [&](PutEntryOp& p) {
-              if (PutMessageOp* pm = pending_message(p.e.message_id)) {
-                pm->referenced = true;
-                ++pm->live_entries;
-              }
-              auto [it, fresh] = entry_ops_.try_emplace(EntryKey{p.e.queue, p.e.seq}, i);
-              if (!fresh) {
-                // A put over a pending put of the same key replaces it; an update before
-                // it belongs to an older stored row and stays.
-                if (is_entry_put(batch[it->second])) cancel(it->second);
-                it->second = i;
-              }
-              queue_ops_[p.e.queue].push_back(i);
-            },
-            [&](UpdateEntryOp& u) {
-              auto [it, fresh] = entry_ops_.try_emplace(EntryKey{u.queue, u.seq}, i);
-              if (fresh) {
-                queue_ops_[u.queue].push_back(i);
-                return;
-              }
-              if (auto* put = std::get_if<PutEntryOp>(&batch[it->second].v)) {
-                put->e.state = u.state;  // the row is written once, already in its new state
-                put->e.packet_id = u.packet_id;
-                cancel(i);
-              } else {
-                cancel(it->second);  // the later update wins
-                it->second = i;
-                queue_ops_[u.queue].push_back(i);
-              }
-            },
-            [&](DeleteEntryOp& d) {
-              auto it = entry_ops_.find(EntryKey{d.queue, d.seq});
-              if (it == entry_ops_.end()) return;
-              // Put then delete: neither reaches the disk (a (queue, seq) key is not put
-              // again while stored, so no older row can hide under the put).
-              if (is_entry_put(batch[it->second])) cancel(i);
-              cancel(it->second);
-              entry_ops_.erase(it);
-            },
-            [&](DeleteQueueOp& q) {
-              auto it = queue_ops_.find(q.queue);
-              if (it == queue_ops_.end()) return;
-              for (std::size_t j : it->second) {
-                if (!batch[j].live) continue;
-                auto e = entry_ops_.find(entry_key(j));
-                if (e != entry_ops_.end() && e->second == j) entry_ops_.erase(e);
-                cancel(j);
-              }
-              queue_ops_.erase(it);
-            },
-            [&](PutRetainedOp& p) {
-              auto [it, fresh] = retained_ops_.try_emplace(p.m.topic, i);
-              if (!fresh) {
-                cancel(it->second);
-                it->second = i;
-              }
-            },
-            [&](DeleteRetainedOp& d) {
-              auto [it, fresh] = retained_ops_.try_emplace(d.topic, i);
-              if (!fresh) {
-                cancel(it->second);
-                it->second = i;
-              }
-            },
-            [&](PutSessionOp& p) {
-              auto [it, fresh] = session_ops_.try_emplace(p.s.client_id, i);
-              if (!fresh) {
-                // A later put replaces an earlier one; it never replaces a delete, which
-                // also removed the session's subscriptions and QoS 2 ids.
-                if (std::holds_alternative<PutSessionOp>(batch[it->second].v)) cancel(it->second);
-                it->second = i;
-              }
-            },
-            [&](DeleteSessionOp& d) {
-              auto [it, fresh] = session_ops_.try_emplace(d.client_id, i);
-              if (!fresh) {
-                if (std::holds_alternative<PutSessionOp>(batch[it->second].v)) cancel(it->second);
-                it->second = i;
-              }
-              auto c = client_ops_.find(d.client_id);
-              if (c == client_ops_.end()) return;
-              for (std::size_t j : c->second) {
-                if (!batch[j].live) continue;
-                std::visit(Overloaded{
-                               [&](const PutSubscriptionOp& s) { subscription_ops_.erase(PairKey{s.s.client_id, s.s.filter}); },
-                               [&](const DeleteSubscriptionOp& s) { subscription_ops_.erase(PairKey{s.client_id, s.filter}); },
-                               [&](const PutQos2Op& s) { qos2_ops_.erase(Qos2Key{s.client_id, s.packet_id}); },
-                               [&](const DeleteQos2Op& s) { qos2_ops_.erase(Qos2Key{s.client_id, s.packet_id}); },
-                               [](const auto&) {},
-                           },
-                           batch[j].v);
-                cancel(j);
-              }
-              client_ops_.erase(c);
-            },
-            [&](PutSubscriptionOp& p) {
-              // Puts replace rows whole, so the last put or delete of a key decides alone.
-              auto [it, fresh] = subscription_ops_.try_emplace(PairKey{p.s.client_id, p.s.filter}, i);
-              if (!fresh) {
-                cancel(it->second);
-                it->second = i;
-              }
-              client_ops_[p.s.client_id].push_back(i);
-            },
-            [&](DeleteSubscriptionOp& d) {
-              auto [it, fresh] = subscription_ops_.try_emplace(PairKey{d.client_id, d.filter}, i);
-              if (!fresh) {
-                cancel(it->second);
-                it->second = i;
-              }
-              client_ops_[d.client_id].push_back(i);
-            },
-            [&](PutQos2Op& p) {
-              auto [it, fresh] = qos2_ops_.try_emplace(Qos2Key{p.client_id, p.packet_id}, i);
-              if (!fresh) {
-                cancel(it->second);
-                it->second = i;
-              }
-              client_ops_[p.client_id].push_back(i);
-            },
-            [&](DeleteQos2Op& d) {
-              auto [it, fresh] = qos2_ops_.try_emplace(Qos2Key{d.client_id, d.packet_id}, i);
-              if (!fresh) {
-                cancel(it->second);
-                it->second = i;
-              }
-              client_ops_[d.client_id].push_back(i);
-            },
-            [](BarrierOp&) {},
-        },
-        batch[i].v);
-  }
-  // A message whose every entry was cancelled was delivered and acknowledged before it
-  // reached the disk; it never will. (One that no entry named yet is still written, see
-  // finish_messages.)
-  for (auto it = pending_messages_.begin(); it != pending_messages_.end();) {
-    const auto& pm = std::get<PutMessageOp>(batch[it->second].v);
-    if (pm.referenced && pm.live_entries == 0) {
-      released += pm.bytes;
-      cancel(it->second);
-      it = pending_messages_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (cancelled) counters_.coalesced.fetch_add(cancelled, std::memory_order_relaxed);
-  if (released) counters_.bytes.fetch_sub(released, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -318,16 +96,29 @@ void SqliteWriter::undo_counts() {
 // ---------------------------------------------------------------------------------------
 // Applying a batch.
 
-bool SqliteWriter::commit(std::vector<Op>& batch, std::string& error) {
+bool SqliteWriter::rejects_operation(int rc) noexcept {
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+SqliteWriter::Outcome SqliteWriter::commit(std::vector<Op>& batch) {
   bool work = false;
   for (auto& op : batch) {
     if (auto* pm = std::get_if<PutMessageOp>(&op.v)) pm->written = false;
     if (op.live && !std::holds_alternative<BarrierOp>(op.v)) work = true;
   }
-  if (!work) return true;  // everything coalesced away: no transaction at all
+  if (!work) return {};  // everything coalesced away: no transaction at all
 
   undo_.clear();
   zeroed_.clear();
+  failed_op_ = kNoOp;
   std::uint64_t freed = 0, applied = 0;
   int rc = apply_all(batch, freed, applied);
   if (rc == SQLITE_DONE || rc == SQLITE_OK) {
@@ -340,11 +131,11 @@ bool SqliteWriter::commit(std::vector<Op>& batch, std::string& error) {
     counters_.messages.store(refs_.size(), std::memory_order_relaxed);
     counters_.commits.fetch_add(1, std::memory_order_relaxed);
     counters_.operations.fetch_add(applied, std::memory_order_relaxed);
-    return true;
+    return {};
   }
 
-  error = db_.errmsg();
-  if (const int e = sqlite3_system_errno(db_.get()); e != 0) error += " (errno " + std::to_string(e) + ")";
+  Outcome failed{false, rc, db_.errmsg(), failed_op_};
+  if (const int e = sqlite3_system_errno(db_.get()); e != 0) failed.error += " (errno " + std::to_string(e) + ")";
   // A failed COMMIT or statement may already have rolled back (I/O errors, disk full do);
   // otherwise roll back here so the next attempt starts clean.
   if (!sqlite3_get_autocommit(db_.get())) {
@@ -352,7 +143,7 @@ bool SqliteWriter::commit(std::vector<Op>& batch, std::string& error) {
     st_.rollback.step();
   }
   undo_counts();
-  return false;
+  return failed;
 }
 
 int SqliteWriter::apply_all(std::vector<Op>& batch, std::uint64_t& freed, std::uint64_t& applied) {
@@ -361,9 +152,12 @@ int SqliteWriter::apply_all(std::vector<Op>& batch, std::uint64_t& freed, std::u
     ResetOnExit r(st_.begin);
     if ((rc = st_.begin.step()) != SQLITE_DONE) return rc;
   }
-  for (auto& op : batch) {
-    if (!op.live) continue;
-    if ((rc = apply(op, batch, applied)) != SQLITE_DONE) return rc;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i].live) continue;
+    if ((rc = apply(batch[i], batch, applied)) != SQLITE_DONE) {
+      if (failed_op_ == kNoOp) failed_op_ = i;  // unless its message's insert failed first
+      return rc;
+    }
   }
   if ((rc = finish_messages(batch, freed, applied)) != SQLITE_DONE) return rc;
 
@@ -402,13 +196,16 @@ int SqliteWriter::ensure_message(std::uint64_t id, std::vector<Op>& batch, bool&
   known = true;
   if (refs_.find(id)) return SQLITE_DONE;
   auto it = pending_messages_.find(id);
-  if (it == pending_messages_.end()) {
+  if (it == pending_messages_.end() || !batch[it->second].live) {
     known = false;
     return SQLITE_DONE;
   }
   auto& pm = std::get<PutMessageOp>(batch[it->second].v);
   const int rc = write_message(pm);
-  if (rc != SQLITE_DONE) return rc;
+  if (rc != SQLITE_DONE) {
+    failed_op_ = it->second;
+    return rc;
+  }
   pm.written = true;
   add_new(id);
   ++applied;
@@ -418,7 +215,7 @@ int SqliteWriter::ensure_message(std::uint64_t id, std::vector<Op>& batch, bool&
 int SqliteWriter::finish_messages(std::vector<Op>& batch, std::uint64_t& freed, std::uint64_t& applied) {
   for (const auto& [id, index] : pending_messages_) {
     auto& pm = std::get<PutMessageOp>(batch[index].v);
-    if (pm.written) continue;
+    if (pm.written || !batch[index].live) continue;
     if (refs_.find(id)) {  // put again while already stored: the stored row stands
       freed += pm.bytes;
       continue;
@@ -426,7 +223,10 @@ int SqliteWriter::finish_messages(std::vector<Op>& batch, std::uint64_t& freed, 
     // No entry named it yet; one in a later batch may. Written now, it is either
     // referenced later or removed by the next restore.
     const int rc = write_message(pm);
-    if (rc != SQLITE_DONE) return rc;
+    if (rc != SQLITE_DONE) {
+      failed_op_ = index;
+      return rc;
+    }
     pm.written = true;
     add_new(id);
     ++applied;

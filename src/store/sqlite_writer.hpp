@@ -30,10 +30,22 @@ class SqliteWriter {
   // live and counts them in Counters::coalesced. Call once per batch, before commit().
   void coalesce(std::vector<Op>& batch);
 
-  // Applies the live operations of `batch` in one transaction. True once committed (or
-  // when nothing needed writing). False after a failure: the transaction and every
-  // in-memory change of this attempt are rolled back, and `error` says what failed.
-  bool commit(std::vector<Op>& batch, std::string& error);
+  struct Outcome {
+    bool committed = true;
+    int rc = SQLITE_OK;                 // on failure: the SQLite result code
+    std::string error;                  // on failure: SQLite's message
+    std::size_t failed_op = kNoOp;      // the operation whose statement failed, if one did
+  };
+  static constexpr std::size_t kNoOp = static_cast<std::size_t>(-1);
+
+  // Applies the live operations of `batch` in one transaction. Committed once COMMIT
+  // returns (or when nothing needed writing). After a failure the transaction and every
+  // in-memory change of this attempt are rolled back, so the batch can be retried.
+  Outcome commit(std::vector<Op>& batch);
+
+  // True for failures that retrying cannot cure: SQLite rejects the operation itself
+  // (a constraint, a value too big), as opposed to the disk failing under it.
+  static bool rejects_operation(int rc) noexcept;
 
  private:
   struct EntryKey {
@@ -105,6 +117,7 @@ class SqliteWriter {
   // commit() bookkeeping.
   std::vector<std::pair<std::uint64_t, std::int64_t>> undo_;  // id, previous count or -1 (absent)
   std::vector<std::uint64_t> zeroed_;                         // counts that reached zero
+  std::size_t failed_op_ = kNoOp;
   std::string subscription_ids_;                              // encoding scratch
 };
 

@@ -140,5 +140,56 @@ TEST(SqliteStoreFaultsAtClose, CloseGivesUpOnABrokenDiskWithoutAcknowledging) {
   EXPECT_TRUE(reopen(dir).entries.empty());
 }
 
+TEST(SqliteStoreRejects, AnOperationSqliteRejectsIsDroppedAndTheRestCommitted) {
+  TempDir dir;
+  {
+    SqliteStore s(options(dir));
+    Recorder r;
+    s.restore(r);
+  }
+  {
+    // A trigger stands in for any statement-level rejection (a constraint, a value too big).
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.db().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TRIGGER reject BEFORE INSERT ON sessions WHEN NEW.client_id = 'poison' "
+                           "BEGIN SELECT RAISE(ABORT, 'rejected'); END",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    SqliteStore s(options(dir));
+    Recorder r;
+    s.restore(r);
+    s.put_session(SessionRecord{"before", 4, 0, 0});
+    s.put_session(SessionRecord{"poison", 4, 0, 0});
+    s.put_session(SessionRecord{"after", 4, 0, 0});
+    flush(s);  // does not hang on the rejected operation
+  }
+  Recorder r = reopen(dir);
+  ASSERT_EQ(r.sessions.size(), 2u);
+  EXPECT_EQ(r.sessions[0].client_id, "after");
+  EXPECT_EQ(r.sessions[1].client_id, "before");
+}
+
+TEST(SqliteStoreRejects, EmptyTopicViewIsStoredAsEmptyText) {
+  TempDir dir;
+  {
+    SqliteStore s(options(dir));
+    Recorder r;
+    s.restore(r);
+    MessageWrite m;  // topic and payload views without data
+    m.id = 1;
+    s.put_message(std::move(m));
+    s.put_entry(entry("q", 1, 1));
+    flush(s);
+    EXPECT_EQ(s.stats().messages, 1u);
+  }
+  Recorder r = reopen(dir);
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages[0].topic, "");
+}
+
 }  // namespace
 }  // namespace outpost::store::test
