@@ -32,11 +32,14 @@
 // Errors. A failed transaction (disk full, I/O error) is rolled back, logged, and retried
 // with the same operations after 100 ms, doubling to 5 s; no callback of the batch runs
 // until its commit succeeds. close() retries a few more times and then gives the batch up
-// (logged) so a broken disk cannot hang the shutdown.
+// (logged; no callback runs after that) so a broken disk cannot hang the shutdown. An
+// operation SQLite itself rejects (a constraint, a value too big) would fail every retry:
+// it alone is dropped, logged, and the rest of its batch retried at once.
 //
-// Size. bytes() counts topic + payload + properties of stored messages (retained messages,
-// which live inline in their own table, are not counted); put_message adds on the caller's
-// thread, the writer subtracts when a message row is deleted or never written.
+// Size. stats().bytes, which would_exceed compares with max_bytes, counts topic + payload
+// + properties of stored messages (retained messages, which live inline in their own
+// table, are not counted); put_message adds on the caller's thread, the writer subtracts
+// when a message row is deleted or never written.
 #pragma once
 
 #include "store/store.hpp"
@@ -71,8 +74,10 @@ class SqliteStore final : public Store {
     std::string dir;            // the data directory; created (mode 0750) if missing
     Sync sync = Sync::full;
     std::uint64_t max_bytes = 0;  // would_exceed limit; 0 = unlimited
-    // Run PRAGMA quick_check at open (reads the whole file once: about 0.3 s per 100 MB
-    // on an SSD, several times that on an SD card).
+    // Run PRAGMA quick_check at open. The file is first read once in order (which also
+    // warms the cache for restore); measured on a 141 MB store of a million messages,
+    // cold cache: 0.14 s to read, 0.35 s to check. Slower storage (SD cards) scales with
+    // its sequential read speed.
     bool quick_check = true;
     // SQLite VFS name; empty = the default. Tests use it to inject I/O errors.
     std::string vfs;

@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -143,6 +144,34 @@ TEST(SqliteStoreOpen, SecondOpenOfTheSameDirectoryFails) {
   EXPECT_NE(open_error(options(dir)), "");
   first.close();
   EXPECT_EQ(open_error(options(dir)), "");  // free again once closed
+}
+
+TEST(SqliteStoreOpen, SecondProcessOnTheSameDirectoryFails) {
+  TempDir dir;
+  int ready[2], quit[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(quit), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The first broker: opens the store, says so, and holds it until told to stop.
+    SqliteStore s(options(dir));
+    char c = 'r';
+    if (::write(ready[1], &c, 1) != 1) ::_exit(1);
+    if (::read(quit[0], &c, 1) != 1) ::_exit(1);
+    s.close();
+    ::_exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  const auto err = open_error(options(dir));
+  EXPECT_NE(err.find("locked by another process"), std::string::npos) << err;
+  ASSERT_EQ(::write(quit[1], &c, 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(open_error(options(dir)), "");
+  for (int fd : {ready[0], ready[1], quit[0], quit[1]}) ::close(fd);
 }
 
 TEST(SqliteStoreOpen, UnusableDirectoriesAreRefused) {
