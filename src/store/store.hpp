@@ -10,6 +10,12 @@
 // the message with its last entry. Retained messages are kept by topic, apart from the
 // queues. Sessions and their subscriptions are rows of their own.
 //
+// Two rules keep the counts meaningful: every put_entry of a message is queued before any
+// of its entries can be deleted (the core issues a publish's store writes before the
+// message becomes deliverable), since a message goes with what is its last entry at the
+// time; and a (queue, seq) key is not put again while stored (after delete_entry or
+// delete_queue it may be).
+//
 // Writes are asynchronous: every write call only queues the operation (any thread, never
 // blocks on the disk); the writer applies queued operations in call order, many per
 // transaction. `after_commit` is the barrier: its callback runs once every write queued

@@ -1,0 +1,365 @@
+#include "store/sqlite_store.hpp"
+
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_ops.hpp"
+#include "store/sqlite_restore.hpp"
+#include "store/sqlite_schema.hpp"
+#include "store/sqlite_writer.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace outpost::store {
+namespace {
+
+using Sync = SqliteStore::Options::Sync;
+
+const char* sync_pragma(Sync s) {
+  switch (s) {
+    case Sync::full: return "FULL";
+    case Sync::normal: return "NORMAL";
+    case Sync::off: return "OFF";
+  }
+  return "FULL";
+}
+
+const char* sync_name(Sync s) {
+  switch (s) {
+    case Sync::full: return "full";
+    case Sync::normal: return "normal";
+    case Sync::off: return "off";
+  }
+  return "full";
+}
+
+std::string size_text(std::uint64_t bytes) {
+  constexpr std::uint64_t KiB = 1024, MiB = KiB * 1024, GiB = MiB * 1024;
+  if (bytes % GiB == 0) return std::to_string(bytes / GiB) + " GiB";
+  if (bytes % MiB == 0) return std::to_string(bytes / MiB) + " MiB";
+  if (bytes % KiB == 0) return std::to_string(bytes / KiB) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// The data directory: created with mode 0750 (parents as needed) when missing, and it must
+// be a writable directory — SQLite creates its -wal file beside the database.
+void prepare_dir(const std::string& dir) {
+  if (dir.empty()) throw StoreError("store: no data directory configured");
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      throw StoreError("store: data directory " + dir + " cannot be examined: " + std::strerror(errno));
+    }
+    const std::filesystem::path p(dir);
+    std::error_code ec;
+    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+      throw StoreError("store: cannot create data directory " + dir + ": " + std::strerror(errno));
+    }
+    if (::stat(dir.c_str(), &st) != 0) {
+      throw StoreError("store: cannot create data directory " + dir + ": " + std::strerror(errno));
+    }
+  }
+  if (!S_ISDIR(st.st_mode)) throw StoreError("store: data directory " + dir + " is not a directory");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw StoreError("store: data directory " + dir + " is not writable: " + std::strerror(errno));
+  }
+}
+
+// Restores into nothing: builds the reference counts only (close() without restore()).
+struct DiscardVisitor final : RestoreVisitor {
+  void message(StoredMessage&&) override {}
+  void retained(StoredMessage&&) override {}
+  void session(SessionRecord&&) override {}
+  void subscription(SubscriptionRecord&&) override {}
+  void entry(EntryRecord&&) override {}
+  void incoming_qos2(const std::string&, std::uint16_t) override {}
+};
+
+}  // namespace
+
+SqliteStore::SqliteStore(Options options)
+    : options_(std::move(options)), counters_(std::make_unique<detail::Counters>()) {
+  prepare_dir(options_.dir);
+  path_ = (std::filesystem::path(options_.dir) / "outpost.db").string();
+  if (struct stat st {}; ::stat(path_.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) throw StoreError("store database " + path_ + " is not a regular file");
+    // SQLite takes an empty file for an empty database. A store file is never empty once
+    // created (see open_store_database) unless its WAL still holds everything, so an empty
+    // file without a WAL lost its contents: refuse it rather than start empty.
+    struct stat wal {};
+    const bool wal_has_data = ::stat((path_ + "-wal").c_str(), &wal) == 0 && wal.st_size > 0;
+    if (st.st_size == 0 && !wal_has_data) {
+      throw StoreError("store database " + path_ +
+                       " is empty (0 bytes) and has no write-ahead log: its contents are lost; remove the file "
+                       "to start with an empty store");
+    }
+  }
+
+  detail::OpenSettings open;
+  open.path = path_;
+  open.vfs = options_.vfs;
+  open.synchronous = sync_pragma(options_.sync);
+  open.quick_check = options_.quick_check;
+  db_ = std::make_unique<detail::Connection>(detail::open_store_database(open));
+  writer_ = std::make_unique<detail::SqliteWriter>(*db_, *counters_, path_);
+
+  // Ids handed out before restore() (there should be none) must not collide either.
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_->get(), "SELECT max(ifnull((SELECT max(id) FROM messages), 0), "
+                                     "ifnull((SELECT max(id) FROM retained), 0))",
+                         -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    last_id_.store(static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)));
+  }
+  sqlite3_finalize(s);
+}
+
+SqliteStore::~SqliteStore() { close(); }
+
+std::string SqliteStore::describe() const {
+  return "SQLite " + path_ + " (WAL, sync " + sync_name(options_.sync) + ", " +
+         (options_.max_bytes ? "max " + size_text(options_.max_bytes) : std::string("no size limit")) + ")";
+}
+
+void SqliteStore::restore(RestoreVisitor& visitor) {
+  {
+    std::lock_guard lk(mu_);
+    if (restored_) throw StoreError("store " + path_ + ": restore() called twice");
+    if (closing_) throw StoreError("store " + path_ + ": restore() after close()");
+  }
+  restore_records(visitor);
+  writer_thread_ = std::thread([this] { writer_main(); });
+}
+
+void SqliteStore::restore_records(RestoreVisitor& visitor) {
+  detail::RestoreResult r;
+  try {
+    r = detail::restore_store(*db_, path_, writer_->refs(), visitor);
+  } catch (...) {
+    if (!sqlite3_get_autocommit(db_->get())) db_->exec("ROLLBACK");
+    throw;
+  }
+  counters_->bytes.fetch_add(r.bytes, std::memory_order_relaxed);
+  counters_->messages.store(writer_->refs().size(), std::memory_order_relaxed);
+  for (std::uint64_t seen = last_id_.load(); r.max_id > seen && !last_id_.compare_exchange_weak(seen, r.max_id);) {
+  }
+  std::lock_guard lk(mu_);
+  restored_ = true;
+}
+
+std::uint64_t SqliteStore::next_message_id() { return last_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+bool SqliteStore::would_exceed(std::size_t bytes) const {
+  return options_.max_bytes != 0 &&
+         counters_->bytes.load(std::memory_order_relaxed) + bytes > options_.max_bytes;
+}
+
+// ---------------------------------------------------------------------------------------
+// Callers' side: queue and return.
+
+void SqliteStore::push(detail::Op&& op) {
+  bool wake = false;
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) {
+      spdlog::warn("store: write after close ignored");
+      return;
+    }
+    pending_.push_back(std::move(op));
+    // One notification per idle period: the writer takes everything pending at once.
+    wake = writer_idle_;
+    writer_idle_ = false;
+  }
+  if (wake) wake_.notify_one();
+}
+
+void SqliteStore::put_message(MessageWrite m) {
+  if (m.id == 0) {
+    spdlog::error("store: put_message without a message id ignored (topic {})", m.topic);
+    return;
+  }
+  const std::uint64_t bytes = m.topic.size() + m.payload.size() + m.properties.size();
+  counters_->bytes.fetch_add(bytes, std::memory_order_relaxed);
+  push(detail::Op{detail::PutMessageOp{std::move(m), bytes, false, false}});
+}
+
+void SqliteStore::put_entry(EntryRecord e) { push(detail::Op{detail::PutEntryOp{std::move(e)}}); }
+
+void SqliteStore::update_entry(const std::string& queue, std::uint64_t seq, EntryState state,
+                               std::uint16_t packet_id) {
+  push(detail::Op{detail::UpdateEntryOp{queue, seq, state, packet_id}});
+}
+
+void SqliteStore::delete_entry(const std::string& queue, std::uint64_t seq) {
+  push(detail::Op{detail::DeleteEntryOp{queue, seq}});
+}
+
+void SqliteStore::delete_queue(const std::string& queue) { push(detail::Op{detail::DeleteQueueOp{queue}}); }
+
+void SqliteStore::put_retained(MessageWrite m) { push(detail::Op{detail::PutRetainedOp{std::move(m)}}); }
+
+void SqliteStore::delete_retained(const std::string& topic) { push(detail::Op{detail::DeleteRetainedOp{topic}}); }
+
+void SqliteStore::put_session(SessionRecord s) { push(detail::Op{detail::PutSessionOp{std::move(s)}}); }
+
+void SqliteStore::delete_session(const std::string& client_id) {
+  push(detail::Op{detail::DeleteSessionOp{client_id}});
+}
+
+void SqliteStore::put_subscription(SubscriptionRecord s) { push(detail::Op{detail::PutSubscriptionOp{std::move(s)}}); }
+
+void SqliteStore::delete_subscription(const std::string& client_id, const std::string& filter) {
+  push(detail::Op{detail::DeleteSubscriptionOp{client_id, filter}});
+}
+
+void SqliteStore::put_incoming_qos2(const std::string& client_id, std::uint16_t packet_id) {
+  push(detail::Op{detail::PutQos2Op{client_id, packet_id}});
+}
+
+void SqliteStore::delete_incoming_qos2(const std::string& client_id, std::uint16_t packet_id) {
+  push(detail::Op{detail::DeleteQos2Op{client_id, packet_id}});
+}
+
+void SqliteStore::after_commit(std::function<void()> on_durable) {
+  push(detail::Op{detail::BarrierOp{std::move(on_durable)}});
+}
+
+// ---------------------------------------------------------------------------------------
+// The writer thread.
+
+void SqliteStore::writer_main() {
+  std::vector<detail::Op> batch;
+  std::unique_lock lk(mu_);
+  for (;;) {
+    if (pending_.empty()) {
+      if (closing_) return;
+      writer_idle_ = true;
+      wake_.wait(lk, [&] { return !pending_.empty() || closing_; });
+      writer_idle_ = false;
+      continue;
+    }
+    // The callers' vector changes hands; its old capacity comes back as the next one.
+    batch.swap(pending_);
+    lk.unlock();
+    write_batch(batch);
+    batch.clear();
+    lk.lock();
+  }
+}
+
+void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
+  using namespace std::chrono_literals;
+  writer_->coalesce(batch);
+
+  auto delay = 100ms;
+  int failures_while_stopping = 0;
+  for (;;) {
+    auto outcome = writer_->commit(batch);
+    if (outcome.committed) break;
+    const std::string& error = outcome.error;
+    if (detail::SqliteWriter::rejects_operation(outcome.rc) && outcome.failed_op != detail::SqliteWriter::kNoOp) {
+      // Retrying would fail the same way and hold up every later write: this one
+      // operation goes, the rest are retried at once.
+      auto& failed = batch[outcome.failed_op];
+      spdlog::error("store: {} rejects an operation ({}); it is dropped and the rest of its batch retried", path_,
+                    error);
+      failed.live = false;
+      if (const auto* pm = std::get_if<detail::PutMessageOp>(&failed.v)) {
+        counters_->bytes.fetch_sub(pm->bytes, std::memory_order_relaxed);
+      }
+      continue;
+    }
+    const bool stopping = stopping_.load();
+    if (stopping && ++failures_while_stopping > 3) {
+      spdlog::error("store: giving up on {} operations for {} at shutdown: {}", batch.size(), path_, error);
+      // No callback runs from here on, this batch's or a later one's: each barrier
+      // promises that everything before it is durable, and these operations are not.
+      gave_up_ = true;
+      return;
+    }
+    spdlog::error("store: commit of {} operations to {} failed: {}; retrying in {} ms", batch.size(), path_, error,
+                  delay.count());
+    // Sleep in slices so close() need not wait out a long backoff.
+    const auto until = std::chrono::steady_clock::now() + delay;
+    while (std::chrono::steady_clock::now() < until && stopping == stopping_.load()) std::this_thread::sleep_for(10ms);
+    delay = std::min<std::chrono::milliseconds>(delay * 2, 5s);
+  }
+
+  if (gave_up_) return;
+  for (auto& op : batch) {
+    if (auto* b = std::get_if<detail::BarrierOp>(&op.v)) {
+      try {
+        if (b->on_durable) b->on_durable();
+      } catch (const std::exception& e) {
+        spdlog::error("store: after_commit callback threw: {}", e.what());
+      } catch (...) {
+        spdlog::error("store: after_commit callback threw");
+      }
+    }
+  }
+}
+
+void SqliteStore::close() {
+  std::lock_guard close_lock(close_mu_);
+  if (closed_) return;
+  closed_ = true;
+  bool restored;
+  {
+    std::lock_guard lk(mu_);
+    closing_ = true;
+    restored = restored_;
+  }
+  stopping_.store(true);
+  wake_.notify_all();
+  if (writer_thread_.joinable()) {
+    writer_thread_.join();
+  } else if (!restored && db_) {
+    // Writes queued without a restore: build the reference counts first, then drain.
+    bool pending;
+    {
+      std::lock_guard lk(mu_);
+      pending = !pending_.empty();
+    }
+    if (pending) {
+      try {
+        DiscardVisitor discard;
+        restore_records(discard);
+        writer_main();
+      } catch (const std::exception& e) {
+        spdlog::error("store: cannot write the operations queued before restore: {}", e.what());
+      }
+    }
+  }
+  {
+    std::lock_guard lk(mu_);
+    pending_.clear();
+  }
+  if (db_ && db_->get()) {
+    // Copy the WAL into the database and empty it, so the next start has nothing to
+    // replay and the data directory holds one self-contained file.
+    if (const int rc = db_->exec("PRAGMA wal_checkpoint(TRUNCATE)"); rc != SQLITE_OK) {
+      spdlog::warn("store: checkpoint of {} at close failed: {}", path_, db_->errmsg());
+    }
+  }
+  writer_.reset();  // finalizes the statements before the connection closes
+  if (db_) db_->close();
+}
+
+StoreStats SqliteStore::stats() const {
+  StoreStats s;
+  s.messages = counters_->messages.load(std::memory_order_relaxed);
+  s.bytes = counters_->bytes.load(std::memory_order_relaxed);
+  s.commits = counters_->commits.load(std::memory_order_relaxed);
+  s.operations = counters_->operations.load(std::memory_order_relaxed);
+  s.coalesced = counters_->coalesced.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace outpost::store
