@@ -4,9 +4,11 @@
 #include "core/broker.hpp"
 #include "log.hpp"
 #include "mqtt/mqtt_session.hpp"
+#include "mqtt/restore.hpp"
 #include "server/server.hpp"
 #include "settings.hpp"
 #include "settings_yaml.hpp"
+#include "store/sqlite_store.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -51,12 +53,39 @@ proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broke
   }
 }
 
+std::unique_ptr<store::Store> open_store(const PersistenceSettings& p) {
+  if (!p.enabled) return std::make_unique<store::MemoryStore>();
+  store::SqliteStore::Options o;
+  o.dir = p.dir;
+  o.max_bytes = p.max_bytes;
+  o.sync = p.sync == SyncMode::full     ? store::SqliteStore::Options::Sync::full
+           : p.sync == SyncMode::normal ? store::SqliteStore::Options::Sync::normal
+                                        : store::SqliteStore::Options::Sync::off;
+  return std::make_unique<store::SqliteStore>(o);
+}
+
+// Everything the store kept, back in the broker before any listener opens.
+void restore(store::Store& store, core::Broker& broker, const Settings& settings) {
+  const auto start = std::chrono::steady_clock::now();
+  mqtt::SessionRestorer restorer(broker, settings.mqtt);
+  store.restore(restorer);
+  const auto n = restorer.finish();
+  if (!store.persistent()) return;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  spdlog::info("restored in {} ms: {} session(s) ({} expired while stopped), {} subscription(s), {} queued and {} "
+               "in-flight message(s), {} retained message(s){}",
+               ms.count(), n.sessions, n.expired_sessions, n.subscriptions, n.queued, n.in_flight, n.retained,
+               n.skipped ? fmt::format("; {} damaged record(s) skipped", n.skipped) : std::string());
+}
+
 int run(const Settings& settings) {
   log::setup(settings.logging.level, settings.logging.file);
   const unsigned threads = settings.threads != 0 ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
 
-  store::MemoryStore store;
+  auto store_ptr = open_store(settings.persistence);
+  store::Store& store = *store_ptr;
   core::Broker broker(store);
+  restore(store, broker, settings);
   server::Server server(threads);
   for (const auto& l : settings.listeners) {
     // The read buffer never needs to hold more than one packet of the protocol's maximum.
@@ -88,6 +117,8 @@ int run(const Settings& settings) {
   spdlog::info("shutting down");
   boost::asio::post(server.executor(0), [&sweep] { sweep.stop(); });
   server.shutdown(std::chrono::milliseconds(2000));
+  // Every connection is gone: nothing writes any more. What is queued is committed.
+  store.close();
   spdlog::info("stopped");
   return 0;
 }

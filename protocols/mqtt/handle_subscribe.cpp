@@ -3,6 +3,8 @@
 #include "core/topic.hpp"
 #include "mqtt/mqtt_session.hpp"
 
+#include "core/persist.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace outpost::mqtt {
@@ -82,8 +84,12 @@ void MqttSession::queue_retained(const std::string& filter, const SubscriptionRe
     d.qos = std::min(m->qos(), record.granted_qos);
     d.retain = true;  // [MQTT-3.3.1-8] retained on subscribe: retain flag set
     if (record.options.subscription_id != 0) d.subscription_ids.push_back(record.options.subscription_id);
-    d.message = std::move(m);
+    // A durable queue stores its own copy: the retained message's stored row (if it was
+    // ever stored for a queue) goes away with the entries that held it.
+    auto message = state_->durable() && d.qos > 0 ? m->with_retain(true) : std::move(m);
+    d.message = message;
     const auto r = state_->queue()->push(std::move(d), wakeups_);
+    if (r.pinned) core::unpin(ctx_->broker.store(), message->store_id());
     if (r.outcome == core::PushOutcome::dropped_full) {
       spdlog::warn("{}: retained message for '{}' dropped: the session queue is full", describe(), filter);
     }

@@ -32,6 +32,7 @@ void SessionRestorer::message(store::StoredMessage&& m) {
 }
 
 void SessionRestorer::retained(store::StoredMessage&& m) {
+  m.id = 0;  // kept in the retained table, not as a stored message entries may name
   auto message = core::from_store(std::move(m));
   if (!message) {
     ++counts_.skipped;
@@ -75,6 +76,12 @@ void SessionRestorer::subscription(store::SubscriptionRecord&& s) {
 
 void SessionRestorer::entry(store::EntryRecord&& e) {
   static const std::string prefix = "mqtt:";
+  if (e.queue == core::kPinQueue) {
+    // A publish that was storing its message when the broker stopped: its entries are
+    // whatever was written; the pin itself goes.
+    pins_.push_back(e.seq);
+    return;
+  }
   if (!e.queue.starts_with(prefix)) return;  // another protocol's queue
   auto* r = find(e.queue.substr(prefix.size()));
   auto m = messages_.find(e.message_id);
@@ -134,6 +141,8 @@ RestoreCounts SessionRestorer::finish() {
   }
   sessions_.clear();
   messages_.clear();
+  for (auto id : pins_) core::unpin(broker_.store(), id);
+  pins_.clear();
   return counts_;
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace outpost::mqtt {
 
@@ -53,6 +54,7 @@ class SessionRestorer final : public store::RestoreVisitor {
   const MqttSettings& settings_;
   std::unordered_map<std::uint64_t, core::MessagePtr> messages_;
   std::unordered_map<std::string, Restored> sessions_;
+  std::vector<std::uint64_t> pins_;
   RestoreCounts counts_;
 };
 

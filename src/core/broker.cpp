@@ -1,5 +1,7 @@
 #include "core/broker.hpp"
 
+#include "core/persist.hpp"
+
 #include <boost/container/small_vector.hpp>
 
 #include <algorithm>
@@ -34,6 +36,9 @@ class PublishSink final : public RouteSink {
     if (matches_.size() > 1) merge();
     for (auto& m : matches_) push(m);
   }
+
+  // This publish wrote the message to the store: every entry is queued now.
+  bool pinned() const noexcept { return pinned_; }
 
   PublishResult result;
 
@@ -70,6 +75,7 @@ class PublishSink final : public RouteSink {
     const PushResult r = m.binding->queue->push(std::move(d), wakeups_);
     result.evicted += r.evicted;
     result.stored += r.stored;
+    pinned_ = pinned_ || r.pinned;
     switch (r.outcome) {
       case PushOutcome::queued:
         ++result.queued;
@@ -87,6 +93,7 @@ class PublishSink final : public RouteSink {
   WakeupBatch& wakeups_;
   std::vector<QueuePtr>* congested_;
   boost::container::small_vector<Match, 8> matches_;
+  bool pinned_ = false;
 };
 
 }  // namespace
@@ -132,6 +139,7 @@ PublishResult Broker::publish(const Exchange& exchange, const MessagePtr& messag
   PublishSink sink(message, wakeups, congested);
   exchange.route(message->topic(), sink);
   sink.result.needs_commit = sink.result.stored > 0 || (retained && store_.persistent());
+  if (sink.pinned()) unpin(store_, message->store_id());
   if (sink.result.matched == 0) counters_.dropped_no_subscribers.fetch_add(1, std::memory_order_relaxed);
   counters_.routed.fetch_add(sink.result.queued, std::memory_order_relaxed);
   if (sink.result.dropped) counters_.dropped_queue_full.fetch_add(sink.result.dropped, std::memory_order_relaxed);

@@ -77,7 +77,7 @@ PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
     store::EntryRecord e;
     e.queue = store_name_;
     e.seq = delivery.seq = next_seq_++;
-    e.message_id = ensure_stored(delivery.message, *store_);
+    e.message_id = ensure_stored(delivery.message, *store_, &result.pinned);
     e.qos = delivery.qos;
     e.retain = delivery.retain;
     e.subscription_ids.assign(delivery.subscription_ids.begin(), delivery.subscription_ids.end());

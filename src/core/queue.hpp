@@ -106,6 +106,7 @@ struct PushResult {
   bool congested = false;       // queued past flow_high with a consumer attached
   std::uint32_t evicted = 0;    // drop_head: older messages dropped to make room
   bool stored = false;          // written to the store (a durable queue, QoS 1/2)
+  bool pinned = false;          // this push wrote the message: the caller must unpin it
 };
 
 struct QueueStats {
