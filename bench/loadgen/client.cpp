@@ -56,7 +56,8 @@ void Client::on_connected(const boost::system::error_code& ec) {
   socket_.set_option(boost::asio::ip::tcp::no_delay(true));
   ConnectPacket c;
   c.version = options_.version;
-  c.clean_start = true;
+  c.clean_start = !(options_.persistent && options_.role == Role::subscriber);
+  if (!c.clean_start && options_.version == ProtocolVersion::v5) c.properties.session_expiry_interval = 0xFFFFFFFF;
   c.keep_alive = 0;
   c.client_id = options_.client_id;
   encode_connect(pending_, c);
@@ -121,12 +122,23 @@ void Client::on_packet(const FixedHeader& h, std::span<const std::uint8_t> body)
       return;
     case PacketType::puback:
     case PacketType::pubcomp:
+      if (auto a = decode_ack(options_.version, h.type, body); a && a->packet_id < sent_at_.size() &&
+                                                                 h.type == PacketType::puback) {
+        const auto now = now_ns();
+        const auto at = sent_at_[a->packet_id];
+        stats_.ack_latency.add(now > at ? now - at : 0);
+      }
       ++acked_;
       --inflight_;
       publish_more();
       return;
     case PacketType::pubrec: {
       auto a = decode_ack(options_.version, PacketType::pubrec, body);
+      if (a && a->packet_id < sent_at_.size()) {
+        const auto now = now_ns();
+        const auto at = sent_at_[a->packet_id];
+        stats_.ack_latency.add(now > at ? now - at : 0);
+      }
       if (a) encode_ack(pending_, options_.version, PacketType::pubrel, a->packet_id, ReasonCode::success, nullptr);
       return;
     }
@@ -176,12 +188,15 @@ void Client::begin_publishing() {
 }
 
 void Client::publish_one() {
-  write_header(payload_.data(), PayloadHeader{options_.publisher_id, sent_, now_ns()});
+  const auto now = now_ns();
+  write_header(payload_.data(), PayloadHeader{options_.publisher_id, sent_, now});
   std::uint16_t id = 0;
   if (options_.qos > 0) {
     next_id_ = static_cast<std::uint16_t>(next_id_ == 65535 ? 1 : next_id_ + 1);
     id = next_id_;
     ++inflight_;
+    if (sent_at_.empty()) sent_at_.resize(65536);
+    sent_at_[id] = now;
   }
   encode_publish_header(pending_, options_.version, options_.topic, options_.qos, false, false, id, nullptr,
                         payload_.size());

@@ -27,6 +27,7 @@ struct RunState {
 // What the clients of one thread measure; read after the threads have stopped.
 struct ThreadStats {
   Histogram latency;
+  Histogram ack_latency;  // publisher: PUBLISH sent -> PUBACK / PUBREC received
   std::uint64_t received = 0;  // read by the main thread through std::atomic_ref
 };
 
@@ -45,6 +46,7 @@ class Client : public std::enable_shared_from_this<Client> {
     double rate = 0;               // messages per second; 0 = as fast as possible
     std::size_t publishers = 0;    // for sequence tracking in subscribers
     boost::asio::ip::address source;  // local address to bind (many connections)
+    bool persistent = false;       // subscriber: a persistent session (the broker stores for it)
   };
 
   Client(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint broker, Options options, RunState& run,
@@ -88,6 +90,7 @@ class Client : public std::enable_shared_from_this<Client> {
   std::uint64_t acked_ = 0;
   std::size_t inflight_ = 0;
   std::uint16_t next_id_ = 0;
+  std::vector<std::uint64_t> sent_at_;  // by packet id: when that QoS 1/2 PUBLISH left
   std::uint64_t started_ns_ = 0;
   SequenceTracker tracker_;
 };

@@ -37,6 +37,7 @@ struct Config {
   unsigned threads = 1;
   double hold = 0;  // connections: seconds to keep them open after connecting
   std::string label;
+  bool persistent = false;
 };
 
 void raise_fd_limit() {
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", cfg.threads);
   app.add_option("--hold", cfg.hold, "connections scenario: seconds to hold the connections");
   app.add_option("--label", cfg.label);
+  app.add_flag("--persistent", cfg.persistent, "subscribers use persistent sessions (durable delivery)");
   CLI11_PARSE(app, argc, argv);
   raise_fd_limit();
 
@@ -127,6 +129,7 @@ int main(int argc, char** argv) {
       o.client_id = fmt::format("{}-sub-{}", tag, i);
       o.topic = filter;
       o.qos = static_cast<std::uint8_t>(cfg.qos);
+      o.persistent = cfg.persistent;
       o.publishers = n_pub;
       subscribers.push_back(add(std::move(o)));
     }
@@ -213,16 +216,21 @@ int main(int argc, char** argv) {
       const std::uint64_t expected = cfg.qos > 0 ? acked : 0;
       if (expected > t.unique()) lost += expected - t.unique();
     }
-    Histogram all;
-    for (auto& s : stats) all.merge(s->latency);
+    Histogram all, acks;
+    for (auto& s : stats) {
+      all.merge(s->latency);
+      acks.merge(s->ack_latency);
+    }
     json = fmt::format(
         R"({{"label":"{}","scenario":"{}","qos":{},"payload":{},"publishers":{},"subscribers":{},"rate_target":{},)"
         R"("delivered":{},"seconds":{:.3f},"msgs_per_s":{:.0f},"sent":{},"acked":{},"lost_acked":{},"duplicates":{},)"
-        R"("gaps":{},"p50_us":{:.1f},"p99_us":{:.1f},"max_us":{:.1f},"failed":{}}})",
+        R"("gaps":{},"p50_us":{:.1f},"p99_us":{:.1f},"max_us":{:.1f},"ack_p50_us":{:.1f},"ack_p99_us":{:.1f},)"
+        R"("failed":{}}})",
         cfg.label, cfg.scenario, cfg.qos, cfg.payload, n_pub, n_sub, cfg.rate, after - before, measured,
         static_cast<double>(after - before) / measured, sent, acked, lost, dups, gaps,
         static_cast<double>(all.quantile(0.5)) / 1e3, static_cast<double>(all.quantile(0.99)) / 1e3,
-        static_cast<double>(all.max()) / 1e3, run.failed.load());
+        static_cast<double>(all.max()) / 1e3, static_cast<double>(acks.quantile(0.5)) / 1e3,
+        static_cast<double>(acks.quantile(0.99)) / 1e3, run.failed.load());
   }
   run.stopping = true;
   for (std::size_t i = 0; i < clients.size(); ++i) asio::post(*ios[i % ios.size()], [c = clients[i]] { c->close(); });

@@ -86,10 +86,8 @@ void MqttSession::queue_retained(const std::string& filter, const SubscriptionRe
     if (record.options.subscription_id != 0) d.subscription_ids.push_back(record.options.subscription_id);
     // A durable queue stores its own copy: the retained message's stored row (if it was
     // ever stored for a queue) goes away with the entries that held it.
-    auto message = state_->durable() && d.qos > 0 ? m->with_retain(true) : std::move(m);
-    d.message = message;
+    d.message = state_->durable() && d.qos > 0 ? m->with_retain(true) : std::move(m);
     const auto r = state_->queue()->push(std::move(d), wakeups_);
-    if (r.pinned) core::unpin(ctx_->broker.store(), message->store_id());
     if (r.outcome == core::PushOutcome::dropped_full) {
       spdlog::warn("{}: retained message for '{}' dropped: the session queue is full", describe(), filter);
     }

@@ -76,12 +76,6 @@ void SessionRestorer::subscription(store::SubscriptionRecord&& s) {
 
 void SessionRestorer::entry(store::EntryRecord&& e) {
   static const std::string prefix = "mqtt:";
-  if (e.queue == core::kPinQueue) {
-    // A publish that was storing its message when the broker stopped: its entries are
-    // whatever was written; the pin itself goes.
-    pins_.push_back(e.seq);
-    return;
-  }
   if (!e.queue.starts_with(prefix)) return;  // another protocol's queue
   auto* r = find(e.queue.substr(prefix.size()));
   auto m = messages_.find(e.message_id);
@@ -141,8 +135,6 @@ RestoreCounts SessionRestorer::finish() {
   }
   sessions_.clear();
   messages_.clear();
-  for (auto id : pins_) core::unpin(broker_.store(), id);
-  pins_.clear();
   return counts_;
 }
 

@@ -54,7 +54,6 @@ class SessionRestorer final : public store::RestoreVisitor {
   const MqttSettings& settings_;
   std::unordered_map<std::uint64_t, core::MessagePtr> messages_;
   std::unordered_map<std::string, Restored> sessions_;
-  std::vector<std::uint64_t> pins_;
   RestoreCounts counts_;
 };
 

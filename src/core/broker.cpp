@@ -15,6 +15,7 @@ struct Match {
   std::uint8_t qos;
   bool retain_as_published;
   SubscriptionIds ids;
+  Delivery delivery;  // built once the matches are merged
 };
 
 // Collects the matches of one publish, merges those of the same queue and pushes,
@@ -27,18 +28,20 @@ class PublishSink final : public RouteSink {
   void on_match(const Binding& b) override {
     // [MQTT-3.8.3-3] no local: not back to the session that published it.
     if (b.options.no_local && b.options.owner != 0 && b.options.owner == message_->origin()) return;
-    Match m{&b, b.options.max_qos, b.options.retain_as_published, {}};
+    Match m{&b, b.options.max_qos, b.options.retain_as_published, {}, {}};
     if (b.options.subscription_id != 0) m.ids.push_back(b.options.subscription_id);
     matches_.push_back(std::move(m));
   }
 
   void on_done() override {
     if (matches_.size() > 1) merge();
+    for (auto& m : matches_) prepare(m);
+    if (matches_.size() > 1) {
+      // Every durable queue's entry is written before any delivery becomes visible.
+      for (auto& m : matches_) stored_ += m.binding->queue->store_entry(m.delivery) ? 1 : 0;
+    }
     for (auto& m : matches_) push(m);
   }
-
-  // This publish wrote the message to the store: every entry is queued now.
-  bool pinned() const noexcept { return pinned_; }
 
   PublishResult result;
 
@@ -63,19 +66,21 @@ class PublishSink final : public RouteSink {
     matches_.resize(out);
   }
 
-  void push(Match& m) {
-    Delivery d;
+  void prepare(Match& m) {
+    Delivery& d = m.delivery;
     d.message = message_;
     d.qos = std::min(message_->qos(), m.qos);
     // A message forwarded to a live subscription carries retain 0 unless the
     // subscription asked for retain-as-published [MQTT-3.3.1-9, MQTT-3.3.1-12/13].
     d.retain = m.retain_as_published && message_->retain();
     d.subscription_ids = std::move(m.ids);
+  }
+
+  void push(Match& m) {
     ++result.matched;
-    const PushResult r = m.binding->queue->push(std::move(d), wakeups_);
+    const PushResult r = m.binding->queue->push(std::move(m.delivery), wakeups_);
     result.evicted += r.evicted;
     result.stored += r.stored;
-    pinned_ = pinned_ || r.pinned;
     switch (r.outcome) {
       case PushOutcome::queued:
         ++result.queued;
@@ -93,7 +98,10 @@ class PublishSink final : public RouteSink {
   WakeupBatch& wakeups_;
   std::vector<QueuePtr>* congested_;
   boost::container::small_vector<Match, 8> matches_;
-  bool pinned_ = false;
+  std::uint32_t stored_ = 0;  // entries written ahead of the pushes
+
+ public:
+  std::uint32_t stored_ahead() const noexcept { return stored_; }
 };
 
 }  // namespace
@@ -138,8 +146,9 @@ PublishResult Broker::publish(const Exchange& exchange, const MessagePtr& messag
   if (retained) retained_.update(message);
   PublishSink sink(message, wakeups, congested);
   exchange.route(message->topic(), sink);
+  sink.result.stored += sink.stored_ahead();
   sink.result.needs_commit = sink.result.stored > 0 || (retained && store_.persistent());
-  if (sink.pinned()) unpin(store_, message->store_id());
+
   if (sink.result.matched == 0) counters_.dropped_no_subscribers.fetch_add(1, std::memory_order_relaxed);
   counters_.routed.fetch_add(sink.result.queued, std::memory_order_relaxed);
   if (sink.result.dropped) counters_.dropped_queue_full.fetch_add(sink.result.dropped, std::memory_order_relaxed);

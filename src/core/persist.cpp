@@ -122,26 +122,18 @@ store::MessageWrite to_store(const MessagePtr& message, std::uint64_t id) {
   return w;
 }
 
-std::uint64_t ensure_stored(const MessagePtr& message, store::Store& store, bool* pinned) {
+std::uint64_t ensure_stored(const MessagePtr& message, store::Store& store) {
   if (auto id = message->store_id(); id != 0 && !message->storing()) return id;
   const auto fresh = store.next_message_id();
   if (message->claim_store_id(fresh)) {
     store.put_message(to_store(message, fresh));
-    store::EntryRecord pin;
-    pin.queue = kPinQueue;
-    pin.seq = fresh;
-    pin.message_id = fresh;
-    store.put_entry(std::move(pin));
     message->assign_store_id(fresh);
-    if (pinned) *pinned = true;
     return fresh;
   }
   // Another thread is queueing the write right now: a few instructions away.
   while (message->storing()) std::this_thread::yield();
   return message->store_id();
 }
-
-void unpin(store::Store& store, std::uint64_t id) { store.delete_entry(std::string(kPinQueue), id); }
 
 MessagePtr from_store(store::StoredMessage&& s) {
   Message::Init init;

@@ -52,44 +52,57 @@ PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
   PushResult result;
   const std::uint64_t size = delivery_bytes(delivery);
   std::lock_guard lock(mutex_);
-  if (!has_consumer_ && delivery.qos == 0 && limits_.drop_qos0_without_consumer) {
-    result.outcome = PushOutcome::dropped_no_consumer;
+  auto refuse = [&](PushOutcome outcome) {
+    // An entry written ahead (store_entry) goes with the refused delivery.
+    if (store() && delivery.seq != 0) store()->delete_entry(store_name_, delivery.seq);
+    result.outcome = outcome;
     return result;
+  };
+  if (!has_consumer_ && delivery.qos == 0 && limits_.drop_qos0_without_consumer) {
+    return refuse(PushOutcome::dropped_no_consumer);
   }
   const bool full = items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes;
   if (full) {
     if (limits_.overflow == Overflow::reject_new || items_.empty()) {
       ++dropped_;
-      result.outcome = PushOutcome::dropped_full;
-      return result;
+      return refuse(PushOutcome::dropped_full);
     }
     while (!items_.empty() &&
            (items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes)) {
       bytes_ -= delivery_bytes(items_.front());
-      if (store_ && items_.front().seq != 0) store_->delete_entry(store_name_, items_.front().seq);
+      if (store() && items_.front().seq != 0) store()->delete_entry(store_name_, items_.front().seq);
       items_.pop_front();
       ++dropped_;
       ++result.evicted;
     }
   }
-  if (store_ && delivery.qos > 0) {
-    // Under the queue's lock, so entries reach the store in queue order.
-    store::EntryRecord e;
-    e.queue = store_name_;
-    e.seq = delivery.seq = next_seq_++;
-    e.message_id = ensure_stored(delivery.message, *store_, &result.pinned);
-    e.qos = delivery.qos;
-    e.retain = delivery.retain;
-    e.subscription_ids.assign(delivery.subscription_ids.begin(), delivery.subscription_ids.end());
-    store_->put_entry(std::move(e));
-    result.stored = true;
-  }
+  // Under the queue's lock, so entries reach the store in queue order.
+  if (delivery.seq == 0) result.stored = store_entry_locked(delivery);
   items_.push_back(std::move(delivery));
   bytes_ += size;
   ++pushed_;
   result.congested = has_consumer_ && items_.size() >= limits_.flow_high;
   wake_locked(wakeups);
   return result;
+}
+
+bool Queue::store_entry(Delivery& delivery) {
+  if (store() == nullptr || delivery.qos == 0) return false;
+  std::lock_guard lock(mutex_);
+  return store_entry_locked(delivery);
+}
+
+bool Queue::store_entry_locked(Delivery& delivery) {
+  if (store() == nullptr || delivery.qos == 0) return false;
+  store::EntryRecord e;
+  e.queue = store_name_;
+  e.seq = delivery.seq = next_seq_++;
+  e.message_id = ensure_stored(delivery.message, *store());
+  e.qos = delivery.qos;
+  e.retain = delivery.retain;
+  e.subscription_ids.assign(delivery.subscription_ids.begin(), delivery.subscription_ids.end());
+  store()->put_entry(std::move(e));
+  return true;
 }
 
 void Queue::requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeups) {
@@ -207,7 +220,7 @@ std::size_t Queue::purge() {
     n = items_.size();
     items_.clear();
     bytes_ = 0;
-    if (store_) store_->delete_queue(store_name_);
+    if (store()) store()->delete_queue(store_name_);
     after_remove_locked(waiters);
   }
   notify_waiters(waiters);
@@ -231,16 +244,16 @@ namespace outpost::core {
 
 void Queue::make_durable(store::Store& store, std::string store_name) {
   std::lock_guard lock(mutex_);
-  store_ = &store;
+  store_.store(&store, std::memory_order_release);
   store_name_ = std::move(store_name);
 }
 
 void Queue::entry_sent(const Delivery& d, store::EntryState state, std::uint16_t packet_id) {
-  if (store_ && d.seq != 0) store_->update_entry(store_name_, d.seq, state, packet_id);
+  if (store() && d.seq != 0) store()->update_entry(store_name_, d.seq, state, packet_id);
 }
 
 void Queue::entry_done(const Delivery& d) {
-  if (store_ && d.seq != 0) store_->delete_entry(store_name_, d.seq);
+  if (store() && d.seq != 0) store()->delete_entry(store_name_, d.seq);
 }
 
 void Queue::restore(Delivery d) {

@@ -106,7 +106,6 @@ struct PushResult {
   bool congested = false;       // queued past flow_high with a consumer attached
   std::uint32_t evicted = 0;    // drop_head: older messages dropped to make room
   bool stored = false;          // written to the store (a durable queue, QoS 1/2)
-  bool pinned = false;          // this push wrote the message: the caller must unpin it
 };
 
 struct QueueStats {
@@ -128,6 +127,12 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   // Any thread. Adds a wake-up for the consumer to `wakeups` when it must be woken.
   PushResult push(Delivery delivery, WakeupBatch& wakeups);
+  // Any thread, before push(), for a message going to several queues: a durable queue
+  // writes the delivery's entry (and the message, once) and sets its seq now. The store
+  // deletes a message with its last entry, so every queue's entry must be written before
+  // any copy becomes visible to a consumer that could acknowledge it. True if written.
+  // push() then only appends (or, if it refuses the delivery, deletes the entry).
+  bool store_entry(Delivery& delivery);
   // Any thread. Puts deliveries back at the FRONT in their original order (a consumer
   // went away with messages it had not finished), marking them redelivered.
   void requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeups);
@@ -155,7 +160,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // queues). The consumer reports progress with entry_sent / entry_done. Call before
   // the queue is bound anywhere.
   void make_durable(store::Store& store, std::string store_name);
-  bool durable() const noexcept { return store_ != nullptr; }
+  bool durable() const noexcept { return store() != nullptr; }
   const std::string& store_name() const noexcept { return store_name_; }
   // Consumer thread: a stored delivery was sent (with its packet id) or finished
   // (acknowledged, expired, refused). No effect for deliveries that are not stored.
@@ -172,6 +177,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
  private:
   void wake_locked(WakeupBatch& wakeups);
+  bool store_entry_locked(Delivery& delivery);
   void release_waiters_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
   void after_remove_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
   static void notify_waiters(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& waiters);
@@ -190,7 +196,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
   boost::asio::any_io_executor consumer_ex_;
   bool wake_pending_ = false;
   std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters_;
-  store::Store* store_ = nullptr;
+  // Set once (make_durable); read without the lock on the publish path.
+  std::atomic<store::Store*> store_{nullptr};
+  store::Store* store() const noexcept { return store_.load(std::memory_order_acquire); }
   std::string store_name_;
   std::uint64_t next_seq_ = 1;
 };

@@ -12,6 +12,7 @@ from harness import *
 
 KILLS = 4
 WINDOW = 32  # QoS 1 messages in flight, so commits group several of them
+SUBSCRIBERS = ("crash-sub-a", "crash-sub-b")
 RATE = 5000  # messages per second: the subscriber's queue (100000 by default) never fills
 
 
@@ -59,12 +60,35 @@ class Publisher(threading.Thread):
 
 
 class Crash(unittest.TestCase):
+    def drain(self, port, client_id):
+        """Every message the session holds, by sequence number (a raw client: nothing is
+        lost client-side)."""
+        sub = RawClient(port, timeout=5.0)
+        self.assertEqual(sub.connect(client_id, clean=False), (1, 0))
+        got = set()
+        while True:
+            try:
+                p = sub.recv_packet(timeout=2.0)
+            except (socket.timeout, TimeoutError, AssertionError, OSError):
+                break
+            if p.type != PUBLISH:
+                continue
+            topic, pid, payload = p.publish_fields()
+            got.add(struct.unpack("!Q", payload)[0])
+            if pid:
+                sub.send(ack_packet("puback", pid))
+        sub.send(DISCONNECT)
+        sub.close()
+        return got
+
     def test_acknowledged_messages_survive_repeated_kills(self):
         b = Broker().start()
         try:
-            s = PahoClient(b.port, client_id="crash-sub", clean_session=False).connect()
-            s.subscribe("crash/t", 1)
-            s.disconnect()
+            # Two persistent sessions: the message is stored once, with an entry for each.
+            for sub_id in SUBSCRIBERS:
+                s = PahoClient(b.port, client_id=sub_id, clean_session=False).connect()
+                s.subscribe("crash/t", 1)
+                s.disconnect()
             pub = Publisher(b.port)
             pub.start()
             rng = random.Random(5)
@@ -79,26 +103,11 @@ class Crash(unittest.TestCase):
             with pub.lock:
                 acked = set(pub.acked)
             self.assertGreater(len(acked), 200, "the publisher made too little progress to test anything")
-            # Drain the subscriber's queue with a raw client so nothing is lost client-side.
-            sub = RawClient(b.port, timeout=5.0)
-            self.assertEqual(sub.connect("crash-sub", clean=False), (1, 0))
-            got = set()
-            while True:
-                try:
-                    p = sub.recv_packet(timeout=2.0)
-                except (socket.timeout, TimeoutError, AssertionError, OSError):
-                    break
-                if p.type != PUBLISH:
-                    continue
-                topic, pid, payload = p.publish_fields()
-                got.add(struct.unpack("!Q", payload)[0])
-                if pid:
-                    sub.send(ack_packet("puback", pid))
-            sub.send(DISCONNECT)
-            sub.close()
-            lost = sorted(acked - got)
-            print(f"acknowledged {len(acked)}, received {len(got)} distinct, {KILLS} kills")
-            self.assertEqual(lost, [], f"{len(lost)} acknowledged messages lost, e.g. {lost[:10]}")
+            for sub_id in SUBSCRIBERS:
+                got = self.drain(b.port, sub_id)
+                lost = sorted(acked - got)
+                print(f"{sub_id}: acknowledged {len(acked)}, received {len(got)} distinct, {KILLS} kills")
+                self.assertEqual(lost, [], f"{sub_id}: {len(lost)} acknowledged messages lost, e.g. {lost[:10]}")
         finally:
             b.stop()
             text = b.log_text()
