@@ -4,10 +4,32 @@
 QoS 2 exchanges in flight in both directions; a damaged store stops the start; a full
 store refuses QoS 1/2 publishes visibly."""
 import os
-import signal
-import sqlite3
+import threading
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from harness import *
+
+
+def v5_connect(port, client_id, expiry, clean_start):
+    """An MQTT 5 client with a session expiry interval; returns (client, session present)."""
+    c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+    got = {}
+    done = threading.Event()
+
+    def on_connect(client, userdata, flags, rc, properties=None):
+        got["present"] = flags["session present"]
+        done.set()
+
+    c.on_connect = on_connect
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = expiry
+    c.connect("127.0.0.1", port, clean_start=clean_start, properties=props)
+    c.loop_start()
+    if not done.wait(5):
+        raise AssertionError("no CONNACK")
+    return c, got["present"]
 
 
 def fresh_broker(**kw):
@@ -141,6 +163,26 @@ class Persistence(unittest.TestCase):
         self.assertEqual([m.payload for m in s.messages], [b"exactly-once"])
         s.disconnect()
 
+    def test_session_expiry_keeps_counting_across_a_restart(self):
+        for cid, expiry in (("exp-short", 2), ("exp-long", 300)):
+            c, present = v5_connect(self.port, cid, expiry, clean_start=True)
+            c.subscribe("exp/t", 1)
+            time.sleep(0.2)
+            c.disconnect()
+            c.loop_stop()
+        time.sleep(0.3)
+        self.broker.stop()
+        time.sleep(2.5)  # the short session expires while the broker is down
+        self.broker.start()
+        c, present = v5_connect(self.port, "exp-short", 300, clean_start=False)
+        self.assertEqual(present, 0)
+        c.disconnect()
+        c.loop_stop()
+        c, present = v5_connect(self.port, "exp-long", 300, clean_start=False)
+        self.assertEqual(present, 1)
+        c.disconnect()
+        c.loop_stop()
+
     def test_clean_session_leaves_nothing_behind(self):
         s = PahoClient(self.port, client_id="pc-sub", clean_session=False).connect()
         s.subscribe("pc/t", 1)
@@ -211,6 +253,19 @@ class FullStore(unittest.TestCase):
             self.assertTrue(closed)
             self.assertGreater(sent, 30)
             self.assertTrue(b.wait_for_log("the store is full"))
+            # MQTT 5 can refuse one message: PUBACK with 0x97 (quota exceeded), and the
+            # connection stays.
+            v5 = RawClient(b.port)
+            v5.send(packet(0x10, mqtt_str("MQTT") + bytes([5, 0x02]) + struct.pack("!H", 60) + b"\x00" +
+                           mqtt_str("full-pub-5")))
+            self.assertEqual(v5.expect(CONNACK).body[1], 0)
+            v5.send(packet(0x32, mqtt_str("full/t") + struct.pack("!H", 9) + b"\x00" + bytes(16000)))
+            ack = v5.expect(PUBACK)
+            self.assertEqual(ack.packet_id(), 9)
+            self.assertEqual(ack.body[2], 0x97)
+            v5.send(PINGREQ)
+            v5.expect(PINGRESP)
+            v5.close()
             # What was acknowledged is delivered.
             s = PahoClient(b.port, client_id="full-sub", clean_session=False).connect()
             self.assertEqual(len(s.wait_messages(sent, timeout=10)), sent)
