@@ -32,7 +32,7 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
   if (p.qos == 2 && state_->incoming_qos2().contains(p.packet_id)) {
     // A re-sent QoS 2 PUBLISH before PUBREL: already routed, only acknowledge again
     // (exactly once [MQTT-4.3.3-2]).
-    send_ack(PacketType::pubrec, p.packet_id);
+    acknowledge_when_durable(PacketType::pubrec, p.packet_id, ReasonCode::success, false);
     return true;
   }
   if (p.qos == 2 && state_->incoming_qos2().size() >= s.receive_maximum) {
@@ -45,7 +45,8 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     // Full: refused visibly, never accepted and then lost.
     if (version_ == ProtocolVersion::v5) {
       log_store_full();
-      send_ack(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id, ReasonCode::quota_exceeded);
+      acknowledge_when_durable(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id,
+                               ReasonCode::quota_exceeded, false);
       return true;
     }
     spdlog::warn("{}: QoS {} PUBLISH on '{}' refused: the store is full (persistence.max_bytes); closing the "
@@ -121,18 +122,31 @@ void MqttSession::log_store_full() {
 
 void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason,
                                            bool needs_commit) {
-  auto& store = ctx_->broker.store();
-  if (!needs_commit || !store.persistent()) {
+  const bool wait = needs_commit && ctx_->broker.store().persistent();
+  if (!wait && barriers_in_flight_ == 0 && unsent_acks_.empty()) {
     send_ack(type, packet_id, reason);
     return;
   }
-  // The acknowledgement leaves only once the store holds the message.
-  store.after_commit([w = std::weak_ptr<Handle>(handle_), ex = link_.executor(), type, packet_id, reason] {
-    boost::asio::post(ex, [w, type, packet_id, reason] {
-      auto h = w.lock();
-      if (h && h->session && !h->session->closed_) h->session->send_ack(type, packet_id, reason);
-    });
-  });
+  // Behind a commit, or behind acknowledgements that wait for one: PUBACK / PUBREC go out
+  // in the order the PUBLISH packets came [MQTT-4.6.0-2, 4.6.0-3].
+  unsent_acks_.push_back(PendingAck{type, packet_id, reason});
+}
+
+void MqttSession::flush_acks() {
+  if (unsent_acks_.empty()) return;
+  // One barrier for every acknowledgement of this read: it runs once the store holds
+  // all that they acknowledge (barriers complete in call order).
+  ++barriers_in_flight_;
+  ctx_->broker.store().after_commit(
+      [w = std::weak_ptr<Handle>(handle_), ex = link_.executor(), acks = std::move(unsent_acks_)]() mutable {
+        boost::asio::post(ex, [w = std::move(w), acks = std::move(acks)] {
+          auto h = w.lock();
+          if (!h || !h->session || h->session->closed_) return;
+          --h->session->barriers_in_flight_;
+          for (const auto& a : acks) h->session->send_ack(a.type, a.packet_id, a.reason);
+        });
+      });
+  unsent_acks_ = {};
 }
 
 void MqttSession::send_ack(PacketType type, std::uint16_t packet_id, ReasonCode reason) {

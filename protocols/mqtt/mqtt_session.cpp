@@ -71,6 +71,7 @@ std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
     if (!handle_packet(h, body)) break;
   }
   if (!congested_.empty()) wait_for_congested();
+  flush_acks();
   flush_wakeups();
   return consumed;
 }

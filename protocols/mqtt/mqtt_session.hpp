@@ -80,6 +80,8 @@ class MqttSession final : public proto::Session {
   // wrote (`needs_commit`) [the durability rule: nothing acknowledged is lost].
   void acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason, bool needs_commit);
   void log_store_full();
+  // Registers one store barrier for the acknowledgements gathered while handling a read.
+  void flush_acks();
   core::MessagePtr make_message(const PublishPacket& p, std::string topic);
   void after_route(const core::PublishResult& result, const core::Message& message);
 
@@ -134,6 +136,13 @@ class MqttSession final : public proto::Session {
   std::chrono::steady_clock::time_point drop_log_window_{};
   unsigned drop_logs_in_window_ = 0;
   std::chrono::steady_clock::time_point store_full_logged_{};
+  struct PendingAck {
+    PacketType type;
+    std::uint16_t packet_id;
+    ReasonCode reason;
+  };
+  std::vector<PendingAck> unsent_acks_;  // waiting for this read's barrier
+  unsigned barriers_in_flight_ = 0;      // barriers registered and not yet come back
   std::uint64_t drops_unlogged_ = 0;
 };
 
