@@ -183,6 +183,22 @@ class Persistence(unittest.TestCase):
         c.disconnect()
         c.loop_stop()
 
+    def test_acknowledgements_keep_publish_order_around_commits(self):
+        s = PahoClient(self.port, client_id="order-sub", clean_session=False).connect()
+        s.subscribe("order/durable", 1)
+        s.disconnect()
+        pub = RawClient(self.port)
+        pub.connect("order-pub")
+        # Stored (waits for a commit), not stored (nobody subscribes), stored, not stored.
+        pub.send(publish_packet("order/durable", b"1", qos=1, packet_id=1) +
+                 publish_packet("order/nobody", b"2", qos=1, packet_id=2) +
+                 publish_packet("order/durable", b"3", qos=1, packet_id=3) +
+                 publish_packet("order/nobody", b"4", qos=1, packet_id=4))
+        ids = [pub.expect(PUBACK).packet_id() for _ in range(4)]
+        self.assertEqual(ids, [1, 2, 3, 4])  # [MQTT-4.6.0-2]
+        pub.send(DISCONNECT)
+        pub.close()
+
     def test_clean_session_leaves_nothing_behind(self):
         s = PahoClient(self.port, client_id="pc-sub", clean_session=False).connect()
         s.subscribe("pc/t", 1)
