@@ -122,11 +122,8 @@ void Client::on_packet(const FixedHeader& h, std::span<const std::uint8_t> body)
       return;
     case PacketType::puback:
     case PacketType::pubcomp:
-      if (auto a = decode_ack(options_.version, h.type, body); a && a->packet_id < sent_at_.size() &&
-                                                                 h.type == PacketType::puback) {
-        const auto now = now_ns();
-        const auto at = sent_at_[a->packet_id];
-        stats_.ack_latency.add(now > at ? now - at : 0);
+      if (h.type == PacketType::puback) {
+        if (auto a = decode_ack(options_.version, h.type, body)) record_ack(a->packet_id);
       }
       ++acked_;
       --inflight_;
@@ -134,11 +131,7 @@ void Client::on_packet(const FixedHeader& h, std::span<const std::uint8_t> body)
       return;
     case PacketType::pubrec: {
       auto a = decode_ack(options_.version, PacketType::pubrec, body);
-      if (a && a->packet_id < sent_at_.size()) {
-        const auto now = now_ns();
-        const auto at = sent_at_[a->packet_id];
-        stats_.ack_latency.add(now > at ? now - at : 0);
-      }
+      if (a) record_ack(a->packet_id);
       if (a) encode_ack(pending_, options_.version, PacketType::pubrel, a->packet_id, ReasonCode::success, nullptr);
       return;
     }
@@ -185,6 +178,13 @@ void Client::begin_publishing() {
     publish_more();
     flush();
   }
+}
+
+void Client::record_ack(std::uint16_t packet_id) {
+  if (packet_id >= sent_at_.size()) return;
+  const auto now = now_ns();
+  const auto at = sent_at_[packet_id];
+  stats_.ack_latency.add(now > at ? now - at : 0);
 }
 
 void Client::publish_one() {

@@ -91,6 +91,7 @@ class Client : public std::enable_shared_from_this<Client> {
   std::size_t inflight_ = 0;
   std::uint16_t next_id_ = 0;
   std::vector<std::uint64_t> sent_at_;  // by packet id: when that QoS 1/2 PUBLISH left
+  void record_ack(std::uint16_t packet_id);  // PUBACK / PUBREC latency
   std::uint64_t started_ns_ = 0;
   SequenceTracker tracker_;
 };

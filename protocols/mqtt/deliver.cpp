@@ -41,9 +41,7 @@ void MqttSession::deliver() {
       f.stage = d.qos == 1 ? OutFlight::Stage::awaiting_puback : OutFlight::Stage::awaiting_pubrec;
       f.sequence = state_->next_sequence();
       f.delivery = std::move(d);
-      queue.entry_sent(f.delivery,
-                       f.delivery.qos == 1 ? store::EntryState::awaiting_puback : store::EntryState::awaiting_pubrec,
-                       *id);
+      queue.entry_sent(f.delivery, to_entry_state(f.stage), *id);
       send_publish(f.delivery, *id, false);
       inflight.emplace(*id, std::move(f));
     }

@@ -207,7 +207,7 @@ bool MqttSession::handle_pubrec(std::span<const std::uint8_t> body) {
     return true;
   }
   it->second.stage = OutFlight::Stage::awaiting_pubcomp;
-  if (auto* q = state_->queue()) q->entry_sent(it->second.delivery, store::EntryState::awaiting_pubcomp, ack->packet_id);
+  if (auto* q = state_->queue()) q->entry_sent(it->second.delivery, to_entry_state(it->second.stage), ack->packet_id);
   send_ack(PacketType::pubrel, ack->packet_id);
   return true;
 }

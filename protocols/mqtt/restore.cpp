@@ -98,9 +98,7 @@ void SessionRestorer::entry(store::EntryRecord&& e) {
   }
   // Sent before the restart: resent on resume with the same packet id [MQTT-4.4.0-1].
   OutFlight f;
-  f.stage = e.state == store::EntryState::awaiting_puback   ? OutFlight::Stage::awaiting_puback
-            : e.state == store::EntryState::awaiting_pubrec ? OutFlight::Stage::awaiting_pubrec
-                                                            : OutFlight::Stage::awaiting_pubcomp;
+  f.stage = to_stage(e.state);
   f.sequence = state.next_sequence();
   d.redelivered = true;
   f.delivery = std::move(d);

@@ -34,6 +34,21 @@ struct OutFlight {
   std::uint64_t sequence = 0;  // send order, for resending in order [MQTT-4.6.0-1]
 };
 
+// How an in-flight stage is kept in the store, and back.
+constexpr store::EntryState to_entry_state(OutFlight::Stage s) noexcept {
+  switch (s) {
+    case OutFlight::Stage::awaiting_puback: return store::EntryState::awaiting_puback;
+    case OutFlight::Stage::awaiting_pubrec: return store::EntryState::awaiting_pubrec;
+    case OutFlight::Stage::awaiting_pubcomp: return store::EntryState::awaiting_pubcomp;
+  }
+  return store::EntryState::queued;
+}
+constexpr OutFlight::Stage to_stage(store::EntryState s) noexcept {
+  return s == store::EntryState::awaiting_pubrec    ? OutFlight::Stage::awaiting_pubrec
+         : s == store::EntryState::awaiting_pubcomp ? OutFlight::Stage::awaiting_pubcomp
+                                                    : OutFlight::Stage::awaiting_puback;
+}
+
 class SessionState final : public core::Session {
  public:
   SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin);

@@ -58,9 +58,7 @@ class Persistence(unittest.TestCase):
         self.broker.start()
 
     def queued_messages_survive(self, crash):
-        s = PahoClient(self.port, client_id="ps-sub", clean_session=False).connect()
-        s.subscribe("ps/#", 1)
-        s.disconnect()
+        offline_subscription(self.port, "ps-sub", "ps/#", 1)
         pub = PahoClient(self.port, client_id="ps-pub").connect()
         for i in range(50):
             pub.publish(f"ps/{i % 3}", f"m{i}".encode(), qos=1)  # waits for the PUBACK
@@ -136,9 +134,7 @@ class Persistence(unittest.TestCase):
         sub.close()
 
     def test_incoming_qos2_in_flight_completes_once_after_crash(self):
-        s = PahoClient(self.port, client_id="q2-in-sub", clean_session=False).connect()
-        s.subscribe("q2i/t", 2)
-        s.disconnect()
+        offline_subscription(self.port, "q2-in-sub", "q2i/t", 2)
         pub = RawClient(self.port)
         pub.connect("q2-in-pub", clean=False)
         pub.send(publish_packet("q2i/t", b"exactly-once", qos=2, packet_id=7))
@@ -184,9 +180,7 @@ class Persistence(unittest.TestCase):
         c.loop_stop()
 
     def test_acknowledgements_keep_publish_order_around_commits(self):
-        s = PahoClient(self.port, client_id="order-sub", clean_session=False).connect()
-        s.subscribe("order/durable", 1)
-        s.disconnect()
+        offline_subscription(self.port, "order-sub", "order/durable", 1)
         pub = RawClient(self.port)
         pub.connect("order-pub")
         # Stored (waits for a commit), not stored (nobody subscribes), stored, not stored.
@@ -200,9 +194,7 @@ class Persistence(unittest.TestCase):
         pub.close()
 
     def test_clean_session_leaves_nothing_behind(self):
-        s = PahoClient(self.port, client_id="pc-sub", clean_session=False).connect()
-        s.subscribe("pc/t", 1)
-        s.disconnect()
+        offline_subscription(self.port, "pc-sub", "pc/t", 1)
         pub = PahoClient(self.port, client_id="pc-pub").connect()
         pub.publish("pc/t", b"old", qos=1)
         pub.disconnect()
@@ -250,9 +242,7 @@ class FullStore(unittest.TestCase):
     def test_full_store_refuses_visibly(self):
         b = Broker(config=broker_config(extra="persistence:\n  dir: {data}\n  max_bytes: 1MiB\n")).start()
         try:
-            s = PahoClient(b.port, client_id="full-sub", clean_session=False).connect()
-            s.subscribe("full/t", 1)
-            s.disconnect()
+            offline_subscription(b.port, "full-sub", "full/t", 1)
             pub = RawClient(b.port)
             pub.connect("full-pub")
             closed = False

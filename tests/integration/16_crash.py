@@ -86,9 +86,7 @@ class Crash(unittest.TestCase):
         try:
             # Two persistent sessions: the message is stored once, with an entry for each.
             for sub_id in SUBSCRIBERS:
-                s = PahoClient(b.port, client_id=sub_id, clean_session=False).connect()
-                s.subscribe("crash/t", 1)
-                s.disconnect()
+                offline_subscription(b.port, sub_id, "crash/t", 1)
             pub = Publisher(b.port)
             pub.start()
             rng = random.Random(5)

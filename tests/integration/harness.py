@@ -245,6 +245,14 @@ class PahoClient:
         self.client.socket().close()
 
 
+def offline_subscription(port, client_id, topic, qos=1):
+    """A persistent session subscribed to `topic` whose client has gone: the broker keeps
+    what arrives for it."""
+    s = PahoClient(port, client_id=client_id, clean_session=False).connect()
+    s.subscribe(topic, qos)
+    s.disconnect()
+
+
 # ---------------------------------------------------------------- raw MQTT client
 
 def varint(n):
