@@ -31,6 +31,7 @@ std::size_t SqliteWriter::KeyHash::operator()(const Qos2Key& k) const noexcept {
 // batch, so the batch's end state is unchanged.
 void SqliteWriter::coalesce(std::vector<Op>& batch) {
   pending_messages_.clear();
+  unreferenced_.clear();
   entry_ops_.clear();
   queue_ops_.clear();
   retained_ops_.clear();
@@ -50,7 +51,13 @@ void SqliteWriter::coalesce(std::vector<Op>& batch) {
     batch[j].live = false;
     ++cancelled;
     if (const auto* p = std::get_if<PutEntryOp>(&batch[j].v)) {
-      if (PutMessageOp* pm = pending_message(p->e.message_id)) --pm->live_entries;
+      if (PutMessageOp* pm = pending_message(p->e.message_id)) {
+        --pm->live_entries;
+      } else {
+        // Its message was written by an earlier batch, perhaps with no entry ever
+        // committed for it: checked after this batch's counts (SqliteWriter::apply_all).
+        unreferenced_.push_back(p->e.message_id);
+      }
     }
   };
   // The entry key of a live put/update at index j.

@@ -114,6 +114,9 @@ SqliteWriter::Outcome SqliteWriter::commit(std::vector<Op>& batch) {
     if (auto* pm = std::get_if<PutMessageOp>(&op.v)) pm->written = false;
     if (op.live && !std::holds_alternative<BarrierOp>(op.v)) work = true;
   }
+  for (std::uint64_t id : unreferenced_) {
+    if (const std::uint32_t* c = refs_.find(id); c && *c == 0) work = true;  // a message to delete
+  }
   if (!work) return {};  // everything coalesced away: no transaction at all
 
   undo_.clear();
@@ -160,6 +163,12 @@ int SqliteWriter::apply_all(std::vector<Op>& batch, std::uint64_t& freed, std::u
     }
   }
   if ((rc = finish_messages(batch, freed, applied)) != SQLITE_DONE) return rc;
+  // A message written in an earlier batch whose only entries were put and deleted within
+  // this one never had its count go up and down: it is zero without having "reached" it.
+  for (std::uint64_t id : unreferenced_) {
+    const std::uint32_t* c = refs_.find(id);
+    if (c && *c == 0) zeroed_.push_back(id);
+  }
 
   // Messages whose last reference went in this batch. Checked only now, so a count that
   // fell to zero and rose again within the batch keeps its message.

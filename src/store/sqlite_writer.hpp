@@ -106,6 +106,9 @@ class SqliteWriter {
   // coalesce() bookkeeping, kept between batches for its capacity. Keys view strings
   // inside the batch's operations, which stay put until the batch is cleared.
   std::unordered_map<std::uint64_t, std::size_t> pending_messages_;  // id -> PutMessageOp index
+  // Messages of earlier batches whose entries were cancelled in this one: deleted if
+  // nothing references them once the batch is applied.
+  std::vector<std::uint64_t> unreferenced_;
   std::unordered_map<EntryKey, std::size_t, KeyHash> entry_ops_;    // live put/update per entry
   std::unordered_map<std::string_view, std::vector<std::size_t>> queue_ops_;
   std::unordered_map<std::string_view, std::size_t> retained_ops_;

@@ -468,6 +468,29 @@ TEST(SqliteStore, AfterCommitRunsInCallOrderAcrossThreads) {
   EXPECT_EQ(after.messages.size(), after.entries.size());
 }
 
+TEST(SqliteStore, MessageOfAnEarlierBatchGoesWhenItsOnlyEntryIsPutAndDeletedTogether) {
+  // The writer may take a message and its entry in different batches; if the entry is
+  // then put and deleted within one batch (acknowledged at once), the message must go.
+  TempDir dir;
+  {
+    SqliteStore s(options(dir));
+    Recorder r;
+    s.restore(r);
+    s.put_message(message(1, "t", "payload"));
+    flush(s);
+    EXPECT_EQ(s.stats().messages, 1u);
+    {
+      WriterHold hold(s);
+      s.put_entry(entry("q", 1, 1));
+      s.delete_entry("q", 1);
+    }
+    flush(s);
+    EXPECT_EQ(s.stats().messages, 0u);
+    EXPECT_EQ(s.stats().bytes, 0u);
+  }
+  EXPECT_TRUE(reopen(dir).messages.empty());
+}
+
 TEST(SqliteStore, WouldExceedFollowsStoredBytes) {
   TempDir dir;
   auto o = options(dir);
