@@ -42,9 +42,16 @@ void Queue::set_limits(const QueueLimits& limits) {
 }
 
 void Queue::wake_locked(WakeupBatch& wakeups) {
-  if (has_consumer_ && !wake_pending_ && !items_.empty()) {
-    wake_pending_ = true;
-    wakeups.add(consumer_ex_, consumer_);
+  if (!has_consumer_ || items_.empty()) return;
+  const std::size_t n = consumers_.size();
+  // Starting with a different consumer each time spreads deliveries when several
+  // consumers share the queue (their wake-ups run in post order).
+  const std::size_t first = n > 1 ? next_wake_++ % n : 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    auto& slot = consumers_[(first + k) % n];
+    if (slot.wake_pending) continue;
+    slot.wake_pending = true;
+    wakeups.add(slot.ex, slot.consumer);
   }
 }
 
@@ -61,6 +68,9 @@ PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
   if (!has_consumer_ && delivery.qos == 0 && limits_.drop_qos0_without_consumer) {
     return refuse(PushOutcome::dropped_no_consumer);
   }
+  if (limits_.message_ttl_ms >= 0 && delivery.expires_unix_ms == 0) {
+    delivery.expires_unix_ms = now_unix_ms() + limits_.message_ttl_ms;
+  }
   const bool full = items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes;
   if (full) {
     if (limits_.overflow == Overflow::reject_new || items_.empty()) {
@@ -71,6 +81,10 @@ PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
            (items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes)) {
       bytes_ -= delivery_bytes(items_.front());
       if (store() && items_.front().seq != 0) store()->delete_entry(store_name_, items_.front().seq);
+      if (limits_.keep_evicted) {
+        items_.front().seq = 0;
+        evicted_.push_back(std::move(items_.front()));
+      }
       items_.pop_front();
       ++dropped_;
       ++result.evicted;
@@ -118,7 +132,9 @@ void Queue::requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeu
 
 void Queue::after_remove_locked(
     std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out) {
-  if (items_.empty()) wake_pending_ = false;
+  if (items_.empty()) {
+    for (auto& slot : consumers_) slot.wake_pending = false;
+  }
   if (!waiters_.empty() && items_.size() <= limits_.flow_low) release_waiters_locked(out);
 }
 
@@ -156,18 +172,53 @@ bool Queue::pull_one(Delivery& out) {
   return got;
 }
 
-void Queue::rearm(WakeupBatch& wakeups) {
+void Queue::rearm(WakeupBatch& wakeups, const Consumer* consumer) {
   std::lock_guard lock(mutex_);
-  wake_pending_ = false;
+  for (auto& slot : consumers_) {
+    if (consumer == nullptr || slot.raw == consumer) slot.wake_pending = false;
+  }
   wake_locked(wakeups);
+}
+
+std::size_t Queue::take_expired(std::int64_t now, std::vector<Delivery>& out, std::size_t max) {
+  std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
+  std::size_t n = 0;
+  {
+    std::lock_guard lock(mutex_);
+    while (n < max && !items_.empty() && items_.front().expired(now)) {
+      bytes_ -= delivery_bytes(items_.front());
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+      ++n;
+    }
+    if (n > 0) after_remove_locked(waiters);
+  }
+  notify_waiters(waiters);
+  return n;
+}
+
+std::size_t Queue::take_evicted(std::vector<Delivery>& out) {
+  std::lock_guard lock(mutex_);
+  const std::size_t n = evicted_.size();
+  for (auto& d : evicted_) out.push_back(std::move(d));
+  evicted_.clear();
+  return n;
 }
 
 void Queue::attach(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups) {
   std::lock_guard lock(mutex_);
-  consumer_ = std::move(consumer);
-  consumer_ex_ = std::move(ex);
+  consumers_.clear();
+  const Consumer* raw = consumer.lock().get();
+  consumers_.push_back(ConsumerSlot{std::move(consumer), raw, std::move(ex), false});
   has_consumer_ = true;
-  wake_pending_ = false;
+  wake_locked(wakeups);
+}
+
+void Queue::add_consumer(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups) {
+  std::lock_guard lock(mutex_);
+  const Consumer* raw = consumer.lock().get();
+  consumers_.push_back(ConsumerSlot{std::move(consumer), raw, std::move(ex), false});
+  has_consumer_ = true;
   wake_locked(wakeups);
 }
 
@@ -175,14 +226,16 @@ void Queue::detach(const Consumer* consumer) {
   std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
   {
     std::lock_guard lock(mutex_);
-    auto current = consumer_.lock();
-    if (current && current.get() != consumer) return;
-    consumer_.reset();
-    consumer_ex_ = {};
-    has_consumer_ = false;
-    wake_pending_ = false;
-    // Nobody drains an offline queue: publishers must not wait for it.
-    release_waiters_locked(waiters);
+    auto it = std::find_if(consumers_.begin(), consumers_.end(), [consumer](const ConsumerSlot& s) {
+      return s.raw == consumer || s.consumer.expired();
+    });
+    if (it == consumers_.end()) return;
+    consumers_.erase(it);
+    has_consumer_ = !consumers_.empty();
+    if (!has_consumer_) {
+      // Nobody drains an offline queue: publishers must not wait for it.
+      release_waiters_locked(waiters);
+    }
   }
   notify_waiters(waiters);
 }
@@ -235,6 +288,7 @@ QueueStats Queue::stats() const {
   s.dropped = dropped_;
   s.pushed = pushed_;
   s.has_consumer = has_consumer_;
+  s.consumers = static_cast<std::uint32_t>(consumers_.size());
   return s;
 }
 

@@ -1,6 +1,6 @@
-// Queue: an ordered buffer of deliveries with (for now) one consumer, bounded by message
-// count and bytes. An MQTT session owns one; an AMQP queue is one; a shared subscription
-// group will be one with several consumers.
+// Queue: an ordered buffer of deliveries with one or more consumers, bounded by message
+// count and bytes. An MQTT session owns one (one consumer); an AMQP queue is one (any
+// number of consumers, woken in turn so that deliveries spread across them).
 //
 // Threading: push() may be called from any I/O thread (publishers live everywhere); it
 // takes the queue's own short lock. The consumer side (pull, ack bookkeeping) runs on the
@@ -41,6 +41,13 @@ struct Delivery {
   bool redelivered = false;  // sent before and not acknowledged (MQTT DUP, AMQP redelivered)
   SubscriptionIds subscription_ids;
   std::uint64_t seq = 0;     // its entry in a durable queue's store records (0 = not stored)
+  // Per-queue message TTL (AMQP x-message-ttl): wall-clock ms after which this delivery
+  // expires in this queue; 0 = only the message's own expiry applies.
+  std::int64_t expires_unix_ms = 0;
+
+  bool expired(std::int64_t now_unix_ms) const noexcept {
+    return message->expired(now_unix_ms) || (expires_unix_ms != 0 && now_unix_ms >= expires_unix_ms);
+  }
 };
 
 enum class Overflow {
@@ -58,6 +65,11 @@ struct QueueLimits {
   std::uint64_t flow_low = 0;
   // MQTT: QoS 0 messages are not kept for a session that is offline [MQTT-3.1.2-5 allows it].
   bool drop_qos0_without_consumer = false;
+  // AMQP x-message-ttl in ms; negative = none. Deliveries pushed get a deadline.
+  std::int64_t message_ttl_ms = -1;
+  // Keep what drop_head evicts for take_evicted() (an AMQP queue with a dead-letter
+  // exchange), instead of dropping it.
+  bool keep_evicted = false;
 };
 
 // Implemented by whoever consumes a queue (an MQTT session, an AMQP consumer).
@@ -114,6 +126,7 @@ struct QueueStats {
   std::uint64_t dropped = 0;  // refused or evicted because of the limits
   std::uint64_t pushed = 0;
   bool has_consumer = false;
+  std::uint32_t consumers = 0;
 };
 
 class Queue : public std::enable_shared_from_this<Queue> {
@@ -142,10 +155,21 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // Consumer thread. Takes one delivery; false when empty.
   bool pull_one(Delivery& out);
   // Consumer thread: the consumer stopped pulling with messages left (no credit) and
-  // now has credit again; wakes it if there is anything queued.
-  void rearm(WakeupBatch& wakeups);
+  // now has credit again; wakes it if there is anything queued. `consumer` null = every
+  // consumer (a queue with one).
+  void rearm(WakeupBatch& wakeups, const Consumer* consumer = nullptr);
+  // Any thread. Removes the deliveries at the head that expired (message expiry or
+  // message TTL), up to `max`; the caller dead-letters or drops them and calls
+  // entry_done. Only the head is looked at, as in RabbitMQ: an expired message behind
+  // a live one goes when it reaches the head (or when a consumer pulls it).
+  std::size_t take_expired(std::int64_t now_unix_ms, std::vector<Delivery>& out, std::size_t max);
+  // Any thread. Deliveries evicted by drop_head since the last call (keep_evicted only).
+  std::size_t take_evicted(std::vector<Delivery>& out);
 
+  // The queue's only consumer from now on (MQTT: a session's queue).
   void attach(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups);
+  // One more consumer (AMQP basic.consume). Consumers are woken in turn.
+  void add_consumer(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups);
   void detach(const Consumer* consumer);
 
   // Any thread: register for a call when the queue drains. Returns false (and does not
@@ -191,10 +215,16 @@ class Queue : public std::enable_shared_from_this<Queue> {
   std::uint64_t bytes_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t pushed_ = 0;
-  std::weak_ptr<Consumer> consumer_;
+  struct ConsumerSlot {
+    std::weak_ptr<Consumer> consumer;
+    const Consumer* raw = nullptr;
+    boost::asio::any_io_executor ex;
+    bool wake_pending = false;
+  };
+  boost::container::small_vector<ConsumerSlot, 1> consumers_;
+  std::size_t next_wake_ = 0;  // rotates which consumer is woken first
   bool has_consumer_ = false;
-  boost::asio::any_io_executor consumer_ex_;
-  bool wake_pending_ = false;
+  std::vector<Delivery> evicted_;
   std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters_;
   // Set once (make_durable); read without the lock on the publish path.
   std::atomic<store::Store*> store_{nullptr};

@@ -209,6 +209,8 @@ void SqliteWriter::coalesce(std::vector<Op>& batch) {
               }
               client_ops_[d.client_id].push_back(i);
             },
+            [](PutDefinitionOp&) {},
+            [](DeleteDefinitionOp&) {},
             [](BarrierOp&) {},
         },
         batch[i].v);

@@ -64,6 +64,13 @@ struct DeleteQos2Op {
   std::string client_id;
   std::uint16_t packet_id = 0;
 };
+struct PutDefinitionOp {
+  DefinitionRecord d;
+};
+struct DeleteDefinitionOp {
+  std::string kind;
+  std::string name;
+};
 struct BarrierOp {
   std::function<void()> on_durable;
 };
@@ -71,7 +78,7 @@ struct BarrierOp {
 struct Op {
   std::variant<PutMessageOp, PutEntryOp, UpdateEntryOp, DeleteEntryOp, DeleteQueueOp, PutRetainedOp,
                DeleteRetainedOp, PutSessionOp, DeleteSessionOp, PutSubscriptionOp, DeleteSubscriptionOp,
-               PutQos2Op, DeleteQos2Op, BarrierOp>
+               PutQos2Op, DeleteQos2Op, PutDefinitionOp, DeleteDefinitionOp, BarrierOp>
       v;
   bool live = true;
 };

@@ -142,6 +142,19 @@ RestoreResult restore_store(Connection& db, const std::string& path, RefCounts& 
     }
   }
 
+  // 4b. Definitions (AMQP exchanges, queues, bindings), before the entries of their queues.
+  {
+    Statement s = r.prepare("SELECT kind, name, body FROM definitions ORDER BY kind, name");
+    while (r.next(s, "reading definitions")) {
+      DefinitionRecord d;
+      d.kind = std::string(s.text(0));
+      d.name = std::string(s.text(1));
+      const auto body = s.blob(2);
+      d.body.assign(reinterpret_cast<const char*>(body.data()), body.size());
+      visitor.definition(std::move(d));
+    }
+  }
+
   // 5. Entries, by queue then seq: the primary key's order, so no sort.
   std::vector<std::pair<std::string, std::int64_t>> dangling;
   {

@@ -73,8 +73,20 @@ CREATE TABLE incoming_qos2 (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 2: durable definitions of the AMQP side (exchanges, queues, bindings), each an
+// opaque body under (kind, name). Their messages are ordinary entries ("amqp:<queue>").
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE definitions (
+  kind  TEXT NOT NULL,
+  name  TEXT NOT NULL,
+  body  BLOB,
+  PRIMARY KEY (kind, name)
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration step per schema version");

@@ -11,7 +11,7 @@ namespace outpost::store::detail {
 
 // The schema this build writes. A database with a higher user_version was written by a
 // newer Outpost and is refused rather than misread.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // PRAGMA application_id of an Outpost store ("OPST"), so another program's SQLite file
 // in the data directory is refused instead of being taken for an empty store.

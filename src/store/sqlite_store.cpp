@@ -227,6 +227,12 @@ void SqliteStore::delete_incoming_qos2(const std::string& client_id, std::uint16
   push(detail::Op{detail::DeleteQos2Op{client_id, packet_id}});
 }
 
+void SqliteStore::put_definition(DefinitionRecord d) { push(detail::Op{detail::PutDefinitionOp{std::move(d)}}); }
+
+void SqliteStore::delete_definition(const std::string& kind, const std::string& name) {
+  push(detail::Op{detail::DeleteDefinitionOp{kind, name}});
+}
+
 void SqliteStore::after_commit(std::function<void()> on_durable) {
   push(detail::Op{detail::BarrierOp{std::move(on_durable)}});
 }

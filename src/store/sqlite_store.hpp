@@ -111,6 +111,8 @@ class SqliteStore final : public Store {
   void delete_session(const std::string& client_id) override;
   void put_subscription(SubscriptionRecord s) override;
   void delete_subscription(const std::string& client_id, const std::string& filter) override;
+  void put_definition(DefinitionRecord d) override;
+  void delete_definition(const std::string& kind, const std::string& name) override;
   void put_incoming_qos2(const std::string& client_id, std::uint16_t packet_id) override;
   void delete_incoming_qos2(const std::string& client_id, std::uint16_t packet_id) override;
   void after_commit(std::function<void()> on_durable) override;

@@ -48,6 +48,8 @@ SqliteWriter::SqliteWriter(Connection& db, Counters& counters, std::string path)
   st_.delete_subscription = Statement(h, "DELETE FROM subscriptions WHERE client_id=? AND filter=?");
   st_.put_qos2 = Statement(h, "INSERT OR IGNORE INTO incoming_qos2(client_id, packet_id) VALUES(?,?)");
   st_.delete_qos2 = Statement(h, "DELETE FROM incoming_qos2 WHERE client_id=? AND packet_id=?");
+  st_.put_definition = Statement(h, "INSERT OR REPLACE INTO definitions(kind, name, body) VALUES(?,?,?)");
+  st_.delete_definition = Statement(h, "DELETE FROM definitions WHERE kind=? AND name=?");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -390,6 +392,19 @@ int SqliteWriter::apply(Op& op, std::vector<Op>& batch, std::uint64_t& applied) 
             return run(st_.delete_qos2, [&](Statement& s) {
               s.bind_text(1, d.client_id);
               s.bind(2, int{d.packet_id});
+            });
+          },
+          [&](PutDefinitionOp& p) {
+            return run(st_.put_definition, [&](Statement& s) {
+              s.bind_text(1, p.d.kind);
+              s.bind_text(2, p.d.name);
+              s.bind_blob(3, p.d.body.data(), p.d.body.size());
+            });
+          },
+          [&](DeleteDefinitionOp& d) {
+            return run(st_.delete_definition, [&](Statement& s) {
+              s.bind_text(1, d.kind);
+              s.bind_text(2, d.name);
             });
           },
           [](BarrierOp&) { return SQLITE_DONE; },

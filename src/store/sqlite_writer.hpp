@@ -101,6 +101,7 @@ class SqliteWriter {
     Statement put_session, delete_session, delete_session_subscriptions, delete_session_qos2;
     Statement put_subscription, delete_subscription;
     Statement put_qos2, delete_qos2;
+    Statement put_definition, delete_definition;
   } st_;
 
   // coalesce() bookkeeping, kept between batches for its capacity. Keys view strings

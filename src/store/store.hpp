@@ -108,8 +108,17 @@ struct SubscriptionRecord {
   std::uint32_t subscription_id = 0;
 };
 
+// A durable entity a protocol defines, kept as an opaque body under (kind, name): AMQP
+// exchanges, queues and bindings. The store neither reads nor orders the body.
+struct DefinitionRecord {
+  std::string kind;  // "amqp.exchange", "amqp.queue", "amqp.binding"
+  std::string name;  // unique within its kind
+  std::string body;  // the protocol's encoding
+};
+
 // What restore() hands back, in this order: messages, retained, sessions, subscriptions,
-// entries (ascending seq within each queue), incoming QoS 2 packet ids.
+// definitions (by kind, then name), entries (ascending seq within each queue), incoming
+// QoS 2 packet ids.
 class RestoreVisitor {
  public:
   virtual ~RestoreVisitor() = default;
@@ -117,6 +126,7 @@ class RestoreVisitor {
   virtual void retained(StoredMessage&& m) = 0;
   virtual void session(SessionRecord&& s) = 0;
   virtual void subscription(SubscriptionRecord&& s) = 0;
+  virtual void definition(DefinitionRecord&&) {}
   virtual void entry(EntryRecord&& e) = 0;
   virtual void incoming_qos2(const std::string& client_id, std::uint16_t packet_id) = 0;
 };
@@ -170,6 +180,10 @@ class Store {
   virtual void put_incoming_qos2(const std::string& client_id, std::uint16_t packet_id) = 0;
   virtual void delete_incoming_qos2(const std::string& client_id, std::uint16_t packet_id) = 0;
 
+  // Definitions: a put replaces the body stored under the same (kind, name).
+  virtual void put_definition(DefinitionRecord d) = 0;
+  virtual void delete_definition(const std::string& kind, const std::string& name) = 0;
+
   // Runs `on_durable` once everything written before this call is durable as configured.
   virtual void after_commit(std::function<void()> on_durable) = 0;
 
@@ -200,6 +214,8 @@ class MemoryStore final : public Store {
   void delete_subscription(const std::string&, const std::string&) override {}
   void put_incoming_qos2(const std::string&, std::uint16_t) override {}
   void delete_incoming_qos2(const std::string&, std::uint16_t) override {}
+  void put_definition(DefinitionRecord) override {}
+  void delete_definition(const std::string&, const std::string&) override {}
   void after_commit(std::function<void()> on_durable) override { on_durable(); }
   void close() override {}
   StoreStats stats() const override { return {}; }

@@ -81,6 +81,7 @@ struct Recorder final : RestoreVisitor {
   std::vector<SubscriptionRecord> subscriptions;
   std::vector<EntryRecord> entries;
   std::vector<std::pair<std::string, std::uint16_t>> qos2;
+  std::vector<DefinitionRecord> definitions;
 
   void note(const char* kind) {
     if (order.empty() || order.back() != kind) order.emplace_back(kind);
@@ -100,6 +101,10 @@ struct Recorder final : RestoreVisitor {
   void subscription(SubscriptionRecord&& s) override {
     note("subscription");
     subscriptions.push_back(std::move(s));
+  }
+  void definition(DefinitionRecord&& d) override {
+    note("definition");
+    definitions.push_back(std::move(d));
   }
   void entry(EntryRecord&& e) override {
     note("entry");
