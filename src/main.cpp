@@ -1,5 +1,8 @@
 // outpost: wires settings, the routing core, the protocols and the server together.
 // Protocols are registered here, explicitly, one line per listener kind.
+#include "amqp/amqp_session.hpp"
+#include "amqp/restore.hpp"
+#include "amqp/vhost.hpp"
 #include "cli.hpp"
 #include "core/broker.hpp"
 #include "log.hpp"
@@ -44,10 +47,13 @@ class ExpirySweep {
   core::Broker& broker_;
 };
 
-proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings) {
+proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings,
+                                  amqp::Vhost& vhost) {
   switch (l.protocol) {
     case ListenerProtocol::mqtt:
       return mqtt::make_session_factory(broker, settings.mqtt, l.allow_anonymous);
+    case ListenerProtocol::amqp:
+      return amqp::make_session_factory(vhost, settings.amqp, l.allow_anonymous);
     default:
       throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
   }
@@ -65,11 +71,16 @@ std::unique_ptr<store::Store> open_store(const PersistenceSettings& p) {
 }
 
 // Everything the store kept, back in the broker before any listener opens.
-void restore(store::Store& store, core::Broker& broker, const Settings& settings) {
+void restore(store::Store& store, core::Broker& broker, const Settings& settings, amqp::Vhost& vhost) {
   const auto start = std::chrono::steady_clock::now();
   mqtt::SessionRestorer restorer(broker, settings.mqtt);
-  store.restore(restorer);
+  amqp::AmqpRestorer amqp_restorer(vhost, restorer);  // takes the AMQP records, passes the rest on
+  store.restore(amqp_restorer);
+  const auto amqp_counts = amqp_restorer.finish();
   const auto n = restorer.finish();
+  if (amqp_counts.queues > 0) {
+    spdlog::info("restored {} durable AMQP queue(s) holding {} message(s)", amqp_counts.queues, amqp_counts.messages);
+  }
   if (!store.persistent()) return;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   spdlog::info("restored in {} ms: {} session(s) ({} expired while stopped), {} subscription(s), {} queued and {} "
@@ -85,19 +96,23 @@ int run(const Settings& settings) {
   auto store_ptr = open_store(settings.persistence);
   store::Store& store = *store_ptr;
   core::Broker broker(store);
-  restore(store, broker, settings);
+  amqp::Vhost vhost(broker, settings.amqp);
+  restore(store, broker, settings, vhost);
   server::Server server(threads);
   for (const auto& l : settings.listeners) {
     // The read buffer never needs to hold more than one packet of the protocol's maximum.
     server::ConnectionLimits limits;
     if (l.protocol == ListenerProtocol::mqtt) limits.max_read_buffer = std::size_t{settings.mqtt.max_packet_size} + 16;
-    server.add_listener(l, factory_for(l, broker, settings), limits);
+    if (l.protocol == ListenerProtocol::amqp) limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
+    server.add_listener(l, factory_for(l, broker, settings, vhost), limits);
   }
   server.start();
   spdlog::info("outpost {} running with {} I/O thread(s); store: {}", OUTPOST_VERSION, threads, store.describe());
 
   ExpirySweep sweep(server.executor(0), broker);
   boost::asio::post(server.executor(0), [&sweep] { sweep.start(); });
+  // AMQP: message TTL, x-expires and dead-lettering of evicted messages, on I/O thread 0.
+  boost::asio::post(server.executor(0), [&vhost, &server] { vhost.start(server.executor(0)); });
 
   server.run_until_signal([&settings] {
     // SIGHUP: re-read the config file and apply what can change while running.
@@ -116,6 +131,7 @@ int run(const Settings& settings) {
   });
   spdlog::info("shutting down");
   boost::asio::post(server.executor(0), [&sweep] { sweep.stop(); });
+  boost::asio::post(server.executor(0), [&vhost] { vhost.stop(); });
   server.shutdown(std::chrono::milliseconds(2000));
   // Every connection is gone: nothing writes any more. What is queued is committed.
   store.close();

@@ -135,6 +135,10 @@ Settings Settings::builtin_default() {
   // for, as Mosquitto 2 does when it runs without a configuration.
   l.allow_anonymous = true;
   s.listeners.push_back(l);
+  // AMQP 0-9-1 for services on the same machine, on the usual port.
+  l.protocol = ListenerProtocol::amqp;
+  l.port = 5672;
+  s.listeners.push_back(l);
   return s;
 }
 

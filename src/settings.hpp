@@ -93,7 +93,8 @@ struct Settings {
   PersistenceSettings persistence;
   LoggingSettings logging;
 
-  // The built-in default: MQTT on 127.0.0.1:1883 with anonymous access (loopback only).
+  // The built-in default: MQTT on 127.0.0.1:1883 and AMQP on 127.0.0.1:5672 with anonymous
+  // access (loopback only).
   static Settings builtin_default();
 };
 

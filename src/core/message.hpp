@@ -37,6 +37,14 @@ struct MessageProperties {
   std::optional<std::uint64_t> timestamp;      // AMQP, seconds since the epoch
   std::optional<std::uint8_t> priority;        // AMQP
   std::vector<UserProperty> user_properties;   // order kept [MQTT-3.3.2-18]
+  // AMQP only: what an AMQP publish carries that has no MQTT counterpart, so that AMQP to
+  // AMQP keeps it exactly (protocols/amqp/properties.cpp maps the rest).
+  std::optional<std::string> amqp_exchange;   // the exchange it was published to
+  bool amqp_key_verbatim = false;             // topic is the routing key as given (not topic form)
+  std::string amqp_headers;                   // headers table as received (encoded, every field type)
+  std::string amqp_expiration;                // expiration property as given
+  std::string amqp_cluster_id;
+  std::optional<std::uint8_t> amqp_delivery_mode;
 };
 
 using Clock = std::chrono::steady_clock;

@@ -19,6 +19,12 @@ enum Tag : std::uint8_t {
   timestamp = 10,
   priority = 11,
   user_property = 12,
+  amqp_exchange = 13,
+  amqp_key_verbatim = 14,
+  amqp_headers = 15,
+  amqp_expiration = 16,
+  amqp_cluster_id = 17,
+  amqp_delivery_mode = 18,
 };
 
 void put_field(std::string& out, Tag tag, std::string_view value) {
@@ -60,6 +66,12 @@ std::string encode_properties(const MessageProperties* p) {
   put_if(out, user_id, p->user_id);
   if (p->timestamp) put_field(out, timestamp, bytes_of(*p->timestamp, 8));
   if (p->priority) put_field(out, priority, bytes_of(*p->priority, 1));
+  if (p->amqp_exchange) put_field(out, amqp_exchange, *p->amqp_exchange);
+  if (p->amqp_key_verbatim) put_field(out, amqp_key_verbatim, bytes_of(1, 1));
+  put_if(out, amqp_headers, p->amqp_headers);
+  put_if(out, amqp_expiration, p->amqp_expiration);
+  put_if(out, amqp_cluster_id, p->amqp_cluster_id);
+  if (p->amqp_delivery_mode) put_field(out, amqp_delivery_mode, bytes_of(*p->amqp_delivery_mode, 1));
   for (const auto& up : p->user_properties) {
     // Key and value as two length-prefixed strings inside one field.
     std::string kv = bytes_of(up.key.size(), 4) + up.key + bytes_of(up.value.size(), 4) + up.value;
@@ -103,6 +115,12 @@ std::optional<MessageProperties> decode_properties(std::string_view blob) {
         p.user_properties.push_back(UserProperty{std::string(key), std::string(value)});
         break;
       }
+      case amqp_exchange: p.amqp_exchange = std::string(v); break;
+      case amqp_key_verbatim: p.amqp_key_verbatim = number_of(v) != 0; break;
+      case amqp_headers: p.amqp_headers = v; break;
+      case amqp_expiration: p.amqp_expiration = v; break;
+      case amqp_cluster_id: p.amqp_cluster_id = v; break;
+      case amqp_delivery_mode: p.amqp_delivery_mode = static_cast<std::uint8_t>(number_of(v)); break;
       default: return std::nullopt;  // written by a newer version
     }
   }

@@ -8,9 +8,6 @@
 
 namespace outpost::core {
 
-namespace {
-std::uint64_t delivery_bytes(const Delivery& d) { return d.message->accounted_size(); }
-}  // namespace
 
 void WakeupBatch::add(boost::asio::any_io_executor ex, std::weak_ptr<Consumer> consumer) {
   items_.push_back(Item{std::move(ex), std::move(consumer)});
@@ -57,7 +54,7 @@ void Queue::wake_locked(WakeupBatch& wakeups) {
 
 PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
   PushResult result;
-  const std::uint64_t size = delivery_bytes(delivery);
+  const std::uint64_t size = size_of(delivery);
   std::lock_guard lock(mutex_);
   auto refuse = [&](PushOutcome outcome) {
     // An entry written ahead (store_entry) goes with the refused delivery.
@@ -79,7 +76,7 @@ PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
     }
     while (!items_.empty() &&
            (items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes)) {
-      bytes_ -= delivery_bytes(items_.front());
+      bytes_ -= size_of(items_.front());
       if (store() && items_.front().seq != 0) store()->delete_entry(store_name_, items_.front().seq);
       if (limits_.keep_evicted) {
         items_.front().seq = 0;
@@ -123,7 +120,7 @@ void Queue::requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeu
   std::lock_guard lock(mutex_);
   for (auto it = deliveries.rbegin(); it != deliveries.rend(); ++it) {
     it->redelivered = true;
-    bytes_ += delivery_bytes(*it);
+    bytes_ += size_of(*it);
     items_.push_front(std::move(*it));
   }
   deliveries.clear();
@@ -144,7 +141,7 @@ std::size_t Queue::pull(std::vector<Delivery>& out, std::size_t max) {
   {
     std::lock_guard lock(mutex_);
     while (n < max && !items_.empty()) {
-      bytes_ -= delivery_bytes(items_.front());
+      bytes_ -= size_of(items_.front());
       out.push_back(std::move(items_.front()));
       items_.pop_front();
       ++n;
@@ -161,7 +158,7 @@ bool Queue::pull_one(Delivery& out) {
   {
     std::lock_guard lock(mutex_);
     if (!items_.empty()) {
-      bytes_ -= delivery_bytes(items_.front());
+      bytes_ -= size_of(items_.front());
       out = std::move(items_.front());
       items_.pop_front();
       got = true;
@@ -186,7 +183,7 @@ std::size_t Queue::take_expired(std::int64_t now, std::vector<Delivery>& out, st
   {
     std::lock_guard lock(mutex_);
     while (n < max && !items_.empty() && items_.front().expired(now)) {
-      bytes_ -= delivery_bytes(items_.front());
+      bytes_ -= size_of(items_.front());
       out.push_back(std::move(items_.front()));
       items_.pop_front();
       ++n;
@@ -313,7 +310,7 @@ void Queue::entry_done(const Delivery& d) {
 void Queue::restore(Delivery d) {
   std::lock_guard lock(mutex_);
   next_seq_ = std::max(next_seq_, d.seq + 1);
-  bytes_ += delivery_bytes(d);
+  bytes_ += size_of(d);
   items_.push_back(std::move(d));
 }
 

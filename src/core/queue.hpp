@@ -70,6 +70,8 @@ struct QueueLimits {
   // Keep what drop_head evicts for take_evicted() (an AMQP queue with a dead-letter
   // exchange), instead of dropping it.
   bool keep_evicted = false;
+  // Count only payload bytes against max_bytes (AMQP x-max-length-bytes counts bodies).
+  bool payload_bytes_only = false;
 };
 
 // Implemented by whoever consumes a queue (an MQTT session, an AMQP consumer).
@@ -201,6 +203,10 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
  private:
   void wake_locked(WakeupBatch& wakeups);
+  // Bytes a delivery counts for (limits_ is fixed once consumers and pushes start).
+  std::uint64_t size_of(const Delivery& d) const noexcept {
+    return limits_.payload_bytes_only ? d.message->payload().size() : d.message->accounted_size();
+  }
   bool store_entry_locked(Delivery& delivery);
   void release_waiters_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
   void after_remove_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);

@@ -9,6 +9,7 @@
 #include "amqp/codec/types.hpp"
 
 #include <concepts>
+#include <type_traits>
 #include <cstdint>
 #include <initializer_list>
 #include <span>
@@ -63,6 +64,9 @@ struct ArgIn {
   const FieldTable* t = nullptr;
   template <std::integral I>
   ArgIn(I v) : n(static_cast<std::uint64_t>(v)) {}  // NOLINT: implicit on purpose
+  template <typename E>
+    requires std::is_enum_v<E>
+  ArgIn(E v) : n(static_cast<std::uint64_t>(v)) {}  // NOLINT: reply codes
   ArgIn(std::string_view v) : s(v) {}              // NOLINT
   ArgIn(const char* v) : s(v) {}                   // NOLINT
   ArgIn(const std::string& v) : s(v) {}            // NOLINT

@@ -121,7 +121,9 @@ TEST(CliListenUrl, BadUrlsSayWhatIsWrong) {
 
 TEST(Cli, NoOptionsGiveTheBuiltInDefault) {
   Settings s = settings_of({});
-  ASSERT_EQ(s.listeners.size(), 1u);
+  ASSERT_EQ(s.listeners.size(), 2u);  // MQTT 1883 and AMQP 5672
+  EXPECT_EQ(s.listeners[1].protocol, ListenerProtocol::amqp);
+  EXPECT_EQ(s.listeners[1].port, 5672);
   EXPECT_EQ(s.listeners[0].address, "127.0.0.1");
   EXPECT_EQ(s.listeners[0].port, 1883);
   EXPECT_TRUE(s.listeners[0].allow_anonymous);
@@ -161,7 +163,7 @@ TEST(Cli, ConfigFileAndOverrides) {
   EXPECT_EQ(s.threads, 2u);
   EXPECT_EQ(s.persistence.dir, "/var/lib/outpost");
   EXPECT_EQ(s.logging.level, "warn");
-  ASSERT_EQ(s.listeners.size(), 1u);  // the key is absent: the built-in listener
+  ASSERT_EQ(s.listeners.size(), 2u);  // the key is absent: the built-in listeners
 
   s = settings_of({"--config", config.path(), "--data-dir", "/tmp/x", "-t", "3", "-v"});
   EXPECT_EQ(s.persistence.dir, "/tmp/x");

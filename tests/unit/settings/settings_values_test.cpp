@@ -77,11 +77,15 @@ TEST(SettingsValues, Protocols) {
 
 TEST(SettingsValues, BuiltinDefault) {
   const Settings s = Settings::builtin_default();
-  ASSERT_EQ(s.listeners.size(), 1u);
+  ASSERT_EQ(s.listeners.size(), 2u);
   EXPECT_EQ(s.listeners[0].protocol, ListenerProtocol::mqtt);
   EXPECT_EQ(s.listeners[0].address, "127.0.0.1");
   EXPECT_EQ(s.listeners[0].port, 1883);
   EXPECT_TRUE(s.listeners[0].allow_anonymous);
+  EXPECT_EQ(s.listeners[1].protocol, ListenerProtocol::amqp);
+  EXPECT_EQ(s.listeners[1].address, "127.0.0.1");
+  EXPECT_EQ(s.listeners[1].port, 5672);
+  EXPECT_TRUE(s.listeners[1].allow_anonymous);
   EXPECT_EQ(s.source, "<built-in>");
   EXPECT_FALSE(find_problem(s));
   EXPECT_NO_THROW(validate(s, "built-in"));
@@ -106,6 +110,7 @@ TEST(SettingsValues, Problems) {
   s.listeners[0].tls->min_version = "1.0";
   EXPECT_EQ(problem_key(s), "listeners[0].tls.min_version");
   s = Settings::builtin_default();
+  s.listeners.resize(1);
   s.listeners.push_back(s.listeners[0]);
   s.listeners[1].address = "::1";
   EXPECT_EQ(problem_key(s), "");

@@ -15,7 +15,8 @@ TEST(SettingsYaml, EmptyFileGivesDefaultsWithTheBuiltInListener) {
   for (const char* text : {"", "# nothing but a comment\n", "---\n"}) {
     Settings s = load_settings_string(text, "empty.yaml");
     EXPECT_EQ(s.source, "empty.yaml");
-    ASSERT_EQ(s.listeners.size(), 1u) << text;
+    ASSERT_EQ(s.listeners.size(), 2u) << text;  // MQTT 1883 and AMQP 5672
+    EXPECT_EQ(s.listeners[1].protocol, ListenerProtocol::amqp);
     EXPECT_EQ(s.listeners[0].protocol, ListenerProtocol::mqtt);
     EXPECT_EQ(s.listeners[0].address, "127.0.0.1");
     EXPECT_EQ(s.listeners[0].port, 1883);

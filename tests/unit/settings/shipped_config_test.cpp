@@ -10,11 +10,14 @@ TEST(ShippedConfig, DefaultRunsAsTheBuiltInDefaultDoes) {
   const auto path = testing::source_dir() / "config" / "outpost.yaml";
   ASSERT_TRUE(std::filesystem::exists(path)) << path;
   const Settings s = load_settings_file(path.string());
-  ASSERT_EQ(s.listeners.size(), 1u);
-  EXPECT_EQ(s.listeners[0].protocol, ListenerProtocol::mqtt);
-  EXPECT_EQ(s.listeners[0].address, "127.0.0.1");
-  EXPECT_EQ(s.listeners[0].port, 1883);
-  EXPECT_TRUE(s.listeners[0].allow_anonymous);
+  const Settings builtin = Settings::builtin_default();
+  ASSERT_EQ(s.listeners.size(), builtin.listeners.size());
+  for (std::size_t i = 0; i < s.listeners.size(); ++i) {
+    EXPECT_EQ(s.listeners[i].protocol, builtin.listeners[i].protocol);
+    EXPECT_EQ(s.listeners[i].address, builtin.listeners[i].address);
+    EXPECT_EQ(s.listeners[i].port, builtin.listeners[i].port);
+    EXPECT_EQ(s.listeners[i].allow_anonymous, builtin.listeners[i].allow_anonymous);
+  }
   EXPECT_EQ(s.persistence.dir, "outpost-data");
   EXPECT_EQ(s.logging.level, "info");
   EXPECT_EQ(s.logging.file, "");
@@ -28,6 +31,10 @@ TEST(ShippedConfig, DefaultRunsAsTheBuiltInDefaultDoes) {
   EXPECT_EQ(s.mqtt.max_queued_bytes, d.mqtt.max_queued_bytes);
   EXPECT_EQ(s.mqtt.max_keepalive, d.mqtt.max_keepalive);
   EXPECT_EQ(s.mqtt.min_keepalive, d.mqtt.min_keepalive);
+  EXPECT_EQ(s.amqp.channel_max, d.amqp.channel_max);
+  EXPECT_EQ(s.amqp.frame_max, d.amqp.frame_max);
+  EXPECT_EQ(s.amqp.heartbeat, d.amqp.heartbeat);
+  EXPECT_EQ(s.amqp.max_message_size, d.amqp.max_message_size);
   EXPECT_EQ(s.mqtt.max_session_expiry, d.mqtt.max_session_expiry);
   EXPECT_EQ(s.mqtt.topic_alias_maximum, d.mqtt.topic_alias_maximum);
   EXPECT_EQ(s.mqtt.receive_maximum, d.mqtt.receive_maximum);

@@ -1,0 +1,332 @@
+#include "amqp/amqp_session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace outpost::amqp {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+// Time a client has to complete start / tune / open, and to answer our close.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kCloseTimeout = std::chrono::seconds(3);
+std::atomic<std::uint64_t> g_connection_ids{1};
+}  // namespace
+
+AmqpSession::AmqpSession(proto::Link& link, std::shared_ptr<const SessionContext> ctx)
+    : link_(link), ctx_(std::move(ctx)), handle_(std::make_shared<Handle>()),
+      id_(g_connection_ids.fetch_add(1, std::memory_order_relaxed)) {
+  handle_->session = this;
+  last_received_ = Clock::now();
+  link_.set_deadline(last_received_ + kHandshakeTimeout);
+}
+
+AmqpSession::~AmqpSession() { handle_->session = nullptr; }
+
+void AmqpSession::Handle::on_space_available() {
+  if (!session || session->flow_waits_ == 0) return;
+  if (--session->flow_waits_ == 0 && !session->closed_) session->link_.resume_reading();
+}
+
+std::string AmqpSession::describe() const {
+  return fmt::format("amqp client {}{}", link_.remote_address(), user_.empty() ? "" : " (" + user_ + ")");
+}
+
+void AmqpSession::send_method(std::uint16_t channel, std::uint16_t class_id, std::uint16_t method_id,
+                              std::initializer_list<ArgIn> args) {
+  out_.clear();
+  encode_method(out_, channel, class_id, method_id, args);
+  link_.write(out_);
+}
+
+AmqpSession::Channel* AmqpSession::find_channel(std::uint16_t id) {
+  auto it = channels_.find(id);
+  return it == channels_.end() ? nullptr : it->second.get();
+}
+
+std::size_t AmqpSession::on_data(std::span<const std::uint8_t> data) {
+  std::size_t consumed = 0;
+  if (phase_ == Phase::header) {
+    switch (check_protocol_header(data)) {
+      case HeaderCheck::need_more: return 0;
+      case HeaderCheck::bad:
+        // Section 4.2.2: answer with the protocol header we accept, then close.
+        spdlog::info("{}: not an AMQP 0-9-1 protocol header; answered with ours and closed", describe());
+        link_.write(kProtocolHeader);
+        close_link("bad protocol header");
+        return data.size();
+      case HeaderCheck::ok: break;
+    }
+    consumed = kProtocolHeader.size();
+    phase_ = Phase::start_ok;
+    send_start();
+  }
+  const std::uint32_t limit = phase_ == Phase::opened || phase_ == Phase::closing ? frame_max_ : ctx_->settings.frame_max;
+  while (!closed_ && phase_ != Phase::closed && flow_waits_ == 0) {
+    const auto f = read_frame(data.subspan(consumed), limit);
+    if (f.status == FrameStatus::need_more) break;
+    if (f.status == FrameStatus::error) {
+      // The frame stream cannot be followed any further: say why and close at once.
+      connection_error(f.error.code, "FRAME_ERROR - " + f.error.text);
+      close_link(f.error.text);
+      consumed = data.size();
+      break;
+    }
+    consumed += f.consumed;
+    last_received_ = Clock::now();
+    if (!handle_frame(f)) break;
+  }
+  if (!congested_.empty()) wait_for_congested();
+  flush_confirms();
+  wakeups_.flush();
+  return consumed;
+}
+
+bool AmqpSession::handle_frame(const FrameRead& f) {
+  switch (f.type) {
+    case FrameType::heartbeat:
+      if (f.channel != 0) return connection_error(frame_error, "FRAME_ERROR - heartbeat on a channel other than 0");
+      return true;
+    case FrameType::method: {
+      auto d = decode_method(f.payload);
+      if (d.error) {
+        if (phase_ == Phase::closing) return true;
+        std::uint16_t cls = 0, mid = 0;
+        if (f.payload.size() >= 4) {
+          cls = static_cast<std::uint16_t>(f.payload[0] << 8 | f.payload[1]);
+          mid = static_cast<std::uint16_t>(f.payload[2] << 8 | f.payload[3]);
+        }
+        return connection_error(d.error.code, (d.error.code == not_implemented ? "NOT_IMPLEMENTED - " : "FRAME_ERROR - ") +
+                                                  d.error.text,
+                                nullptr, cls, mid);
+      }
+      return handle_method(f.channel, d.method);
+    }
+    case FrameType::header:
+    case FrameType::body: {
+      if (phase_ == Phase::closing) return true;
+      if (phase_ != Phase::opened) return connection_error(unexpected_frame, "UNEXPECTED_FRAME - content before the connection is open");
+      Channel* ch = find_channel(f.channel);
+      if (ch == nullptr) return connection_error(channel_error, fmt::format("CHANNEL_ERROR - channel {} is not open", f.channel));
+      if (ch->closing) return true;
+      return f.type == FrameType::header ? handle_content_header(*ch, f.payload) : handle_content_body(*ch, f.payload);
+    }
+  }
+  return true;
+}
+
+bool AmqpSession::handle_method(std::uint16_t channel, const Method& m) {
+  if (phase_ == Phase::closing) {
+    // Section 2.2.4: after sending close, only close / close-ok matter.
+    if (channel == 0 && m.is(cls::connection, m::close_ok)) {
+      close_link("closed");
+      return false;
+    }
+    if (channel == 0 && m.is(cls::connection, m::close)) {
+      send_method(0, cls::connection, m::close_ok, {});
+      close_link("closed");
+      return false;
+    }
+    return true;
+  }
+  if (channel == 0) {
+    if (m.class_id() != cls::connection) {
+      return connection_error(command_invalid, fmt::format("COMMAND_INVALID - {} on channel 0", m.spec->name), &m);
+    }
+    return handle_connection_method(m);
+  }
+  if (m.class_id() == cls::connection) {
+    return connection_error(command_invalid, fmt::format("COMMAND_INVALID - {} on channel {}", m.spec->name, channel), &m);
+  }
+  if (phase_ != Phase::opened) {
+    return connection_error(command_invalid, fmt::format("COMMAND_INVALID - {} before connection.open", m.spec->name), &m);
+  }
+  if (m.class_id() == cls::channel) return handle_channel_method(channel, m);
+  Channel* ch = find_channel(channel);
+  if (ch == nullptr) {
+    return connection_error(channel_error, fmt::format("CHANNEL_ERROR - expected 'channel.open' on channel {}", channel), &m);
+  }
+  if (ch->closing) return true;  // discarded until channel.close-ok (section 2.2.5)
+  if (ch->publish) {
+    return connection_error(unexpected_frame,
+                            fmt::format("UNEXPECTED_FRAME - expected content header for class 60, got {}", m.spec->name), &m);
+  }
+  switch (m.class_id()) {
+    case cls::exchange: return handle_exchange_method(*ch, m);
+    case cls::queue: return handle_queue_method(*ch, m);
+    case cls::basic: return handle_basic_method(*ch, m);
+    case cls::confirm:
+      if (m.method_id() == m::select) {
+        ch->confirm = true;
+        if (!m.flag(0)) send_method(ch->id, cls::confirm, m::select_ok, {});
+        return true;
+      }
+      break;
+    case cls::tx:
+      return connection_error(not_implemented, "NOT_IMPLEMENTED - transactions (tx class) are not supported; use publisher confirms", &m);
+    default: break;
+  }
+  return connection_error(command_invalid, fmt::format("COMMAND_INVALID - {} is not sent by clients", m.spec->name), &m);
+}
+
+bool AmqpSession::handle_content_header(Channel& ch, std::span<const std::uint8_t> payload) {
+  auto* p = ch.publish.get();
+  if (p == nullptr || p->have_header) {
+    return connection_error(unexpected_frame, "UNEXPECTED_FRAME - content header without basic.publish");
+  }
+  p->header_bytes.assign(payload.begin(), payload.end());
+  if (auto e = decode_content_header(p->header_bytes, p->header)) return connection_error(e.code, "FRAME_ERROR - " + e.text);
+  if (p->header.class_id != cls::basic) {
+    return connection_error(unexpected_frame, fmt::format("UNEXPECTED_FRAME - content header for class {}", p->header.class_id));
+  }
+  p->have_header = true;
+  p->body_size = p->header.body_size;
+  if (p->body_size > ctx_->settings.max_message_size) {
+    ch.publish.reset();
+    return channel_fail(ch, precondition_failed,
+                         fmt::format("PRECONDITION_FAILED - message size {} is larger than configured max size {}",
+                                     p->body_size, ctx_->settings.max_message_size),
+                         nullptr);
+  }
+  p->body.reserve(static_cast<std::size_t>(p->body_size));
+  if (p->body_size == 0) return finish_publish(ch);
+  return true;
+}
+
+bool AmqpSession::handle_content_body(Channel& ch, std::span<const std::uint8_t> payload) {
+  auto* p = ch.publish.get();
+  if (p == nullptr || !p->have_header) {
+    return connection_error(unexpected_frame, "UNEXPECTED_FRAME - content body without a content header");
+  }
+  if (p->body.size() + payload.size() > p->body_size) {
+    return connection_error(frame_error, "FRAME_ERROR - content body larger than the content header announced");
+  }
+  p->body.insert(p->body.end(), payload.begin(), payload.end());
+  if (p->body.size() == p->body_size) return finish_publish(ch);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors and closing
+
+bool AmqpSession::fail(std::uint16_t channel, const Error& e, const Method* m) {
+  if (is_connection_error(e.code)) return connection_error(e.code, e.text, m);
+  Channel* ch = find_channel(channel);
+  if (ch == nullptr) return connection_error(channel_error, e.text, m);
+  return channel_fail(*ch, e.code, e.text, m);
+}
+
+bool AmqpSession::channel_fail(Channel& ch, std::uint16_t code, std::string text, const Method* m) {
+  spdlog::info("{}: channel {} closed: {} {}", describe(), ch.id, code, text);
+  send_method(ch.id, cls::channel, m::ch_close,
+              {code, text, m ? m->class_id() : std::uint16_t{0}, m ? m->method_id() : std::uint16_t{0}});
+  close_channel_state(ch);
+  ch.closing = true;
+  return true;
+}
+
+bool AmqpSession::connection_error(std::uint16_t code, std::string text, const Method* m, std::uint16_t class_id,
+                                   std::uint16_t method_id) {
+  if (phase_ == Phase::closing || phase_ == Phase::closed) return false;
+  spdlog::warn("{}: connection closed: {} {}", describe(), code, text);
+  if (m) {
+    class_id = m->class_id();
+    method_id = m->method_id();
+  }
+  if (phase_ == Phase::header) {
+    close_link(text);
+    return false;
+  }
+  send_method(0, cls::connection, m::close, {code, text, class_id, method_id});
+  end_all_channels();
+  phase_ = Phase::closing;
+  close_deadline_ = Clock::now() + kCloseTimeout;
+  link_.set_deadline(close_deadline_);
+  return false;
+}
+
+void AmqpSession::close_link(std::string_view why) {
+  if (phase_ == Phase::closed) return;
+  phase_ = Phase::closed;
+  link_.close(why);
+}
+
+void AmqpSession::end_all_channels() {
+  for (auto& [id, ch] : channels_) close_channel_state(*ch);
+  channels_.clear();
+}
+
+void AmqpSession::on_closed(proto::CloseCause, std::string_view) {
+  closed_ = true;
+  end_all_channels();
+  ctx_->vhost.connection_closed(id_);
+  handle_->session = nullptr;
+  wakeups_.flush();
+}
+
+void AmqpSession::on_shutdown() {
+  if (phase_ == Phase::opened) {
+    send_method(0, cls::connection, m::close, {connection_forced, "CONNECTION_FORCED - broker shutdown", 0, 0});
+  }
+  close_link("broker shutdown");
+}
+
+void AmqpSession::on_writable() { resume_starved(nullptr); }
+
+// ---------------------------------------------------------------------------------------
+// Deadlines: handshake, heartbeats (section 4.2.7), the close handshake.
+
+void AmqpSession::arm_deadline() {
+  if (phase_ == Phase::closing) {
+    link_.set_deadline(close_deadline_);
+  } else if (phase_ != Phase::opened) {
+    link_.set_deadline(last_received_ + kHandshakeTimeout);
+  } else if (heartbeat_ == 0) {
+    link_.set_deadline(Clock::time_point::max());
+  } else {
+    link_.set_deadline(std::min(next_heartbeat_, last_received_ + 2 * std::chrono::seconds(heartbeat_)));
+  }
+}
+
+void AmqpSession::on_deadline() {
+  const auto now = Clock::now();
+  if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::closing) {
+    if (now >= close_deadline_) close_link("no connection.close-ok");
+    else arm_deadline();
+    return;
+  }
+  if (phase_ != Phase::opened) {
+    if (now >= last_received_ + kHandshakeTimeout) {
+      spdlog::info("{}: connection handshake not completed in time; closed", describe());
+      close_link("handshake timeout");
+      return;
+    }
+    arm_deadline();
+    return;
+  }
+  if (heartbeat_ != 0) {
+    const auto hb = std::chrono::seconds(heartbeat_);
+    if (now >= last_received_ + 2 * hb) {
+      // Two heartbeat intervals without a frame: the peer is gone (section 4.2.7).
+      spdlog::info("{}: missed heartbeats (nothing received for {} s); closed", describe(), 2 * heartbeat_);
+      close_link("missed heartbeats");
+      return;
+    }
+    if (now >= next_heartbeat_) {
+      out_.clear();
+      write_heartbeat(out_);
+      link_.write(out_);
+      next_heartbeat_ = now + std::max<std::chrono::milliseconds>(std::chrono::milliseconds(500), hb / 2);
+    }
+  }
+  arm_deadline();
+}
+
+proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, bool allow_anonymous) {
+  auto ctx = std::make_shared<const SessionContext>(SessionContext{vhost, settings, allow_anonymous});
+  return [ctx](proto::Link& link) { return std::make_unique<AmqpSession>(link, ctx); };
+}
+
+}  // namespace outpost::amqp

@@ -1,0 +1,199 @@
+// AmqpSession: one AMQP 0-9-1 connection's state machine on top of a byte stream
+// (proto::Link): protocol header, connection negotiation (start / tune / open), channels,
+// and the methods of the exchange, queue, basic and confirm classes, driving the routing
+// core through the Vhost. The method families live in handle_connection.cpp,
+// handle_declare.cpp, handle_publish.cpp and deliver.cpp.
+//
+// Threading: created, used and destroyed on its connection's I/O thread. Other threads
+// reach it only through Handle (queue wake-ups, store commits, queue deletions).
+#pragma once
+
+#include "amqp/codec/content.hpp"
+#include "amqp/codec/frame.hpp"
+#include "amqp/codec/method.hpp"
+#include "amqp/vhost.hpp"
+#include "common/link.hpp"
+#include "core/broker.hpp"
+#include "settings.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace outpost::amqp {
+
+struct SessionContext {
+  Vhost& vhost;
+  const AmqpSettings& settings;
+  bool allow_anonymous = false;
+};
+
+class AmqpSession;
+
+// One basic.consume: what the queue wakes. Owned by its channel (shared so that the
+// queue's weak reference and posted wake-ups can outlive it safely).
+struct ConsumerState final : core::Consumer, QueueWatcher, std::enable_shared_from_this<ConsumerState> {
+  AmqpSession* session = nullptr;  // null once cancelled or the connection ended
+  std::uint16_t channel = 0;
+  std::string tag;
+  AmqpQueuePtr queue;
+  bool no_ack = false;
+  bool exclusive = false;
+  std::uint32_t prefetch = 0;  // 0 = unlimited
+  std::uint32_t unacked = 0;
+  bool starved = false;  // stopped with messages left (no credit, write pressure)
+  void on_messages_available() override;
+  void on_queue_deleted(const std::string& queue) override;
+};
+
+class AmqpSession final : public proto::Session {
+ public:
+  AmqpSession(proto::Link& link, std::shared_ptr<const SessionContext> ctx);
+  ~AmqpSession() override;
+
+  std::size_t on_data(std::span<const std::uint8_t> data) override;
+  void on_writable() override;
+  void on_deadline() override;
+  void on_closed(proto::CloseCause cause, std::string_view detail) override;
+  void on_shutdown() override;
+
+ private:
+  friend struct ConsumerState;
+
+  // The face this session shows to other threads.
+  struct Handle final : core::SpaceWaiter {
+    AmqpSession* session = nullptr;
+    void on_space_available() override;
+  };
+
+  enum class Phase { header, start_ok, tune_ok, open, opened, closing, closed };
+
+  struct Unacked {
+    std::uint64_t tag = 0;
+    AmqpQueuePtr queue;
+    core::Delivery delivery;
+    std::shared_ptr<ConsumerState> consumer;  // null for basic.get
+  };
+
+  struct PendingPublish {
+    std::string exchange;
+    std::string routing_key;
+    bool mandatory = false;
+    bool have_header = false;
+    ContentHeader header;
+    std::vector<std::uint8_t> header_bytes;  // the header frame's payload (header.headers_raw points here)
+    std::vector<std::uint8_t> body;
+    std::uint64_t body_size = 0;
+  };
+
+  struct Channel {
+    std::uint16_t id = 0;
+    bool closing = false;  // sent channel.close, waiting for close-ok
+    bool flow = true;      // channel.flow active
+    bool confirm = false;
+    std::uint64_t publish_seq = 0;
+    std::uint64_t next_tag = 1;
+    std::uint32_t prefetch_consumer = 0;  // basic.qos global=false: for consumers made after
+    std::uint32_t prefetch_channel = 0;   // basic.qos global=true
+    std::uint32_t unacked_count = 0;
+    std::map<std::uint64_t, Unacked> unacked;
+    std::map<std::string, std::shared_ptr<ConsumerState>> consumers;
+    std::unique_ptr<PendingPublish> publish;
+    std::string last_queue;  // the queue last declared: what an empty queue name means
+  };
+
+  struct PendingConfirm {
+    std::uint16_t channel;
+    std::uint64_t seq;
+    bool ack;
+  };
+
+  // Frames.
+  bool handle_frame(const FrameRead& f);
+  bool handle_method(std::uint16_t channel, const Method& m);
+  bool handle_content_header(Channel& ch, std::span<const std::uint8_t> payload);
+  bool handle_content_body(Channel& ch, std::span<const std::uint8_t> payload);
+
+  // handle_connection.cpp
+  void send_start();
+  bool handle_connection_method(const Method& m);
+  bool handle_start_ok(const Method& m);
+  bool handle_tune_ok(const Method& m);
+  bool handle_open(const Method& m);
+  bool handle_channel_method(std::uint16_t channel, const Method& m);
+  void arm_deadline();
+
+  // handle_declare.cpp
+  bool handle_exchange_method(Channel& ch, const Method& m);
+  bool handle_queue_method(Channel& ch, const Method& m);
+
+  // handle_publish.cpp
+  bool start_publish(Channel& ch, const Method& m);
+  bool finish_publish(Channel& ch);
+  void confirm(Channel& ch, std::uint64_t seq, bool ack, bool needs_commit);
+  void flush_confirms();
+  void wait_for_congested();
+
+  // deliver.cpp
+  bool handle_basic_method(Channel& ch, const Method& m);
+  bool handle_consume(Channel& ch, const Method& m);
+  void cancel_consumer(Channel& ch, const std::string& tag, bool requeue_nothing = false);
+  bool handle_ack(Channel& ch, std::uint64_t tag, bool multiple, bool ack, bool requeue);
+  bool handle_get(Channel& ch, const Method& m);
+  void requeue_all(Channel& ch);
+  void deliver(ConsumerState& c);
+  void resume_starved(Channel* only);
+  std::uint32_t credit(const Channel& ch, const ConsumerState& c) const;
+  void send_content(std::uint16_t channel, const core::Message& m);
+  void queue_deleted(ConsumerState& c);
+
+  // Errors: a channel error closes the channel, a connection error the connection
+  // (AMQP 0-9-1 section 1.2 / the reply codes).
+  bool fail(std::uint16_t channel, const Error& e, const Method* m);
+  bool channel_fail(Channel& ch, std::uint16_t code, std::string text, const Method* m);
+  bool connection_error(std::uint16_t code, std::string text, const Method* m = nullptr,
+                        std::uint16_t class_id = 0, std::uint16_t method_id = 0);
+  void close_channel_state(Channel& ch);
+  void end_all_channels();
+  void close_link(std::string_view why);
+
+  void send_method(std::uint16_t channel, std::uint16_t class_id, std::uint16_t method_id,
+                   std::initializer_list<ArgIn> args);
+  Channel* find_channel(std::uint16_t id);
+  std::string describe() const;
+
+  proto::Link& link_;
+  std::shared_ptr<const SessionContext> ctx_;
+  std::shared_ptr<Handle> handle_;
+  const std::uint64_t id_;
+  Phase phase_ = Phase::header;
+  std::string user_;
+  std::uint16_t channel_max_ = 0;
+  std::uint32_t frame_max_ = kFrameMinSize;  // until tune-ok
+  std::uint16_t heartbeat_ = 0;               // seconds; 0 = none
+  bool client_cancel_notify_ = false;
+  bool client_blocked_notify_ = false;
+  std::chrono::steady_clock::time_point last_received_;
+  std::chrono::steady_clock::time_point next_heartbeat_;
+  std::chrono::steady_clock::time_point close_deadline_{};
+  std::unordered_map<std::uint16_t, std::unique_ptr<Channel>> channels_;
+  std::vector<std::uint8_t> out_;  // frames encoded while handling one read
+  core::WakeupBatch wakeups_;
+  std::vector<core::QueuePtr> congested_;
+  unsigned flow_waits_ = 0;
+  std::vector<PendingConfirm> unsent_confirms_;
+  bool confirms_need_commit_ = false;
+  unsigned barriers_in_flight_ = 0;
+  bool closed_ = false;
+  bool in_deliver_ = false;
+};
+
+// The factory a listener uses for AMQP connections.
+proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, bool allow_anonymous);
+
+}  // namespace outpost::amqp

@@ -1,0 +1,74 @@
+// The exchange and queue classes: declare, delete, bind, unbind, purge.
+#include "amqp/amqp_session.hpp"
+
+namespace outpost::amqp {
+
+bool AmqpSession::handle_exchange_method(Channel& ch, const Method& m) {
+  auto& vhost = ctx_->vhost;
+  switch (m.method_id()) {
+    case m::ex_declare: {
+      // ticket, exchange, type, passive, durable, auto-delete, internal, no-wait, arguments
+      if (auto e = vhost.declare_exchange(m.str(1), m.str(2), m.flag(3), m.flag(4), m.flag(5), m.flag(6), m.table(8))) {
+        return fail(ch.id, e, &m);
+      }
+      if (!m.flag(7)) send_method(ch.id, cls::exchange, m::ex_declare_ok, {});
+      return true;
+    }
+    case m::ex_delete:
+      // ticket, exchange, if-unused, no-wait
+      if (auto e = vhost.delete_exchange(m.str(1), m.flag(2))) return fail(ch.id, e, &m);
+      if (!m.flag(3)) send_method(ch.id, cls::exchange, m::ex_delete_ok, {});
+      return true;
+    case m::ex_bind:
+    case m::ex_unbind:
+      return connection_error(not_implemented, "NOT_IMPLEMENTED - exchange-to-exchange bindings are not supported", &m);
+    default: break;
+  }
+  return connection_error(command_invalid, "COMMAND_INVALID - unexpected exchange method", &m);
+}
+
+bool AmqpSession::handle_queue_method(Channel& ch, const Method& m) {
+  auto& vhost = ctx_->vhost;
+  // An empty queue name means the queue this channel declared last (0-9-1 queue class).
+  auto queue_name = [&](std::size_t i) -> const std::string& { return m.str(i).empty() ? ch.last_queue : m.str(i); };
+  switch (m.method_id()) {
+    case m::q_declare: {
+      // ticket, queue, passive, durable, exclusive, auto-delete, no-wait, arguments
+      auto r = vhost.declare_queue(m.str(1), m.flag(2), m.flag(3), m.flag(4), m.flag(5), m.table(7), id_);
+      if (r.error) return fail(ch.id, r.error, &m);
+      ch.last_queue = r.queue->name;
+      if (!m.flag(6)) send_method(ch.id, cls::queue, m::q_declare_ok, {r.queue->name, r.messages, r.consumers});
+      return true;
+    }
+    case m::q_bind:
+      // ticket, queue, exchange, routing-key, no-wait, arguments
+      if (auto e = vhost.bind(queue_name(1), m.str(2), m.str(3), m.table(5), id_)) return fail(ch.id, e, &m);
+      if (!m.flag(4)) send_method(ch.id, cls::queue, m::q_bind_ok, {});
+      return true;
+    case m::q_unbind:
+      // ticket, queue, exchange, routing-key, arguments
+      if (auto e = vhost.unbind(queue_name(1), m.str(2), m.str(3), m.table(4), id_)) return fail(ch.id, e, &m);
+      send_method(ch.id, cls::queue, m::q_unbind_ok, {});
+      return true;
+    case m::q_purge: {
+      // ticket, queue, no-wait
+      Error e;
+      auto q = vhost.find_queue(queue_name(1), id_, e);
+      if (!q) return fail(ch.id, e, &m);
+      const auto n = vhost.purge(q);
+      if (!m.flag(2)) send_method(ch.id, cls::queue, m::q_purge_ok, {n});
+      return true;
+    }
+    case m::q_delete: {
+      // ticket, queue, if-unused, if-empty, no-wait
+      std::uint32_t n = 0;
+      if (auto e = vhost.delete_queue(queue_name(1), m.flag(2), m.flag(3), id_, n)) return fail(ch.id, e, &m);
+      if (!m.flag(4)) send_method(ch.id, cls::queue, m::q_delete_ok, {n});
+      return true;
+    }
+    default: break;
+  }
+  return connection_error(command_invalid, "COMMAND_INVALID - unexpected queue method", &m);
+}
+
+}  // namespace outpost::amqp

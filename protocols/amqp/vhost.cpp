@@ -1,0 +1,727 @@
+#include "amqp/vhost.hpp"
+
+#include "amqp/names.hpp"
+#include "core/persist.hpp"
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+namespace outpost::amqp {
+
+namespace {
+
+constexpr const char* kExchangeKind = "amqp.exchange";
+constexpr const char* kQueueKind = "amqp.queue";
+constexpr const char* kBindingKind = "amqp.binding";
+
+std::string encode(const FieldTable& t) {
+  std::vector<std::uint8_t> out;
+  Writer w(out);
+  write_table(w, t);
+  return {out.begin(), out.end()};
+}
+
+bool decode(const std::string& body, FieldTable& t) {
+  std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+  Reader r(bytes);
+  return read_table(r, t) && r.at_end();
+}
+
+const FieldValue* field(const FieldTable& t, std::string_view name) { return find_field(t, name); }
+std::string text_of(const FieldTable& t, std::string_view name) {
+  const auto* v = field(t, name);
+  return v && (v->type == 'S' || v->type == 'x') ? v->s : std::string();
+}
+bool flag_of(const FieldTable& t, std::string_view name) {
+  const auto* v = field(t, name);
+  return v && v->i != 0;
+}
+
+std::optional<core::ExchangeType> exchange_type(std::string_view t) {
+  if (t == "direct") return core::ExchangeType::direct;
+  if (t == "fanout") return core::ExchangeType::fanout;
+  if (t == "topic") return core::ExchangeType::topic;
+  return std::nullopt;
+}
+
+// Two values of x-arguments are the same setting (an integer is an integer whatever its width).
+bool same_value(const FieldValue* a, const FieldValue* b) {
+  if (!a || !b) return a == b;
+  auto ia = a->as_integer(), ib = b->as_integer();
+  if (ia && ib) return *ia == *ib;
+  return *a == *b;
+}
+
+// The first x-argument whose value differs between two declarations, or empty.
+std::string differing_argument(const FieldTable& a, const FieldTable& b) {
+  for (const auto* t : {&a, &b}) {
+    for (const auto& e : *t) {
+      if (!e.name.starts_with("x-")) continue;
+      if (!same_value(field(a, e.name), field(b, e.name))) return e.name;
+    }
+  }
+  return {};
+}
+
+std::string random_name() {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string s = "amq.gen-";
+  for (int i = 0; i < 22; ++i) s.push_back(kChars[rng() % 64]);
+  return s;
+}
+
+Error inequivalent(const char* what, std::string_view arg, std::string_view name) {
+  return Error{precondition_failed,
+               fmt::format("PRECONDITION_FAILED - inequivalent arg '{}' for {} '{}' in vhost '/'", arg, what, name)};
+}
+
+}  // namespace
+
+Error parse_queue_arguments(const FieldTable& arguments, QueueArguments& out) {
+  auto bad = [](std::string_view key, std::string_view why) {
+    return Error{precondition_failed, fmt::format("PRECONDITION_FAILED - invalid arg '{}': {}", key, why)};
+  };
+  for (const auto& e : arguments) {
+    const auto& v = e.value;
+    const auto i = v.as_integer();
+    if (e.name == "x-message-ttl") {
+      if (!i || *i < 0) return bad(e.name, "expected a non-negative integer");
+      out.message_ttl_ms = *i;
+    } else if (e.name == "x-expires") {
+      if (!i || *i <= 0) return bad(e.name, "expected a positive integer");
+      out.expires_ms = *i;
+    } else if (e.name == "x-max-length") {
+      if (!i || *i < 0) return bad(e.name, "expected a non-negative integer");
+      out.max_length = static_cast<std::uint64_t>(*i);
+    } else if (e.name == "x-max-length-bytes") {
+      if (!i || *i < 0) return bad(e.name, "expected a non-negative integer");
+      out.max_length_bytes = static_cast<std::uint64_t>(*i);
+    } else if (e.name == "x-overflow") {
+      if (v.type != 'S') return bad(e.name, "expected a string");
+      if (v.s == "drop-head") {
+        out.reject_publish = false;
+      } else if (v.s == "reject-publish" || v.s == "reject-publish-dlx") {
+        out.reject_publish = true;
+      } else {
+        return bad(e.name, "expected drop-head or reject-publish");
+      }
+    } else if (e.name == "x-dead-letter-exchange") {
+      if (v.type != 'S') return bad(e.name, "expected a string");
+      out.dead_letter_exchange = v.s;
+    } else if (e.name == "x-dead-letter-routing-key") {
+      if (v.type != 'S') return bad(e.name, "expected a string");
+      out.dead_letter_routing_key = v.s;
+    }
+  }
+  if (out.dead_letter_routing_key && !out.dead_letter_exchange) {
+    return bad("x-dead-letter-routing-key", "needs x-dead-letter-exchange");
+  }
+  return {};
+}
+
+Vhost::Vhost(core::Broker& broker, const AmqpSettings& settings) : broker_(broker), settings_(settings) {
+  for (const char* name : {"amq.topic", "amq.direct", "amq.fanout"}) {
+    exchanges_.emplace(name, ExchangeInfo{broker_.find_exchange(name), {}});
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exchanges
+
+Error Vhost::declare_exchange(const std::string& name, const std::string& type, bool passive, bool durable,
+                              bool auto_delete, bool internal, const FieldTable& arguments) {
+  std::lock_guard lock(mutex_);
+  if (name.empty()) return Error{access_refused, "ACCESS_REFUSED - operation not permitted on the default exchange"};
+  auto it = exchanges_.find(name);
+  if (passive) {
+    if (it == exchanges_.end()) return Error{not_found, fmt::format("NOT_FOUND - no exchange '{}' in vhost '/'", name)};
+    return {};
+  }
+  const auto t = exchange_type(type);
+  if (!t) {
+    if (type == "headers" || type == "x-consistent-hash" || type == "x-delayed-message") {
+      return Error{not_implemented, fmt::format("NOT_IMPLEMENTED - exchange type '{}' is not supported", type)};
+    }
+    return Error{command_invalid, fmt::format("COMMAND_INVALID - unknown exchange type '{}'", type)};
+  }
+  if (it != exchanges_.end()) {
+    const auto& e = *it->second.exchange;
+    if (e.type() != *t) return inequivalent("exchange", "type", name);
+    if (e.durable() != durable) return inequivalent("exchange", "durable", name);
+    if (e.auto_delete() != auto_delete) return inequivalent("exchange", "auto_delete", name);
+    if (e.internal() != internal) return inequivalent("exchange", "internal", name);
+    return {};
+  }
+  if (name.starts_with("amq.")) {
+    return Error{access_refused,
+                 fmt::format("ACCESS_REFUSED - exchange name '{}' contains reserved prefix 'amq.*'", name)};
+  }
+  auto ex = broker_.declare_exchange(name, *t, durable, auto_delete);
+  ExchangeInfo info{std::move(ex), arguments};
+  if (durable) persist_exchange(name, info);
+  exchanges_.emplace(name, std::move(info));
+  return {};
+}
+
+Error Vhost::delete_exchange(const std::string& name, bool if_unused) {
+  std::lock_guard lock(mutex_);
+  if (name.empty() || name.starts_with("amq.")) {
+    return Error{access_refused, fmt::format("ACCESS_REFUSED - operation not permitted on exchange '{}'", name)};
+  }
+  auto it = exchanges_.find(name);
+  if (it == exchanges_.end()) return {};  // deleting what is not there succeeds (as RabbitMQ 3.x does)
+  const bool used = std::any_of(bindings_.begin(), bindings_.end(), [&](const BindingInfo& b) { return b.exchange == name; });
+  if (if_unused && used) {
+    return Error{precondition_failed, fmt::format("PRECONDITION_FAILED - exchange '{}' in vhost '/' in use", name)};
+  }
+  for (auto b = bindings_.begin(); b != bindings_.end();) {
+    if (b->exchange == name) {
+      if (it->second.exchange->durable()) persist_binding(*b, false);
+      b = bindings_.erase(b);
+    } else {
+      ++b;
+    }
+  }
+  if (it->second.exchange->durable()) broker_.store().delete_definition(kExchangeKind, name);
+  broker_.delete_exchange(name);
+  exchanges_.erase(it);
+  return {};
+}
+
+Target Vhost::resolve(std::string_view exchange) const {
+  if (exchange.empty()) return Target{true, nullptr};
+  std::lock_guard lock(mutex_);
+  auto it = exchanges_.find(std::string(exchange));
+  if (it == exchanges_.end()) return Target{};
+  return Target{true, it->second.exchange};
+}
+
+// ---------------------------------------------------------------------------------------
+// Queues
+
+AmqpQueuePtr Vhost::create_queue_locked(const std::string& name, bool durable, bool exclusive, bool auto_delete,
+                                        const FieldTable& arguments, const QueueArguments& args,
+                                        std::uint64_t owner) {
+  core::QueueLimits limits;
+  // No limit unless asked for: what bounds an AMQP queue is its arguments (and, with a
+  // consumer attached, backpressure on publishers from flow_high).
+  limits.max_messages = args.max_length.value_or(std::uint64_t{1} << 40);
+  limits.max_bytes = args.max_length_bytes.value_or(std::uint64_t{1} << 40);
+  limits.payload_bytes_only = true;
+  limits.overflow = args.reject_publish ? core::Overflow::reject_new : core::Overflow::drop_head;
+  limits.flow_high = 10000;
+  limits.flow_low = 5000;
+  limits.message_ttl_ms = args.message_ttl_ms;
+  limits.keep_evicted = args.dead_letter_exchange.has_value();
+  auto q = std::make_shared<AmqpQueue>();
+  q->name = name;
+  q->queue = broker_.make_queue("amqp:" + name, limits);
+  q->durable = durable && !exclusive;
+  q->exclusive = exclusive;
+  q->auto_delete = auto_delete;
+  q->owner = exclusive ? owner : 0;
+  q->arguments = arguments;
+  q->args = args;
+  q->last_used_ms = core::now_unix_ms();
+  if (q->durable) q->queue->make_durable(broker_.store(), "amqp:" + name);
+  queues_.emplace(name, q);
+  return q;
+}
+
+DeclareQueueResult Vhost::declare_queue(const std::string& requested, bool passive, bool durable, bool exclusive,
+                                        bool auto_delete, const FieldTable& arguments, std::uint64_t connection) {
+  DeclareQueueResult r;
+  std::lock_guard lock(mutex_);
+  std::string name = requested;
+  auto it = queues_.find(name);
+  if (passive || it != queues_.end()) {
+    if (it == queues_.end()) {
+      r.error = Error{not_found, fmt::format("NOT_FOUND - no queue '{}' in vhost '/'", name)};
+      return r;
+    }
+    auto& q = it->second;
+    if (q->exclusive && q->owner != connection) {
+      r.error = Error{resource_locked,
+                      fmt::format("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{}' in vhost '/'", name)};
+      return r;
+    }
+    if (!passive) {
+      if (q->durable != (durable && !exclusive) && !q->exclusive) r.error = inequivalent("queue", "durable", name);
+      else if (q->exclusive != exclusive) r.error = inequivalent("queue", "exclusive", name);
+      else if (q->auto_delete != auto_delete) r.error = inequivalent("queue", "auto_delete", name);
+      else if (auto arg = differing_argument(q->arguments, arguments); !arg.empty()) r.error = inequivalent("queue", arg, name);
+      if (r.error) return r;
+    }
+    q->last_used_ms = core::now_unix_ms();
+    r.queue = q;
+  } else {
+    if (name.starts_with("amq.")) {
+      r.error = Error{access_refused,
+                      fmt::format("ACCESS_REFUSED - queue name '{}' contains reserved prefix 'amq.*'", name)};
+      return r;
+    }
+    QueueArguments args;
+    if (auto e = parse_queue_arguments(arguments, args)) {
+      r.error = std::move(e);
+      return r;
+    }
+    if (name.empty()) {
+      do name = random_name();
+      while (queues_.contains(name));
+    }
+    r.queue = create_queue_locked(name, durable, exclusive, auto_delete, arguments, args, connection);
+    if (r.queue->durable) persist_queue(*r.queue);
+  }
+  const auto stats = r.queue->queue->stats();
+  r.messages = static_cast<std::uint32_t>(stats.messages);
+  r.consumers = r.queue->consumers;
+  return r;
+}
+
+AmqpQueuePtr Vhost::find_queue(const std::string& name, std::uint64_t connection, Error& error) {
+  std::lock_guard lock(mutex_);
+  auto it = queues_.find(name);
+  if (it == queues_.end()) {
+    error = Error{not_found, fmt::format("NOT_FOUND - no queue '{}' in vhost '/'", name)};
+    return nullptr;
+  }
+  if (it->second->exclusive && it->second->owner != connection) {
+    error = Error{resource_locked,
+                  fmt::format("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{}' in vhost '/'", name)};
+    return nullptr;
+  }
+  return it->second;
+}
+
+Error Vhost::bind(const std::string& queue, const std::string& exchange, const std::string& key,
+                  const FieldTable& arguments, std::uint64_t connection) {
+  Error error;
+  auto q = find_queue(queue, connection, error);
+  if (!q) return error;
+  std::lock_guard lock(mutex_);
+  if (exchange.empty()) return Error{access_refused, "ACCESS_REFUSED - operation not permitted on the default exchange"};
+  auto it = exchanges_.find(exchange);
+  if (it == exchanges_.end()) return Error{not_found, fmt::format("NOT_FOUND - no exchange '{}' in vhost '/'", exchange)};
+  auto& ex = *it->second.exchange;
+  const std::string filter = ex.type() == core::ExchangeType::topic ? binding_key_to_filter(key) : key;
+  ex.bind(filter, q->queue, core::BindingOptions{});
+  const bool known = std::any_of(bindings_.begin(), bindings_.end(), [&](const BindingInfo& b) {
+    return b.exchange == exchange && b.queue == queue && b.key == key;
+  });
+  if (!known) {
+    bindings_.push_back(BindingInfo{exchange, queue, key, arguments});
+    if (q->durable && ex.durable()) persist_binding(bindings_.back(), true);
+  }
+  return {};
+}
+
+Error Vhost::unbind(const std::string& queue, const std::string& exchange, const std::string& key,
+                    const FieldTable&, std::uint64_t connection) {
+  Error error;
+  auto q = find_queue(queue, connection, error);
+  if (!q) return error;
+  std::lock_guard lock(mutex_);
+  auto it = exchanges_.find(exchange);
+  if (it == exchanges_.end()) return Error{not_found, fmt::format("NOT_FOUND - no exchange '{}' in vhost '/'", exchange)};
+  auto& ex = *it->second.exchange;
+  ex.unbind(ex.type() == core::ExchangeType::topic ? binding_key_to_filter(key) : key, *q->queue);
+  for (auto b = bindings_.begin(); b != bindings_.end(); ++b) {
+    if (b->exchange == exchange && b->queue == queue && b->key == key) {
+      if (q->durable && ex.durable()) persist_binding(*b, false);
+      bindings_.erase(b);
+      break;
+    }
+  }
+  return {};
+}
+
+std::uint32_t Vhost::purge(const AmqpQueuePtr& q) {
+  const auto n = static_cast<std::uint32_t>(q->queue->purge());
+  return n;
+}
+
+void Vhost::remove_queue_locked(const AmqpQueuePtr& q, std::vector<AmqpQueuePtr>& removed) {
+  for (auto b = bindings_.begin(); b != bindings_.end();) {
+    if (b->queue == q->name) {
+      auto ex = exchanges_.find(b->exchange);
+      if (ex != exchanges_.end()) {
+        auto& e = *ex->second.exchange;
+        e.unbind(e.type() == core::ExchangeType::topic ? binding_key_to_filter(b->key) : b->key, *q->queue);
+        if (q->durable && e.durable()) persist_binding(*b, false);
+      }
+      b = bindings_.erase(b);
+    } else {
+      ++b;
+    }
+  }
+  queues_.erase(q->name);
+  removed.push_back(q);
+}
+
+void Vhost::finish_removed(std::vector<AmqpQueuePtr>& removed) {
+  for (auto& q : removed) {
+    q->queue->purge();  // deletes its store entries too
+    if (q->durable) broker_.store().delete_definition(kQueueKind, q->name);
+    std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<QueueWatcher>>> watchers;
+    {
+      std::lock_guard lock(mutex_);
+      watchers.swap(q->watchers);
+    }
+    for (auto& [ex, w] : watchers) {
+      boost::asio::post(ex, [w = std::move(w), name = q->name] {
+        if (auto watcher = w.lock()) watcher->on_queue_deleted(name);
+      });
+    }
+  }
+}
+
+Error Vhost::delete_queue(const std::string& name, bool if_unused, bool if_empty, std::uint64_t connection,
+                          std::uint32_t& messages) {
+  std::vector<AmqpQueuePtr> removed;
+  messages = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = queues_.find(name);
+    if (it == queues_.end()) return {};  // as RabbitMQ 3.x: deleting a missing queue succeeds
+    auto q = it->second;
+    if (q->exclusive && q->owner != connection) {
+      return Error{resource_locked,
+                   fmt::format("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{}' in vhost '/'", name)};
+    }
+    const auto stats = q->queue->stats();
+    if (if_unused && q->consumers > 0) {
+      return Error{precondition_failed, fmt::format("PRECONDITION_FAILED - queue '{}' in vhost '/' in use", name)};
+    }
+    if (if_empty && stats.messages > 0) {
+      return Error{precondition_failed, fmt::format("PRECONDITION_FAILED - queue '{}' in vhost '/' not empty", name)};
+    }
+    messages = static_cast<std::uint32_t>(stats.messages);
+    remove_queue_locked(q, removed);
+  }
+  finish_removed(removed);
+  return {};
+}
+
+Error Vhost::add_consumer(const AmqpQueuePtr& q, bool exclusive, boost::asio::any_io_executor ex,
+                          std::weak_ptr<QueueWatcher> watcher) {
+  std::lock_guard lock(mutex_);
+  if (q->exclusive_consumer || (exclusive && q->consumers > 0)) {
+    return Error{access_refused,
+                 fmt::format("ACCESS_REFUSED - queue '{}' in vhost '/' in exclusive use", q->name)};
+  }
+  ++q->consumers;
+  q->exclusive_consumer = exclusive;
+  q->had_consumer = true;
+  q->last_used_ms = core::now_unix_ms();
+  q->watchers.emplace_back(std::move(ex), std::move(watcher));
+  return {};
+}
+
+void Vhost::remove_consumer(const AmqpQueuePtr& q, bool exclusive, const QueueWatcher* watcher) {
+  std::vector<AmqpQueuePtr> removed;
+  {
+    std::lock_guard lock(mutex_);
+    if (q->consumers > 0) --q->consumers;
+    if (exclusive) q->exclusive_consumer = false;
+    q->last_used_ms = core::now_unix_ms();
+    auto w = std::find_if(q->watchers.begin(), q->watchers.end(),
+                          [watcher](const auto& e) { return e.second.lock().get() == watcher || e.second.expired(); });
+    if (w != q->watchers.end()) q->watchers.erase(w);
+    auto it = queues_.find(q->name);
+    if (q->auto_delete && q->consumers == 0 && q->had_consumer && it != queues_.end() && it->second == q) {
+      remove_queue_locked(q, removed);
+    }
+  }
+  finish_removed(removed);
+}
+
+void Vhost::touch(const AmqpQueuePtr& q) {
+  std::lock_guard lock(mutex_);
+  q->last_used_ms = core::now_unix_ms();
+}
+
+void Vhost::connection_closed(std::uint64_t connection) {
+  std::vector<AmqpQueuePtr> removed;
+  {
+    std::lock_guard lock(mutex_);
+    std::vector<AmqpQueuePtr> mine;
+    for (auto& [name, q] : queues_) {
+      if (q->exclusive && q->owner == connection) mine.push_back(q);
+    }
+    for (auto& q : mine) remove_queue_locked(q, removed);
+  }
+  finish_removed(removed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Routing and dead-lettering
+
+core::PublishResult Vhost::route(const Target& target, const core::MessagePtr& message, core::WakeupBatch& wakeups,
+                                 std::vector<core::QueuePtr>* congested) {
+  if (target.exchange) return broker_.publish(*target.exchange, message, wakeups, congested);
+  core::PublishResult r;
+  AmqpQueuePtr q;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = queues_.find(message->topic());
+    if (it != queues_.end()) q = it->second;
+  }
+  if (!q) return r;
+  r.matched = 1;
+  core::Delivery d;
+  d.message = message;
+  d.qos = message->qos();
+  const auto p = q->queue->push(std::move(d), wakeups);
+  r.evicted = p.evicted;
+  r.stored = p.stored ? 1 : 0;
+  if (p.outcome == core::PushOutcome::queued) {
+    r.queued = 1;
+    if (p.congested && congested) congested->push_back(q->queue);
+  } else {
+    r.dropped = 1;
+  }
+  r.needs_commit = r.stored > 0;
+  return r;
+}
+
+void Vhost::dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string_view reason,
+                        core::WakeupBatch& wakeups) {
+  if (!q.args.dead_letter_exchange) return;
+  const auto target = resolve(*q.args.dead_letter_exchange);
+  if (!target.found) {
+    spdlog::warn("amqp: dead-letter exchange '{}' of queue '{}' does not exist; message dropped",
+                 *q.args.dead_letter_exchange, q.name);
+    return;
+  }
+  const core::Message& m = *d.message;
+  const core::MessageProperties* old = m.properties();
+  auto props = std::make_shared<core::MessageProperties>(old ? *old : core::MessageProperties{});
+  FieldTable headers;
+  if (!props->amqp_headers.empty() && !(props->amqp_headers.size() == 1 && props->amqp_headers[0] == '\0')) {
+    decode_table_body({reinterpret_cast<const std::uint8_t*>(props->amqp_headers.data()), props->amqp_headers.size()},
+                      headers);
+  } else {
+    for (const auto& up : props->user_properties) headers.push_back(FieldEntry{up.key, FieldValue::string(up.value)});
+  }
+  const std::string exchange = old && old->amqp_exchange ? *old->amqp_exchange : "amq.topic";
+  const std::string key = old && old->amqp_key_verbatim ? m.topic() : topic_to_routing_key(m.topic());
+  // x-death: one entry per (queue, reason), most recent first, with a count.
+  FieldTable* death_list_owner = nullptr;
+  FieldValue* deaths = nullptr;
+  for (auto& e : headers) {
+    if (e.name == "x-death" && e.value.type == 'A') deaths = &e.value;
+  }
+  (void)death_list_owner;
+  if (!deaths) {
+    headers.push_back(FieldEntry{"x-death", FieldValue::of_array({})});
+    deaths = &headers.back().value;
+  }
+  std::int64_t count = 1;
+  for (auto it = deaths->array.begin(); it != deaths->array.end(); ++it) {
+    if (it->type != 'F') continue;
+    if (text_of(it->table, "queue") == q.name && text_of(it->table, "reason") == reason) {
+      if (const auto* c = field(it->table, "count"); c && c->as_integer()) count = *c->as_integer() + 1;
+      deaths->array.erase(it);
+      break;
+    }
+  }
+  FieldTable entry{
+      {"count", FieldValue::integer('l', count)},
+      {"reason", FieldValue::string(std::string(reason))},
+      {"queue", FieldValue::string(q.name)},
+      {"time", FieldValue::integer('T', core::now_unix_ms() / 1000)},
+      {"exchange", FieldValue::string(exchange)},
+      {"routing-keys", FieldValue::of_array({FieldValue::string(key)})},
+  };
+  if (!props->amqp_expiration.empty()) entry.push_back({"original-expiration", FieldValue::string(props->amqp_expiration)});
+  deaths->array.insert(deaths->array.begin(), FieldValue::of_table(std::move(entry)));
+  if (!find_field(headers, "x-first-death-reason")) {
+    headers.push_back({"x-first-death-reason", FieldValue::string(std::string(reason))});
+    headers.push_back({"x-first-death-queue", FieldValue::string(q.name)});
+    headers.push_back({"x-first-death-exchange", FieldValue::string(exchange)});
+  }
+  {
+    std::vector<std::uint8_t> out;
+    Writer w(out);
+    write_table(w, headers);
+    props->amqp_headers.assign(out.begin() + 4, out.end());
+    if (props->amqp_headers.empty()) props->amqp_headers.push_back('\0');
+  }
+  props->user_properties.clear();
+  for (const auto& e : headers) {
+    props->user_properties.push_back(
+        core::UserProperty{e.name, e.value.type == 'S' ? e.value.s : describe(e.value)});
+  }
+  props->amqp_expiration.clear();  // a dead-lettered message does not expire again
+  const std::string new_key = q.args.dead_letter_routing_key.value_or(key);
+  const bool topic = target.exchange && target.exchange->type() == core::ExchangeType::topic;
+  props->amqp_exchange = *q.args.dead_letter_exchange;
+  props->amqp_key_verbatim = !topic;
+  core::Message::Init init;
+  init.topic = topic ? routing_key_to_topic(new_key) : new_key;
+  init.payload = m.payload();
+  init.qos = m.qos();
+  init.properties = std::move(props);
+  auto copy = core::Message::make(std::move(init));
+  route(target, copy, wakeups, nullptr);
+}
+
+void Vhost::drain_evicted(core::WakeupBatch& wakeups) {
+  std::vector<AmqpQueuePtr> dlq;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [name, q] : queues_) {
+      if (q->args.dead_letter_exchange) dlq.push_back(q);
+    }
+  }
+  std::vector<core::Delivery> out;
+  for (auto& q : dlq) {
+    out.clear();
+    q->queue->take_evicted(out);
+    for (auto& d : out) dead_letter(*q, d, "maxlen", wakeups);
+  }
+}
+
+void Vhost::sweep() {
+  std::vector<AmqpQueuePtr> all;
+  std::vector<AmqpQueuePtr> removed;
+  const auto now = core::now_unix_ms();
+  {
+    std::lock_guard lock(mutex_);
+    all.reserve(queues_.size());
+    for (auto& [name, q] : queues_) {
+      if (q->args.expires_ms > 0 && q->consumers == 0 && now - q->last_used_ms >= q->args.expires_ms) {
+        removed.push_back(q);
+      } else {
+        all.push_back(q);
+      }
+    }
+    std::vector<AmqpQueuePtr> gone;
+    for (auto& q : removed) remove_queue_locked(q, gone);
+    removed.swap(gone);
+  }
+  for (auto& q : removed) spdlog::info("amqp: queue '{}' expired (x-expires) and was deleted", q->name);
+  finish_removed(removed);
+  core::WakeupBatch wakeups;
+  std::vector<core::Delivery> out;
+  for (auto& q : all) {
+    out.clear();
+    q->queue->take_expired(now, out, 10000);
+    if (q->args.dead_letter_exchange) q->queue->take_evicted(out);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      dead_letter(*q, out[i], out[i].expired(now) ? "expired" : "maxlen", wakeups);
+      q->queue->entry_done(out[i]);
+    }
+  }
+  wakeups.flush();
+}
+
+void Vhost::start(boost::asio::any_io_executor ex) {
+  timer_ = std::make_unique<boost::asio::steady_timer>(ex);
+  arm_timer();
+}
+
+void Vhost::arm_timer() {
+  timer_->expires_after(std::chrono::milliseconds(200));
+  timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    sweep();
+    arm_timer();
+  });
+}
+
+void Vhost::stop() {
+  if (timer_) timer_->cancel();
+}
+
+// ---------------------------------------------------------------------------------------
+// Durable definitions
+
+void Vhost::persist_exchange(const std::string& name, const ExchangeInfo& e) {
+  FieldTable t{
+      {"type", FieldValue::string(core::to_string(e.exchange->type()))},
+      {"durable", FieldValue::boolean(true)},
+      {"auto_delete", FieldValue::boolean(e.exchange->auto_delete())},
+      {"internal", FieldValue::boolean(e.exchange->internal())},
+      {"arguments", FieldValue::of_table(e.arguments)},
+  };
+  broker_.store().put_definition(store::DefinitionRecord{kExchangeKind, name, encode(t)});
+}
+
+void Vhost::persist_queue(const AmqpQueue& q) {
+  FieldTable t{
+      {"auto_delete", FieldValue::boolean(q.auto_delete)},
+      {"arguments", FieldValue::of_table(q.arguments)},
+  };
+  broker_.store().put_definition(store::DefinitionRecord{kQueueKind, q.name, encode(t)});
+}
+
+std::string Vhost::binding_name(const BindingInfo& b) {
+  return fmt::format("{}:{}|{}:{}|{}", b.exchange.size(), b.exchange, b.queue.size(), b.queue, b.key);
+}
+
+void Vhost::persist_binding(const BindingInfo& b, bool add) {
+  if (!add) {
+    broker_.store().delete_definition(kBindingKind, binding_name(b));
+    return;
+  }
+  FieldTable t{
+      {"exchange", FieldValue::string(b.exchange)},
+      {"queue", FieldValue::string(b.queue)},
+      {"key", FieldValue::string(b.key)},
+      {"arguments", FieldValue::of_table(b.arguments)},
+  };
+  broker_.store().put_definition(store::DefinitionRecord{kBindingKind, binding_name(b), encode(t)});
+}
+
+void Vhost::restore_definition(const std::string& kind, const std::string& name, const std::string& body) {
+  FieldTable t;
+  if (!decode(body, t)) {
+    spdlog::warn("store: AMQP {} '{}' has a damaged definition; skipped", kind, name);
+    return;
+  }
+  const auto* args = field(t, "arguments");
+  const FieldTable arguments = args && args->type == 'F' ? args->table : FieldTable{};
+  std::lock_guard lock(mutex_);
+  if (kind == kExchangeKind) {
+    const auto type = exchange_type(text_of(t, "type"));
+    if (!type || exchanges_.contains(name)) return;
+    auto ex = broker_.declare_exchange(name, *type, true, flag_of(t, "auto_delete"));
+    exchanges_.emplace(name, ExchangeInfo{std::move(ex), arguments});
+  } else if (kind == kQueueKind) {
+    QueueArguments qa;
+    if (parse_queue_arguments(arguments, qa) || queues_.contains(name)) return;
+    create_queue_locked(name, true, false, flag_of(t, "auto_delete"), arguments, qa, 0);
+  } else if (kind == kBindingKind) {
+    // Bindings sort before exchanges and queues: applied by finish_restore.
+    bindings_.push_back(BindingInfo{text_of(t, "exchange"), text_of(t, "queue"), text_of(t, "key"), arguments});
+  }
+}
+
+void Vhost::finish_restore() {
+  std::lock_guard lock(mutex_);
+  for (auto b = bindings_.begin(); b != bindings_.end();) {
+    auto ex = exchanges_.find(b->exchange);
+    auto q = queues_.find(b->queue);
+    if (ex == exchanges_.end() || q == queues_.end()) {
+      b = bindings_.erase(b);
+      continue;
+    }
+    auto& e = *ex->second.exchange;
+    e.bind(e.type() == core::ExchangeType::topic ? binding_key_to_filter(b->key) : b->key, q->second->queue, {});
+    ++b;
+  }
+}
+
+AmqpQueuePtr Vhost::restored_queue(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : it->second;
+}
+
+}  // namespace outpost::amqp
