@@ -23,7 +23,8 @@ namespace {
 
 using namespace outpost;
 
-// Detached sessions whose expiry has passed are ended once a second.
+// Detached sessions whose expiry has passed are ended, and delayed wills published, once
+// a second.
 class ExpirySweep {
  public:
   ExpirySweep(boost::asio::any_io_executor ex, core::Broker& broker) : timer_(ex), broker_(broker) {}
@@ -31,7 +32,7 @@ class ExpirySweep {
     timer_.expires_after(std::chrono::seconds(1));
     timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      if (auto n = broker_.sessions().expire(core::Clock::now()); n > 0) {
+      if (auto n = broker_.expire_sessions(core::Clock::now()); n > 0) {
         spdlog::info("{} expired session(s) removed", n);
       }
       start();

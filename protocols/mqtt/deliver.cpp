@@ -1,6 +1,9 @@
 // Delivery to the client: pull from the session's queue within the in-flight window and
 // the connection's write budget, assign packet ids, encode, send.
+#include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -11,7 +14,8 @@ void MqttSession::deliver() {
   delivering_ = true;
   auto& queue = *state_->queue();
   auto& inflight = state_->outflight();
-  const std::size_t window = ctx_->settings.max_inflight;
+  // The client's receive maximum bounds what we send unacknowledged [MQTT-3.3.4-9].
+  const std::size_t window = std::min<std::size_t>(ctx_->settings.max_inflight, client_receive_maximum_);
   // Pulled in batches: one lock of the queue for many messages, and a short batch
   // tells that the queue is empty without another pull.
   constexpr std::size_t kBatch = 64;
@@ -37,12 +41,16 @@ void MqttSession::deliver() {
         continue;
       }
       const auto id = state_->allocate_packet_id();  // always free below the window
+      if (!send_publish(d, *id, false)) {
+        // Too large for the client: as if sent and acknowledged [MQTT-3.1.2-25].
+        queue.entry_done(d);
+        continue;
+      }
       OutFlight f;
       f.stage = d.qos == 1 ? OutFlight::Stage::awaiting_puback : OutFlight::Stage::awaiting_pubrec;
       f.sequence = state_->next_sequence();
       f.delivery = std::move(d);
       queue.entry_sent(f.delivery, to_entry_state(f.stage), *id);
-      send_publish(f.delivery, *id, false);
       inflight.emplace(*id, std::move(f));
     }
     batch.clear();
@@ -51,12 +59,44 @@ void MqttSession::deliver() {
   delivering_ = false;
 }
 
-void MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {
+bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {
   const auto& m = *d.message;
   auto& out = encode_buffer();
-  encode_publish_header(out, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
+  if (version_ != ProtocolVersion::v5 ||
+      (!has_delivery_properties(d) && client_alias_maximum_ == 0 && client_max_packet_ == 0)) {
+    encode_publish_header(out, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
+  } else {
+    thread_local Properties props;
+    props = Properties{};
+    const bool any = delivery_properties(d, core::now_unix_ms(), props);
+    // Topic alias towards the client: a topic gets an alias the first time it is sent
+    // while the client's maximum allows, and later sends carry only the alias.
+    std::string_view topic = m.topic();
+    std::uint16_t new_alias = 0;
+    if (client_alias_maximum_ > 0) {
+      if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
+      auto& outbound = aliases_->outbound;
+      if (auto it = outbound.find(m.topic()); it != outbound.end()) {
+        props.topic_alias = it->second;
+        topic = {};
+      } else if (outbound.size() < client_alias_maximum_) {
+        new_alias = static_cast<std::uint16_t>(outbound.size() + 1);
+        props.topic_alias = new_alias;
+      }
+    }
+    const Properties* p = any || props.topic_alias ? &props : nullptr;
+    if (client_max_packet_ != 0 &&
+        publish_packet_size(version_, topic, d.qos, p, m.payload().size()) > client_max_packet_) {
+      spdlog::debug("{}: message on '{}' not sent: larger than the client's maximum packet size {}", describe(),
+                    m.topic(), client_max_packet_);
+      return false;
+    }
+    if (new_alias != 0) aliases_->outbound.emplace(m.topic(), new_alias);
+    encode_publish_header(out, version_, topic, d.qos, d.retain, dup, packet_id, p, m.payload().size());
+  }
   link_.write(out);
   if (!m.payload().empty()) link_.write_shared(d.message, m.payload());
+  return true;
 }
 
 void MqttSession::resend_inflight() {
@@ -70,8 +110,10 @@ void MqttSession::resend_inflight() {
     const OutFlight& f = inflight.at(id);
     if (f.stage == OutFlight::Stage::awaiting_pubcomp) {
       send_ack(PacketType::pubrel, id);
-    } else {
-      send_publish(f.delivery, id, true);  // [MQTT-3.3.1-1] DUP on a re-delivery
+    } else if (!send_publish(f.delivery, id, true)) {  // [MQTT-3.3.1-1] DUP on a re-delivery
+      // This connection's client accepts smaller packets than the last one did.
+      if (auto* q = state_->queue()) q->entry_done(f.delivery);
+      inflight.erase(id);
     }
   }
 }

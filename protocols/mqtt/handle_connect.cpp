@@ -1,5 +1,6 @@
 // CONNECT, CONNACK, DISCONNECT, keepalive and the will: the life of a connection.
 #include "core/topic.hpp"
+#include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
 #include <spdlog/spdlog.h>
@@ -85,6 +86,20 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     }
   }
 
+  if (version_ == ProtocolVersion::v5) {
+    if (c.properties.authentication_method) {
+      // Enhanced authentication (section 4.12) needs a method the broker knows; none is
+      // configured, so the client is told which of its requests failed.
+      refuse_connect(ReasonCode::bad_authentication_method,
+                     fmt::format("authentication method '{}' is not supported", *c.properties.authentication_method));
+      return false;
+    }
+    client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
+    client_alias_maximum_ = c.properties.topic_alias_maximum.value_or(0);
+    client_max_packet_ = c.properties.maximum_packet_size.value_or(0);
+    problem_information_ = c.properties.request_problem_information.value_or(1) != 0;
+  }
+
   if (!c.username && !ctx_->allow_anonymous) {
     refuse_connect(ReasonCode::not_authorized, "anonymous access is not allowed on this listener");
     return false;
@@ -118,6 +133,17 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     pending_will_->payload.assign(w.payload.begin(), w.payload.end());  // the input buffer is transient
     pending_will_->init.qos = w.qos;
     pending_will_->init.retain = w.retain;
+    if (version_ == ProtocolVersion::v5) {
+      auto& wp = c.will->properties;
+      if (!payload_matches_format(wp, w.payload)) {
+        refuse_connect(ReasonCode::payload_format_invalid, "will payload is not UTF-8 but its format indicator says it is");
+        return false;
+      }
+      // The will's expiry counts from when it is published, so only the interval is kept.
+      pending_will_->expiry_interval = wp.message_expiry_interval;
+      pending_will_->delay = wp.will_delay_interval.value_or(0);
+      pending_will_->init.properties = take_message_properties(wp);
+    }
   }
 
   if (version_ == ProtocolVersion::v5) {
@@ -165,6 +191,9 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
     return;
   }
   auto& broker = ctx_->broker;
+  // A delayed will of the previous connection: resuming the session cancels it
+  // [MQTT-3.1.3-9]; discarding the session ends it, which publishes the will now.
+  core::MessagePtr delayed_will = existing ? existing->take_delayed_will() : nullptr;
   auto resumed = std::dynamic_pointer_cast<SessionState>(existing);
   if (existing && (clean_start_ || !resumed)) {
     // [MQTT-3.1.2-6] clean session: the previous session is discarded.
@@ -172,6 +201,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
     resumed.reset();
   }
   const bool session_present = resumed != nullptr;
+  if (delayed_will && !session_present) broker.publish(broker.mqtt_exchange(), delayed_will, wakeups_, nullptr);
   if (resumed) {
     state_ = std::move(resumed);
   } else {
@@ -182,12 +212,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
     state_->make_durable();
     state_->persist_session(static_cast<std::uint8_t>(version_), session_expiry_, 0);
   }
-  if (pending_will_) {
-    pending_will_->init.origin = state_->origin();
-    pending_will_->init.payload = pending_will_->payload;
-    will_ = core::Message::make(std::move(pending_will_->init));
-    pending_will_.reset();
-  }
+  if (pending_will_) pending_will_->init.origin = state_->origin();
   phase_ = Phase::connected;
   send_connack(session_present, ReasonCode::success);
   spdlog::info("{} connected: {}, {}, keepalive {}s{}", describe(), version_name(version_),
@@ -254,11 +279,30 @@ void MqttSession::handle_disconnect(std::span<const std::uint8_t> body) {
   close("client sent DISCONNECT");
 }
 
+core::MessagePtr MqttSession::build_will(std::int64_t publish_unix_ms) {
+  auto& w = *pending_will_;
+  core::Message::Init init = w.init;
+  init.payload = w.payload;
+  // The will's expiry interval counts from when it is published (section 3.1.3.2.4).
+  if (w.expiry_interval) init.expiry_unix_ms = publish_unix_ms + std::int64_t{*w.expiry_interval} * 1000;
+  return core::Message::make(std::move(init));
+}
+
 void MqttSession::publish_will() {
-  if (!will_) return;
-  spdlog::debug("{}: publishing will on '{}'", describe(), will_->topic());
-  ctx_->broker.publish(ctx_->broker.mqtt_exchange(), will_, wakeups_, nullptr);
-  will_.reset();
+  if (!pending_will_ || !state_) return;
+  const std::uint32_t delay = pending_will_->delay;
+  if (delay > 0 && keep_session()) {
+    // Will delay interval: published when the delay or the session ends, whichever comes
+    // first, unless a new connection resumes the session before [MQTT-3.1.3-9].
+    const std::uint32_t wait = std::min(delay, session_expiry_.value_or(0xFFFFFFFF));
+    spdlog::debug("{}: will on '{}' delayed by {}s", describe(), pending_will_->init.topic, wait);
+    state_->set_delayed_will(build_will(core::now_unix_ms() + std::int64_t{wait} * 1000),
+                             core::Clock::now() + std::chrono::seconds(wait));
+  } else {
+    spdlog::debug("{}: publishing will on '{}'", describe(), pending_will_->init.topic);
+    ctx_->broker.publish(ctx_->broker.mqtt_exchange(), build_will(core::now_unix_ms()), wakeups_, nullptr);
+  }
+  pending_will_.reset();
 }
 
 void MqttSession::start_keepalive() {

@@ -155,4 +155,14 @@ PublishResult Broker::publish(const Exchange& exchange, const MessagePtr& messag
   return sink.result;
 }
 
+std::size_t Broker::expire_sessions(Clock::time_point now) {
+  std::vector<MessagePtr> wills;
+  const std::size_t ended = sessions_.expire(now, &wills);
+  if (!wills.empty()) {
+    WakeupBatch wakeups;
+    for (const auto& w : wills) publish(*mqtt_exchange_, w, wakeups, nullptr);
+  }
+  return ended;
+}
+
 }  // namespace outpost::core

@@ -72,6 +72,10 @@ class Broker {
   PublishResult publish(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
                         std::vector<QueuePtr>* congested);
 
+  // Housekeeping, about once a second: ends detached sessions whose expiry passed and
+  // publishes the delayed wills that came due. Returns how many sessions ended.
+  std::size_t expire_sessions(Clock::time_point now);
+
  private:
   store::Store& store_;
   ExchangePtr mqtt_exchange_;
