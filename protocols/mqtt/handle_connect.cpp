@@ -229,11 +229,11 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
 
 void MqttSession::refuse_connect(ReasonCode reason, std::string_view why) {
   spdlog::info("{}: connection refused: {}", describe(), why);
-  send_connack(false, reason);
+  send_connack(false, reason, why);
   close(why);
 }
 
-void MqttSession::send_connack(bool session_present, ReasonCode reason) {
+void MqttSession::send_connack(bool session_present, ReasonCode reason, std::string_view why) {
   auto& out = encode_buffer();
   if (version_ == ProtocolVersion::v5) {
     Properties props;
@@ -250,6 +250,8 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason) {
       if (!s.wildcard_subscriptions) props.wildcard_subscription_available = 0;
       if (!s.shared_subscriptions) props.shared_subscription_available = 0;
       if (!s.subscription_identifiers) props.subscription_identifiers_available = 0;
+    } else if (!why.empty()) {
+      props.reason_string = reason_text(why);
     }
     encode_connack(out, version_, session_present, reason, &props);
   } else {
@@ -323,7 +325,7 @@ void MqttSession::on_deadline() {
   const auto limit = std::chrono::milliseconds(keepalive_ * 1500);
   if (std::chrono::steady_clock::now() - last_packet_ >= limit) {
     spdlog::info("{}: keepalive of {}s expired", describe(), keepalive_);
-    if (version_ == ProtocolVersion::v5) send_disconnect(ReasonCode::keep_alive_timeout);
+    if (version_ == ProtocolVersion::v5) send_disconnect(ReasonCode::keep_alive_timeout, "keep alive timeout");
     close("keepalive expired");
     return;
   }

@@ -21,6 +21,13 @@ MqttSession::~MqttSession() { handle_->session = nullptr; }
 
 core::QueueLimits MqttSession::queue_limits() const { return session_queue_limits(ctx_->settings); }
 
+std::string MqttSession::reason_text(std::string_view why) {
+  // Short, and cut on a UTF-8 character boundary: a reason string must be valid UTF-8.
+  std::size_t n = std::min<std::size_t>(why.size(), 200);
+  while (n > 0 && n < why.size() && (static_cast<unsigned char>(why[n]) & 0xC0) == 0x80) --n;
+  return std::string(why.substr(0, n));
+}
+
 std::vector<std::uint8_t>& MqttSession::encode_buffer() {
   // Link::write copies, so one buffer per thread serves every session on it.
   thread_local std::vector<std::uint8_t> buffer;
@@ -36,7 +43,7 @@ void MqttSession::Handle::on_taken_over() {
   if (!session) return;
   spdlog::info("{}: session taken over by a new connection with the same client id", session->describe());
   if (session->version_ == ProtocolVersion::v5 && session->phase_ == Phase::connected) {
-    session->send_disconnect(ReasonCode::session_taken_over);
+    session->send_disconnect(ReasonCode::session_taken_over, "another connection took over the session");
   }
   session->close("session taken over");
 }
@@ -119,7 +126,7 @@ void MqttSession::on_writable() { deliver(); }
 
 void MqttSession::fail(ReasonCode reason, std::string_view why) {
   spdlog::warn("{}: protocol error: {}; closing the connection", describe(), why);
-  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) send_disconnect(reason);
+  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) send_disconnect(reason, why);
   close(why);
 }
 
@@ -130,15 +137,21 @@ void MqttSession::close(std::string_view why) {
   link_.close(why);
 }
 
-void MqttSession::send_disconnect(ReasonCode reason) {
+void MqttSession::send_disconnect(ReasonCode reason, std::string_view why) {
   auto& out = encode_buffer();
-  encode_disconnect(out, version_, reason);
+  // A reason string says why in words; it may go on DISCONNECT whatever the client asked
+  // about problem information [MQTT-3.1.2-29 covers the other packets].
+  Properties props;
+  if (!why.empty()) props.reason_string = reason_text(why);
+  encode_disconnect(out, version_, reason, &props);
   link_.write(out);
 }
 
 void MqttSession::on_shutdown() {
   shutting_down_ = true;
-  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) send_disconnect(ReasonCode::server_shutting_down);
+  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) {
+    send_disconnect(ReasonCode::server_shutting_down, "the server is shutting down");
+  }
   close("server shutting down");
 }
 

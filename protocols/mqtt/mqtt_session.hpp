@@ -62,9 +62,9 @@ class MqttSession final : public proto::Session {
   bool handle_connect(std::span<const std::uint8_t> body);
   void on_session_claimed(std::shared_ptr<core::Session> existing, bool superseded);
   void refuse_connect(ReasonCode reason, std::string_view why);
-  void send_connack(bool session_present, ReasonCode reason);
+  void send_connack(bool session_present, ReasonCode reason, std::string_view why = {});
   void handle_disconnect(std::span<const std::uint8_t> body);
-  void send_disconnect(ReasonCode reason);
+  void send_disconnect(ReasonCode reason, std::string_view why = {});
   bool keep_session() const;
   void wait_for_congested();
   void publish_will();
@@ -111,6 +111,8 @@ class MqttSession final : public proto::Session {
   std::string describe() const;
   // Scratch for encoding a packet before Link::write (which copies it); cleared.
   static std::vector<std::uint8_t>& encode_buffer();
+  // A reason string for CONNACK / DISCONNECT from a log message.
+  static std::string reason_text(std::string_view why);
   core::QueueLimits queue_limits() const;
 
   proto::Link& link_;

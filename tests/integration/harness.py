@@ -173,7 +173,13 @@ class PahoClient:
     def __init__(self, port, client_id="", clean_session=True, protocol=mqtt.MQTTv311, keepalive=30,
                  will=None, userdata=None):
         self.port = port
-        self.client = mqtt.Client(client_id=client_id, clean_session=clean_session, protocol=protocol)
+        self.v5 = protocol == mqtt.MQTTv5
+        self.clean = clean_session
+        # paho refuses clean_session for 5.0: there it is clean_start, given at connect.
+        kw = {} if self.v5 else {"clean_session": clean_session}
+        self.client = mqtt.Client(client_id=client_id, protocol=protocol, **kw)
+        self.connack_properties = None
+        self.disconnect_rc = None
         self.messages = []
         self.cond = threading.Condition()
         self.connack = None
@@ -191,6 +197,7 @@ class PahoClient:
     def _on_connect(self, client, userdata, flags, rc, properties=None):
         with self.cond:
             self.connack = rc
+            self.connack_properties = properties
             self.flags = flags
             self.cond.notify_all()
 
@@ -205,26 +212,34 @@ class PahoClient:
             self.cond.notify_all()
 
     def _on_disconnect(self, client, userdata, rc, properties=None):
+        self.disconnect_rc = rc
         self.disconnected.set()
 
-    def connect(self, timeout=5):
-        self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive)
+    def connect(self, timeout=5, properties=None):
+        if self.v5:
+            self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive, clean_start=self.clean,
+                                properties=properties)
+        else:
+            self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive)
         self.client.loop_start()
         with self.cond:
             if not self.cond.wait_for(lambda: self.connack is not None, timeout):
                 raise AssertionError("no CONNACK")
         return self
 
-    def subscribe(self, topic, qos=0, timeout=5):
-        rc, mid = self.client.subscribe(topic, qos)
+    def subscribe(self, topic, qos=0, timeout=5, options=None, properties=None):
+        if options is not None:
+            rc, mid = self.client.subscribe(topic, options=options, properties=properties)
+        else:
+            rc, mid = self.client.subscribe(topic, qos, properties=properties)
         assert rc == mqtt.MQTT_ERR_SUCCESS
         with self.cond:
             if not self.cond.wait_for(lambda: mid in self.subacks, timeout):
                 raise AssertionError("no SUBACK")
             return self.subacks[mid]
 
-    def publish(self, topic, payload, qos=0, retain=False, wait=True):
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+    def publish(self, topic, payload, qos=0, retain=False, wait=True, properties=None):
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if wait and qos > 0:
             info.wait_for_publish(timeout=10)
             assert info.is_published(), "publish not acknowledged"
