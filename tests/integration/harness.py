@@ -451,5 +451,44 @@ class RawClient:
             pass
 
 
+# ---------------------------------------------------------------- Node clients
+
+NODE_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+
+
+def node_modules():
+    """The directory holding the Node test clients (npm packages pinned by
+    tests/integration/node/package-lock.json), installed with `npm ci` on first use into
+    $OUTPOST_NODE_CACHE (the build tree) and shared by the tests that run in parallel."""
+    import fcntl
+    import hashlib
+    import shutil
+    cache = os.environ.get("OUTPOST_NODE_CACHE") or os.path.join(tempfile.gettempdir(), "outpost-node")
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(NODE_SOURCE, "package-lock.json"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(cache, ".installed")
+    with open(os.path.join(cache, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(stamp) or open(stamp).read() != digest:
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy(os.path.join(NODE_SOURCE, name), cache)
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=cache, check=True,
+                           stdout=subprocess.DEVNULL)
+            with open(stamp, "w") as f:
+                f.write(digest)
+    return cache
+
+
+def run_node(script, *args, timeout=60, env=None):
+    """Runs tests/integration/node/<script> with the Node clients on NODE_PATH; returns the
+    completed process (stdout and stderr as text)."""
+    e = dict(os.environ, NODE_PATH=os.path.join(node_modules(), "node_modules"))
+    if env:
+        e.update(env)
+    return subprocess.run(["node", os.path.join(NODE_SOURCE, script), *map(str, args)], env=e, timeout=timeout,
+                          capture_output=True, text=True)
+
+
 def main():
     unittest.main(verbosity=2)
