@@ -10,9 +10,16 @@
 namespace outpost::mqtt {
 
 void MqttSession::deliver() {
-  if (phase_ != Phase::connected || closed_ || delivering_ || !state_ || !state_->queue()) return;
+  if (phase_ != Phase::connected || closed_ || delivering_ || !state_) return;
   delivering_ = true;
-  auto& queue = *state_->queue();
+  if (auto* q = state_->queue()) drain(*q, nullptr, nullptr);
+  // Shared subscriptions after the session's own queue; each group's queue hands a
+  // message to whichever member pulls it.
+  for (auto& [filter, membership] : state_->shared()) drain(*membership.queue, &membership.queue, &membership.record);
+  delivering_ = false;
+}
+
+void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const SubscriptionRecord* record) {
   auto& inflight = state_->outflight();
   // The client's receive maximum bounds what we send unacknowledged [MQTT-3.3.4-9].
   const std::size_t window = std::min<std::size_t>(ctx_->settings.max_inflight, client_receive_maximum_);
@@ -36,8 +43,15 @@ void MqttSession::deliver() {
           continue;
         }
       }
+      if (record != nullptr) {
+        // A shared group's delivery: this member's own subscription options apply.
+        d.qos = std::min(d.qos, record->granted_qos);
+        d.retain = d.retain && record->options.retain_as_published;
+        if (record->options.subscription_id != 0) d.subscription_ids.assign(1, record->options.subscription_id);
+      }
       if (d.qos == 0) {
         send_publish(d, 0, false);
+        queue.entry_done(d);  // stored only if it was QoS 1/2 for the group
         continue;
       }
       const auto id = state_->allocate_packet_id();  // always free below the window
@@ -50,13 +64,13 @@ void MqttSession::deliver() {
       f.stage = d.qos == 1 ? OutFlight::Stage::awaiting_puback : OutFlight::Stage::awaiting_pubrec;
       f.sequence = state_->next_sequence();
       f.delivery = std::move(d);
+      if (shared != nullptr) f.source = *shared;
       queue.entry_sent(f.delivery, to_entry_state(f.stage), *id);
       inflight.emplace(*id, std::move(f));
     }
     batch.clear();
     if (got < want) break;  // the queue is empty (and re-armed)
   }
-  delivering_ = false;
 }
 
 bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {
@@ -112,7 +126,7 @@ void MqttSession::resend_inflight() {
       send_ack(PacketType::pubrel, id);
     } else if (!send_publish(f.delivery, id, true)) {  // [MQTT-3.3.1-1] DUP on a re-delivery
       // This connection's client accepts smaller packets than the last one did.
-      if (auto* q = state_->queue()) q->entry_done(f.delivery);
+      if (auto* q = state_->source_of(f)) q->entry_done(f.delivery);
       inflight.erase(id);
     }
   }

@@ -219,6 +219,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
                clean_start_ ? "clean session" : "persistent session", keepalive_,
                session_present ? ", session resumed" : "");
   if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), wakeups_);
+  for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), wakeups_);
   // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are re-sent on resume.
   resend_inflight();
   deliver();

@@ -226,7 +226,7 @@ bool MqttSession::complete_outgoing(PacketType type, OutFlight::Stage expected, 
     spdlog::debug("{}: {} for unknown packet id {}", describe(), name, ack->packet_id);
     return true;
   }
-  if (auto* q = state_->queue()) q->entry_done(it->second.delivery);
+  if (auto* q = state_->source_of(it->second)) q->entry_done(it->second.delivery);
   inflight.erase(it);
   deliver();
   return true;
@@ -250,13 +250,13 @@ bool MqttSession::handle_pubrec(std::span<const std::uint8_t> body) {
   }
   if (version_ == ProtocolVersion::v5 && static_cast<std::uint8_t>(ack->reason) >= 0x80) {
     // [MQTT-4.3.3] a failing PUBREC ends the exchange.
-    if (auto* q = state_->queue()) q->entry_done(it->second.delivery);
+    if (auto* q = state_->source_of(it->second)) q->entry_done(it->second.delivery);
     inflight.erase(it);
     deliver();
     return true;
   }
   it->second.stage = OutFlight::Stage::awaiting_pubcomp;
-  if (auto* q = state_->queue()) q->entry_sent(it->second.delivery, to_entry_state(it->second.stage), ack->packet_id);
+  if (auto* q = state_->source_of(it->second)) q->entry_sent(it->second.delivery, to_entry_state(it->second.stage), ack->packet_id);
   send_ack(PacketType::pubrel, ack->packet_id);
   return true;
 }

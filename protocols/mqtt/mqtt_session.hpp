@@ -99,6 +99,8 @@ class MqttSession final : public proto::Session {
 
   // deliver.cpp
   void deliver();
+  // Sends from one queue within the window; `shared` and `record` for a shared group's.
+  void drain(core::Queue& queue, const core::QueuePtr* shared, const SubscriptionRecord* record);
   // False (and nothing written) when the packet is larger than the client accepts.
   bool send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup);
   void resend_inflight();

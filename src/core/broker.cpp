@@ -110,6 +110,10 @@ Broker::Broker(store::Store& store) : store_(store) {
   if (store_.persistent()) retained_.persist_to(store_);
   mqtt_exchange_ = std::make_shared<Exchange>("amq.topic", ExchangeType::topic, true, false);
   exchanges_.emplace("amq.topic", mqtt_exchange_);
+  shared_groups_ = std::make_unique<SharedGroups>(
+      *mqtt_exchange_, store_, [this](std::string name, const QueueLimits& limits) {
+        return make_queue(std::move(name), limits);
+      });
   exchanges_.emplace("amq.direct", std::make_shared<Exchange>("amq.direct", ExchangeType::direct, true, false));
   exchanges_.emplace("amq.fanout", std::make_shared<Exchange>("amq.fanout", ExchangeType::fanout, true, false));
 }

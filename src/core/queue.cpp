@@ -42,9 +42,15 @@ void Queue::set_limits(const QueueLimits& limits) {
 }
 
 void Queue::wake_locked(WakeupBatch& wakeups) {
-  if (has_consumer_ && !wake_pending_ && !items_.empty()) {
-    wake_pending_ = true;
-    wakeups.add(consumer_ex_, consumer_);
+  if (!has_consumer_ || items_.empty()) return;
+  const std::size_t n = consumers_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    ConsumerSlot& c = consumers_[(next_wake_ + i) % n];
+    if (c.woken) continue;
+    c.woken = true;
+    wakeups.add(c.ex, c.consumer);
+    next_wake_ = (next_wake_ + i + 1) % n;
+    return;
   }
 }
 
@@ -118,7 +124,9 @@ void Queue::requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeu
 
 void Queue::after_remove_locked(
     std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out) {
-  if (items_.empty()) wake_pending_ = false;
+  if (items_.empty()) {
+    for (auto& c : consumers_) c.woken = false;
+  }
   if (!waiters_.empty() && items_.size() <= limits_.flow_low) release_waiters_locked(out);
 }
 
@@ -158,33 +166,55 @@ bool Queue::pull_one(Delivery& out) {
 
 void Queue::rearm(WakeupBatch& wakeups) {
   std::lock_guard lock(mutex_);
-  wake_pending_ = false;
+  for (auto& c : consumers_) c.woken = false;
   wake_locked(wakeups);
 }
 
 void Queue::attach(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups) {
   std::lock_guard lock(mutex_);
-  consumer_ = std::move(consumer);
-  consumer_ex_ = std::move(ex);
+  const Consumer* raw = consumer.lock().get();
+  auto it = std::find_if(consumers_.begin(), consumers_.end(), [&](const ConsumerSlot& c) { return c.raw == raw; });
+  if (it == consumers_.end()) {
+    consumers_.push_back(ConsumerSlot{std::move(consumer), raw, std::move(ex), false});
+    it = consumers_.end() - 1;
+  } else {
+    it->consumer = std::move(consumer);
+    it->ex = std::move(ex);
+  }
   has_consumer_ = true;
-  wake_pending_ = false;
+  // The new consumer is the next one woken.
+  it->woken = false;
+  next_wake_ = static_cast<std::size_t>(it - consumers_.begin());
   wake_locked(wakeups);
 }
 
 void Queue::detach(const Consumer* consumer) {
   std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
+  WakeupBatch wakeups;
   {
     std::lock_guard lock(mutex_);
-    auto current = consumer_.lock();
-    if (current && current.get() != consumer) return;
-    consumer_.reset();
-    consumer_ex_ = {};
-    has_consumer_ = false;
-    wake_pending_ = false;
-    // Nobody drains an offline queue: publishers must not wait for it.
-    release_waiters_locked(waiters);
+    auto it = std::find_if(consumers_.begin(), consumers_.end(),
+                           [&](const ConsumerSlot& c) { return c.raw == consumer; });
+    if (it == consumers_.end()) return;
+    consumers_.erase(it);
+    next_wake_ = 0;
+    has_consumer_ = !consumers_.empty();
+    if (has_consumer_) {
+      // What the leaving consumer would have pulled goes to the others.
+      for (auto& c : consumers_) c.woken = false;
+      wake_locked(wakeups);
+    } else {
+      // Nobody drains an offline queue: publishers must not wait for it.
+      release_waiters_locked(waiters);
+    }
   }
   notify_waiters(waiters);
+  wakeups.flush();
+}
+
+std::size_t Queue::consumers() const {
+  std::lock_guard lock(mutex_);
+  return consumers_.size();
 }
 
 bool Queue::wait_for_space(std::weak_ptr<SpaceWaiter> waiter, boost::asio::any_io_executor ex) {

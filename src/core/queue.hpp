@@ -1,12 +1,14 @@
-// Queue: an ordered buffer of deliveries with (for now) one consumer, bounded by message
-// count and bytes. An MQTT session owns one; an AMQP queue is one; a shared subscription
-// group will be one with several consumers.
+// Queue: an ordered buffer of deliveries with consumers, bounded by message count and
+// bytes. An MQTT session owns one with one consumer; an AMQP queue is one; a shared
+// subscription group is one with a consumer per member. Each message goes to one
+// consumer: whichever pulls it.
 //
 // Threading: push() may be called from any I/O thread (publishers live everywhere); it
 // takes the queue's own short lock. The consumer side (pull, ack bookkeeping) runs on the
 // consumer's thread. A consumer is woken by a post to its executor once per batch, not
 // per message: after a wake-up the queue does not post again until the consumer has
-// pulled it empty.
+// pulled it empty. With several consumers, each push wakes the next consumer in turn that
+// is not already awake, so messages spread over the consumers that have credit.
 //
 // Slow consumers: past `flow_high` queued messages with a consumer attached, push()
 // reports `congested` and publishers pause reading until the queue drains below
@@ -145,8 +147,11 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // now has credit again; wakes it if there is anything queued.
   void rearm(WakeupBatch& wakeups);
 
+  // Adds a consumer (or moves an attached one to `ex`); it is woken if messages wait.
   void attach(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups);
+  // Removes a consumer; the others are woken for what it leaves queued.
   void detach(const Consumer* consumer);
+  std::size_t consumers() const;
 
   // Any thread: register for a call when the queue drains. Returns false (and does not
   // register) if the queue is already below its low watermark.
@@ -191,10 +196,15 @@ class Queue : public std::enable_shared_from_this<Queue> {
   std::uint64_t bytes_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t pushed_ = 0;
-  std::weak_ptr<Consumer> consumer_;
+  struct ConsumerSlot {
+    std::weak_ptr<Consumer> consumer;
+    const Consumer* raw = nullptr;
+    boost::asio::any_io_executor ex;
+    bool woken = false;  // a wake-up is on its way, or it has not pulled the queue empty
+  };
+  boost::container::small_vector<ConsumerSlot, 1> consumers_;
+  std::size_t next_wake_ = 0;  // round-robin start among consumers
   bool has_consumer_ = false;
-  boost::asio::any_io_executor consumer_ex_;
-  bool wake_pending_ = false;
   std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters_;
   // Set once (make_durable); read without the lock on the publish path.
   std::atomic<store::Store*> store_{nullptr};

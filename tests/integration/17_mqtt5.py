@@ -396,5 +396,83 @@ class ShutdownTest(unittest.TestCase):
             self.assertEqual((p.type, p.body[0]), (14, 0x8B))
 
 
+class SharedSubscriptionTest(BrokerTestCase):
+    def member(self, client_id, filter_, protocol=mqtt.MQTTv5, qos=1):
+        c = PahoClient(self.port, client_id=client_id, protocol=protocol).connect()
+        self.addCleanup(c.disconnect)
+        c.subscribe(filter_, qos)
+        return c
+
+    def test_each_message_reaches_one_member(self):
+        members = [self.member("sh-a", "$share/g/sh/+"), self.member("sh-b", "$share/g/sh/+"),
+                   self.member("sh-old", "$share/g/sh/+", protocol=mqtt.MQTTv311)]  # 3.1.1 may share too
+        other_group = self.member("sh-other", "$share/h/sh/+")
+        plain = self.member("sh-plain", "sh/#")
+        pub = self.paho_pub("sh-pub")
+        for i in range(30):
+            pub.publish(f"sh/{i % 2}", str(i), qos=1)
+        self.assertEqual(len(plain.wait_messages(30)), 30)
+        self.assertEqual(len(other_group.wait_messages(30)), 30)
+        deadline = time.time() + 5
+        while time.time() < deadline and sum(len(m.messages) for m in members) < 30:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        got = [int(m.payload) for c in members for m in c.messages]
+        self.assertEqual(sorted(got), list(range(30)))  # each exactly once
+        for c in members:
+            self.assertTrue(c.messages, "a member received nothing")
+
+    def paho_pub(self, client_id):
+        c = PahoClient(self.port, client_id=client_id, protocol=mqtt.MQTTv5).connect()
+        self.addCleanup(c.disconnect)
+        return c
+
+    def test_unacknowledged_messages_go_to_another_member(self):
+        lazy = Raw5(self.port)
+        self.addCleanup(lazy.close)
+        lazy.connect5("sh-lazy")
+        lazy.send(subscribe5(1, [("$share/r/shr/t", 1)]))
+        lazy.expect(9)
+        pub = self.paho_pub("shr-pub")
+        for i in range(4):
+            pub.publish("shr/t", str(i), qos=1)
+        held = [lazy.next_publish() for _ in range(4)]  # received, never acknowledged
+        self.assertEqual([p.payload for p in held], [b"0", b"1", b"2", b"3"])
+        other = self.member("sh-other-member", "$share/r/shr/t")
+        time.sleep(0.2)
+        self.assertEqual(other.messages, [])
+        lazy.close()  # gone without PUBACK
+        msgs = other.wait_messages(4)
+        self.assertEqual([m.payload for m in msgs], [b"0", b"1", b"2", b"3"])
+
+    def test_no_retained_messages_on_a_shared_subscription(self):
+        pub = self.paho_pub("shret-pub")
+        pub.publish("shret/t", b"r", qos=1, retain=True)
+        c = self.member("shret-member", "$share/g/shret/t")
+        time.sleep(0.4)
+        self.assertEqual(c.messages, [])
+
+    def test_invalid_shared_filters(self):
+        c, _ = Raw5(self.port), None
+        self.addCleanup(c.close)
+        c.connect5("sh-invalid")
+        c.send(subscribe5(1, [("$share/a+b/t", 1), ("$share/g", 1), ("$share//t", 1), ("$share/ok/t", 1)]))
+        p = c.expect(9)
+        self.assertEqual(list(p.body[3:]), [0x8F, 0x8F, 0x8F, 1])
+        c.send(subscribe5(2, [("$share/g/t", 1 | 0x04)]))  # no local on a shared subscription
+        self.assertEqual(c.expect_disconnect(), 0x82)
+
+    def test_unsubscribe_leaves_the_group(self):
+        a = self.member("shu-a", "$share/u/shu/t")
+        b = self.member("shu-b", "$share/u/shu/t")
+        b.client.unsubscribe("$share/u/shu/t")
+        time.sleep(0.2)
+        pub = self.paho_pub("shu-pub")
+        for i in range(6):
+            pub.publish("shu/t", str(i), qos=1)
+        self.assertEqual(len(a.wait_messages(6)), 6)
+        self.assertEqual(b.messages, [])
+
+
 if __name__ == "__main__":
     main()
