@@ -88,11 +88,16 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
 
   if (version_ == ProtocolVersion::v5) {
     if (c.properties.authentication_method) {
-      // Enhanced authentication (section 4.12) needs a method the broker knows; none is
-      // configured, so the client is told which of its requests failed.
-      refuse_connect(ReasonCode::bad_authentication_method,
-                     fmt::format("authentication method '{}' is not supported", *c.properties.authentication_method));
-      return false;
+      // Enhanced authentication (section 4.12) needs a method the broker knows.
+      const std::string& method = *c.properties.authentication_method;
+      std::unique_ptr<AuthExchange> exchange;
+      if (ctx_->enhanced_auth) exchange = ctx_->enhanced_auth->begin(method, client_id_);
+      if (!exchange) {
+        refuse_connect(ReasonCode::bad_authentication_method,
+                       fmt::format("authentication method '{}' is not supported", method));
+        return false;
+      }
+      auth_ = std::make_unique<AuthState>(AuthState{method, std::move(exchange), {}});
     }
     client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
     client_alias_maximum_ = c.properties.topic_alias_maximum.value_or(0);
@@ -100,11 +105,13 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     problem_information_ = c.properties.request_problem_information.value_or(1) != 0;
   }
 
-  if (!c.username && !ctx_->allow_anonymous) {
+  if (auth_) {
+    // The method proves who the client is; user name and password are its business.
+  } else if (!c.username && !ctx_->allow_anonymous) {
     refuse_connect(ReasonCode::not_authorized, "anonymous access is not allowed on this listener");
     return false;
   }
-  if (c.username && !ctx_->allow_anonymous) {
+  else if (c.username && !ctx_->allow_anonymous) {
     // No authentication backend is configured yet: nobody can prove who they are.
     refuse_connect(ReasonCode::bad_user_name_or_password, "no authentication backend accepts this user");
     return false;
@@ -150,6 +157,15 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     session_expiry_ = std::min(c.properties.session_expiry_interval.value_or(0), s.max_session_expiry);
   }
 
+  if (auth_) {
+    const auto& data = c.properties.authentication_data;
+    return auth_step(data ? std::string_view(*data) : std::string_view{}, false);
+  }
+  claim_session();
+  return false;
+}
+
+void MqttSession::claim_session() {
   phase_ = Phase::awaiting_session;
   link_.set_deadline(std::chrono::steady_clock::time_point::max());
   // Nothing more is read until the session is ours: a takeover may first have to close
@@ -172,7 +188,6 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
                      registry.release(id, h.get(), std::move(existing), std::nullopt);
                    }
                  });
-  return false;
 }
 
 void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bool superseded) {
@@ -251,6 +266,12 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason, std::str
       if (!s.wildcard_subscriptions) props.wildcard_subscription_available = 0;
       if (!s.shared_subscriptions) props.shared_subscription_available = 0;
       if (!s.subscription_identifiers) props.subscription_identifiers_available = 0;
+      if (auth_) {
+        // Section 4.12: the CONNACK of an enhanced authentication names its method and
+        // carries the final authentication data, if any.
+        props.authentication_method = auth_->method;
+        if (!auth_->final_data.empty()) props.authentication_data = auth_->final_data;
+      }
     } else if (!why.empty()) {
       props.reason_string = reason_text(why);
     }
@@ -331,6 +352,78 @@ void MqttSession::on_deadline() {
     return;
   }
   start_keepalive();
+}
+
+bool MqttSession::auth_step(std::string_view client_data, bool reauthenticating) {
+  AuthOutcome outcome = auth_->exchange->step(client_data);
+  auto send_auth = [&](ReasonCode reason) {
+    Properties props;
+    props.authentication_method = auth_->method;  // every AUTH names the method (section 3.15.2.2)
+    if (!outcome.data.empty()) props.authentication_data = std::move(outcome.data);
+    auto& out = encode_buffer();
+    encode_auth(out, reason, &props);
+    link_.write(out);
+  };
+  switch (outcome.kind) {
+    case AuthOutcome::Kind::proceed:
+      send_auth(ReasonCode::continue_authentication);
+      if (!reauthenticating) phase_ = Phase::awaiting_auth;
+      return true;
+    case AuthOutcome::Kind::success:
+      if (reauthenticating) {
+        spdlog::info("{}: re-authenticated with '{}'", describe(), auth_->method);
+        send_auth(ReasonCode::success);
+        return true;
+      }
+      auth_->final_data = std::move(outcome.data);
+      claim_session();
+      return false;
+    case AuthOutcome::Kind::failure:
+      break;
+  }
+  if (reauthenticating) {
+    fail(ReasonCode::not_authorized, fmt::format("re-authentication with '{}' failed", auth_->method));
+  } else {
+    refuse_connect(ReasonCode::not_authorized, fmt::format("authentication with '{}' failed", auth_->method));
+  }
+  return false;
+}
+
+bool MqttSession::handle_auth(std::span<const std::uint8_t> body) {
+  auto decoded = decode_auth(body);
+  const bool connecting = phase_ == Phase::awaiting_auth;
+  auto refuse = [&](ReasonCode reason, std::string_view why) {
+    if (connecting) {
+      refuse_connect(reason, why);
+    } else {
+      fail(reason, why);
+    }
+    return false;
+  };
+  if (!decoded) return refuse(decoded.error().reason, fmt::format("invalid AUTH: {}", decoded.error().message));
+  if (!auth_) {
+    // Section 4.12: a client that named no method in CONNECT must not send AUTH.
+    return refuse(ReasonCode::protocol_error, "AUTH without an authentication method in CONNECT");
+  }
+  const auto& p = decoded->properties;
+  if (!p.authentication_method || *p.authentication_method != auth_->method) {
+    return refuse(ReasonCode::protocol_error, "AUTH with another authentication method than CONNECT's");
+  }
+  const std::string_view data = p.authentication_data ? std::string_view(*p.authentication_data) : std::string_view{};
+  if (connecting) {
+    if (decoded->reason != ReasonCode::continue_authentication) {
+      return refuse(ReasonCode::protocol_error, "AUTH during CONNECT must continue the authentication (0x18)");
+    }
+    return auth_step(data, false);
+  }
+  if (decoded->reason == ReasonCode::re_authenticate) {
+    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth_->method, client_id_) : nullptr;
+    if (!exchange) return refuse(ReasonCode::bad_authentication_method, "authentication method no longer available");
+    auth_->exchange = std::move(exchange);
+    return auth_step(data, true);
+  }
+  if (decoded->reason == ReasonCode::continue_authentication) return auth_step(data, true);
+  return refuse(ReasonCode::protocol_error, "AUTH with a reason code a client may not send");
 }
 
 }  // namespace outpost::mqtt

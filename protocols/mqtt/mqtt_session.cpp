@@ -91,6 +91,13 @@ bool MqttSession::handle_packet(const FixedHeader& h, std::span<const std::uint8
     }
     return handle_connect(body);
   }
+  if (phase_ == Phase::awaiting_auth) {
+    if (h.type != PacketType::auth) {
+      refuse_connect(ReasonCode::protocol_error, "packet other than AUTH during authentication");
+      return false;
+    }
+    return handle_auth(body);
+  }
   switch (h.type) {
     case PacketType::publish: return handle_publish(h, body);
     case PacketType::puback: return handle_puback(body);
@@ -115,6 +122,9 @@ bool MqttSession::handle_packet(const FixedHeader& h, std::span<const std::uint8
     case PacketType::connect:
       fail(ReasonCode::protocol_error, "second CONNECT on one connection");  // [MQTT-3.1.0-2]
       return false;
+    case PacketType::auth:
+      if (version_ == ProtocolVersion::v5) return handle_auth(body);
+      [[fallthrough]];  // 3.1.1 has no AUTH
     default:
       fail(ReasonCode::protocol_error, fmt::format("unexpected packet type {} from a client",
                                                    static_cast<int>(h.type)));
@@ -212,8 +222,10 @@ void MqttSession::wait_for_congested() {
   if (flow_waits_ > 0) link_.pause_reading();
 }
 
-proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous) {
-  auto ctx = std::make_shared<const SessionContext>(SessionContext{broker, settings, allow_anonymous});
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous,
+                                          std::shared_ptr<const EnhancedAuth> enhanced_auth) {
+  auto ctx = std::make_shared<const SessionContext>(
+      SessionContext{broker, settings, allow_anonymous, std::move(enhanced_auth)});
   return [ctx](proto::Link& link) -> std::unique_ptr<proto::Session> { return std::make_unique<MqttSession>(link, ctx); };
 }
 

@@ -11,6 +11,7 @@
 #include "common/link.hpp"
 #include "core/broker.hpp"
 #include "mqtt/codec/codec.hpp"
+#include "mqtt/enhanced_auth.hpp"
 #include "mqtt/session_state.hpp"
 #include "settings.hpp"
 
@@ -30,6 +31,8 @@ struct SessionContext {
   core::Broker& broker;
   const MqttSettings& settings;
   bool allow_anonymous = false;
+  // Enhanced authentication methods (plugins); null: none, so 0x8C for any method.
+  std::shared_ptr<const EnhancedAuth> enhanced_auth;
 };
 
 class MqttSession final : public proto::Session {
@@ -53,7 +56,7 @@ class MqttSession final : public proto::Session {
     void on_space_available() override;
   };
 
-  enum class Phase { awaiting_connect, awaiting_session, connected, closing };
+  enum class Phase { awaiting_connect, awaiting_auth, awaiting_session, connected, closing };
 
   // One packet; returns false when the connection is being closed.
   bool handle_packet(const FixedHeader& header, std::span<const std::uint8_t> body);
@@ -62,6 +65,13 @@ class MqttSession final : public proto::Session {
   bool handle_connect(std::span<const std::uint8_t> body);
   void on_session_claimed(std::shared_ptr<core::Session> existing, bool superseded);
   void refuse_connect(ReasonCode reason, std::string_view why);
+  // After CONNECT (and any enhanced authentication): take the client id's session.
+  void claim_session();
+  // AUTH from the client, during CONNECT or to re-authenticate (section 4.12).
+  bool handle_auth(std::span<const std::uint8_t> body);
+  // Runs one round of the exchange and acts on its outcome; false once the packet loop
+  // must stop (refused, or waiting for the session).
+  bool auth_step(std::string_view client_data, bool reauthenticating);
   void send_connack(bool session_present, ReasonCode reason, std::string_view why = {});
   void handle_disconnect(std::span<const std::uint8_t> body);
   void send_disconnect(ReasonCode reason, std::string_view why = {});
@@ -171,9 +181,17 @@ class MqttSession final : public proto::Session {
     std::unordered_map<std::string, std::uint16_t> outbound;   // topic -> alias we assigned
   };
   std::unique_ptr<TopicAliases> aliases_;
+  // An enhanced authentication in progress or done (only when CONNECT named a method).
+  struct AuthState {
+    std::string method;
+    std::unique_ptr<AuthExchange> exchange;
+    std::string final_data;  // for CONNACK
+  };
+  std::unique_ptr<AuthState> auth_;
 };
 
 // The factory a listener uses for MQTT connections.
-proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous);
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous,
+                                          std::shared_ptr<const EnhancedAuth> enhanced_auth = nullptr);
 
 }  // namespace outpost::mqtt
