@@ -276,6 +276,12 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason, std::str
       props.reason_string = reason_text(why);
     }
     encode_connack(out, version_, session_present, reason, &props);
+    if (client_max_packet_ != 0 && out.size() > client_max_packet_ && props.reason_string) {
+      // The client accepts smaller packets: the reason string goes [MQTT-3.1.2-24].
+      props.reason_string.reset();
+      out.clear();
+      encode_connack(out, version_, session_present, reason, &props);
+    }
   } else {
     encode_connack(out, version_, session_present, reason, nullptr);
   }

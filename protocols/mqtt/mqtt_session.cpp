@@ -154,6 +154,11 @@ void MqttSession::send_disconnect(ReasonCode reason, std::string_view why) {
   Properties props;
   if (!why.empty()) props.reason_string = reason_text(why);
   encode_disconnect(out, version_, reason, &props);
+  if (client_max_packet_ != 0 && out.size() > client_max_packet_) {
+    // The client accepts smaller packets: the reason string goes [MQTT-3.1.2-24].
+    out.clear();
+    encode_disconnect(out, version_, reason, nullptr);
+  }
   link_.write(out);
 }
 
