@@ -53,7 +53,7 @@ struct MqttSettings {
   std::uint16_t min_keepalive = 0;                  // seconds; 0 = clients may disable keepalive
   std::uint32_t max_session_expiry = 0xFFFFFFFF;    // seconds, v5 cap
   std::uint16_t topic_alias_maximum = 10;           // v5, inbound aliases accepted per connection
-  std::uint16_t receive_maximum = 65535;            // v5, inbound QoS 1/2 in flight per client
+  std::uint16_t receive_maximum = 100;              // v5, inbound QoS 1/2 in flight per client
   std::uint8_t maximum_qos = 2;
   bool retain_available = true;
   bool wildcard_subscriptions = true;

@@ -58,8 +58,11 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     acknowledge_when_durable(PacketType::pubrec, p.packet_id, ReasonCode::success, false);
     return true;
   }
-  if (p.qos == 2 && state_->incoming_qos2().size() >= s.receive_maximum) {
-    fail(ReasonCode::receive_maximum_exceeded, "too many QoS 2 messages awaiting PUBREL");
+  if (p.qos > 0 && version_ == ProtocolVersion::v5 &&
+      state_->incoming_qos2().size() + puback_waiting_ >= s.receive_maximum) {
+    // [MQTT-3.3.4-7/8]: more unacknowledged QoS 1/2 PUBLISH packets than we announced.
+    fail(ReasonCode::receive_maximum_exceeded,
+         fmt::format("more than the receive maximum of {} QoS 1/2 messages unacknowledged", s.receive_maximum));
     return false;
   }
 
@@ -179,6 +182,7 @@ void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet
   // Behind a commit, or behind acknowledgements that wait for one: PUBACK / PUBREC go out
   // in the order the PUBLISH packets came [MQTT-4.6.0-2, 4.6.0-3].
   unsent_acks_.push_back(PendingAck{type, packet_id, reason});
+  if (type == PacketType::puback) ++puback_waiting_;
 }
 
 void MqttSession::flush_acks() {
@@ -192,7 +196,10 @@ void MqttSession::flush_acks() {
           auto h = w.lock();
           if (!h || !h->session || h->session->closed_) return;
           --h->session->barriers_in_flight_;
-          for (const auto& a : acks) h->session->send_ack(a.type, a.packet_id, a.reason);
+          for (const auto& a : acks) {
+            if (a.type == PacketType::puback) --h->session->puback_waiting_;
+            h->session->send_ack(a.type, a.packet_id, a.reason);
+          }
         });
       });
   unsent_acks_ = {};

@@ -167,6 +167,7 @@ class MqttSession final : public proto::Session {
   };
   std::vector<PendingAck> unsent_acks_;  // waiting for this read's barrier
   unsigned barriers_in_flight_ = 0;      // barriers registered and not yet come back
+  std::uint32_t puback_waiting_ = 0;     // QoS 1 acknowledgements held for a commit
   std::uint64_t drops_unlogged_ = 0;
 
   // What a 5.0 client asked of the packets we send it (CONNECT properties).

@@ -327,7 +327,7 @@ class ConnackFlagsTest(BrokerTestCase):
 class ServerDisconnectTest(BrokerTestCase):
     """Each server-initiated DISCONNECT carries its reason code and a reason string."""
 
-    config = broker_config(mqtt={"max_packet_size": "1KiB"})
+    config = broker_config(mqtt={"max_packet_size": "1KiB", "receive_maximum": 3})
 
     def client(self, client_id, **kw):
         c = Raw5(self.port)
@@ -356,6 +356,14 @@ class ServerDisconnectTest(BrokerTestCase):
         c = self.client("big")
         c.send(publish5("big/t", b"x" * 2000))
         self.expect_reason(c, 0x95)
+
+    def test_receive_maximum_exceeded(self):
+        c = self.client("recvmax-exceeded")
+        for i in range(1, 4):
+            c.send(publish5("rm/t", b"x", qos=2, packet_id=i))  # three held until PUBREL: allowed
+            self.assertEqual(c.expect(5).packet_id(), i)
+        c.send(publish5("rm/t", b"x", qos=2, packet_id=4))
+        self.expect_reason(c, 0x93)
 
     def test_malformed(self):
         c = self.client("malformed")

@@ -14,7 +14,7 @@ class NodeMqtt5Test(BrokerTestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         r = json.loads(proc.stdout)
         self.assertEqual(r["connack"]["topicAliasMaximum"], 8)
-        self.assertEqual(r["connack"]["receiveMaximum"], 65535)
+        self.assertEqual(r["connack"]["receiveMaximum"], 100)
         sub = r["sub"]
         self.assertEqual([m["payload"] for m in sub], ['{"i":0}', '{"i":1}', '{"i":2}'])
         for m in sub:
