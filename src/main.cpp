@@ -120,6 +120,11 @@ int run(const Settings& settings) {
   server.shutdown(std::chrono::milliseconds(2000));
   // Every connection is gone: nothing writes any more. What is queued is committed.
   store.close();
+  if (store.persistent()) {
+    const auto st = store.stats();
+    spdlog::info("store: {} commits, {} writes, {} more cancelled before reaching the disk", st.commits,
+                 st.operations, st.coalesced);
+  }
   spdlog::info("stopped");
   return 0;
 }
