@@ -64,25 +64,17 @@ TEST(Server, BindFailureNamesTheAddressAndPort) {
   }
 }
 
-TEST(Server, TlsListenerWithoutUsableFilesStopsTheStartNamingTheFile) {
+TEST(Server, RefusesListenerKindsNotSupportedYet) {
   auto probe = std::make_shared<Probe>();
   Server server(1);
-  for (auto kind : {ListenerProtocol::mqtts, ListenerProtocol::wss, ListenerProtocol::amqps}) {
+  for (auto kind : {ListenerProtocol::mqtts, ListenerProtocol::ws, ListenerProtocol::wss, ListenerProtocol::amqps}) {
     auto l = loopback_listener();
     l.protocol = kind;
-    l.tls = TlsSettings{};
-    l.tls->cert_file = "/nonexistent/outpost-test.crt";
-    l.tls->key_file = "/nonexistent/outpost-test.key";
-    try {
-      server.add_listener(l, factory_of<EchoSession>(probe));
-      ADD_FAILURE() << "no error for " << to_string(kind);
-    } catch (const std::runtime_error& e) {
-      EXPECT_NE(std::string(e.what()).find("/nonexistent/outpost-test.crt"), std::string::npos) << e.what();
-    }
+    EXPECT_THROW(server.add_listener(l, factory_of<EchoSession>(probe)), std::runtime_error) << to_string(kind);
   }
-  auto ws = loopback_listener();
-  ws.protocol = ListenerProtocol::ws;
-  EXPECT_NO_THROW(server.add_listener(ws, factory_of<EchoSession>(probe)));
+  auto amqp = loopback_listener();
+  amqp.protocol = ListenerProtocol::amqp;
+  EXPECT_NO_THROW(server.add_listener(amqp, factory_of<EchoSession>(probe)));
 }
 
 TEST(Server, ShutdownWithoutStartDoesNotHang) {
