@@ -9,7 +9,7 @@ PACKAGES=(
   libboost1.81-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev libssl-dev libgtest-dev libgmock-dev libpaho-mqttpp-dev
   # real clients and peers for the tests and benchmarks
-  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika openssl
+  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika
 )
 
 missing=()
@@ -17,12 +17,6 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-
-# Node.js runs the npm test clients (MQTT.js, amqplib). A Node.js installed some other way
-# (with its own npm) is used as it is rather than replaced by Debian's.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  missing+=(nodejs npm)
-fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -48,10 +48,6 @@ class ExpirySweep {
 proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings) {
   switch (l.protocol) {
     case ListenerProtocol::mqtt:
-    case ListenerProtocol::mqtts:
-    case ListenerProtocol::ws:
-    case ListenerProtocol::wss:
-      // One MQTT implementation whatever the transport under it.
       return mqtt::make_session_factory(broker, settings.mqtt, l.allow_anonymous);
     default:
       throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
@@ -104,10 +100,8 @@ int run(const Settings& settings) {
   ExpirySweep sweep(server.executor(0), broker);
   boost::asio::post(server.executor(0), [&sweep] { sweep.start(); });
 
-  server.run_until_signal([&settings, &server] {
-    // SIGHUP: certificates and keys of TLS listeners are loaded again (connected clients
-    // keep theirs), and the config file is re-read for what can change while running.
-    server.reload_tls();
+  server.run_until_signal([&settings] {
+    // SIGHUP: re-read the config file and apply what can change while running.
     if (settings.source == "<built-in>" || settings.source.empty()) {
       spdlog::info("SIGHUP: no configuration file to reload");
       return;

@@ -107,14 +107,11 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
 
   if (auth_) {
     // The method proves who the client is; user name and password are its business.
-  } else if (!link_.peer_identity().empty()) {
-    // A verified client certificate (use_identity_as_username): its common name is the
-    // user name, whatever CONNECT says.
-    spdlog::debug("{}: user name '{}' from the client certificate", describe(), link_.peer_identity());
   } else if (!c.username && !ctx_->allow_anonymous) {
     refuse_connect(ReasonCode::not_authorized, "anonymous access is not allowed on this listener");
     return false;
-  } else if (c.username && !ctx_->allow_anonymous) {
+  }
+  else if (c.username && !ctx_->allow_anonymous) {
     // No authentication backend is configured yet: nobody can prove who they are.
     refuse_connect(ReasonCode::bad_user_name_or_password, "no authentication backend accepts this user");
     return false;

@@ -1,14 +1,5 @@
 #include "server/listener.hpp"
 
-#include "server/ws_stream.hpp"
-
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
-
-#include <algorithm>
-
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -62,10 +53,6 @@ Listener::Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionReg
       backoff_(threads.context(0)) {
   namespace ip = boost::asio::ip;
   const std::string kind = to_string(settings.protocol);
-  if (is_tls_protocol(settings.protocol)) {
-    if (!settings.tls) throw std::runtime_error("listener for " + kind + " has no tls settings");
-    tls_ = std::make_unique<TlsContextHolder>(build_tls_context(*settings.tls));
-  }
   boost::system::error_code ec;
   ip::address address = ip::make_address(settings.address, ec);
   if (ec) {
@@ -154,7 +141,14 @@ void Listener::on_accept(const boost::system::error_code& ec, TcpSocket socket,
   // once when that is this thread (a burst of accepts then queues no handlers).
   auto make = [self = shared_from_this(), sock = std::move(socket), remote = std::move(remote),
                lease = std::move(lease), thread]() mutable {
-    self->start_transport(std::move(sock), std::move(remote), std::move(lease), thread);
+    auto conn = std::make_shared<Connection<TcpSocket>>(
+        std::move(sock), std::move(remote), "tcp", *self->registries_[thread], self->limits_, std::move(lease));
+    try {
+      conn->start(self->factory_);
+    } catch (const std::exception& e) {
+      spdlog::error("connection from {} dropped: the {} session could not be created: {}", conn->remote_address(),
+                    to_string(self->settings_.protocol), e.what());
+    }
   };
   if (threads_.context(thread).get_executor().running_in_this_thread()) {
     make();
@@ -162,209 +156,6 @@ void Listener::on_accept(const boost::system::error_code& ec, TcpSocket socket,
     boost::asio::post(threads_.context(thread), std::move(make));
   }
   accept();
-}
-
-void Listener::reload_tls() {
-  if (!tls_) return;
-  try {
-    tls_->set(build_tls_context(*settings_.tls));
-    spdlog::info("{}: certificate and key reloaded", where_);
-  } catch (const std::exception& e) {
-    spdlog::error("{}: certificate and key not reloaded, the previous ones stay in use: {}", where_, e.what());
-  }
-}
-
-template <class Stream>
-void Listener::launch(Stream stream, std::string remote, std::string_view transport, std::shared_ptr<void> lease,
-                      std::size_t thread, std::string identity) {
-  auto conn = std::make_shared<Connection<Stream>>(std::move(stream), std::move(remote), transport,
-                                                   *registries_[thread], limits_, std::move(lease));
-  if (!identity.empty()) conn->set_peer_identity(std::move(identity));
-  try {
-    conn->start(factory_);
-  } catch (const std::exception& e) {
-    spdlog::error("connection from {} dropped: the {} session could not be created: {}", conn->remote_address(),
-                  to_string(settings_.protocol), e.what());
-  }
-}
-
-namespace {
-
-namespace http = boost::beast::http;
-namespace websocket = boost::beast::websocket;
-using SslStream = boost::asio::ssl::stream<TcpSocket>;
-
-// A client gets this long to finish the TLS handshake and the WebSocket upgrade.
-constexpr std::chrono::seconds kHandshakeTimeout{10};
-
-template <class Stream>
-void close_lowest(Stream& s) {
-  boost::system::error_code ignored;
-  auto& socket = boost::beast::get_lowest_layer(s);
-  socket.shutdown(boost::asio::socket_base::shutdown_both, ignored);
-  socket.close(ignored);
-}
-
-// The first subprotocol of the client's list that MQTT over WebSocket uses, or empty.
-std::string choose_subprotocol(std::string_view offered) {
-  while (!offered.empty()) {
-    const auto comma = offered.find(',');
-    std::string_view item = offered.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item == "mqtt" || item == "mqttv3.1") return std::string(item);
-    if (comma == std::string_view::npos) break;
-    offered.remove_prefix(comma + 1);
-  }
-  return {};
-}
-
-}  // namespace
-
-template <class Next>
-void Listener::tls_handshake(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread,
-                             Next next) {
-  struct Pending {
-    Pending(TcpSocket s, TlsContextPtr c) : ctx(std::move(c)), stream(std::move(s), *ctx), timer(stream.get_executor()) {}
-    TlsContextPtr ctx;
-    SslStream stream;
-    boost::asio::steady_timer timer;
-    bool timed_out = false;
-  };
-  auto p = std::make_shared<Pending>(std::move(socket), tls_->get());
-  p->timer.expires_after(kHandshakeTimeout);
-  p->timer.async_wait([p](const boost::system::error_code& ec) {
-    if (ec) return;
-    p->timed_out = true;
-    close_lowest(p->stream);
-  });
-  p->stream.async_handshake(
-      boost::asio::ssl::stream_base::server,
-      [self = shared_from_this(), p, remote = std::move(remote), lease = std::move(lease), thread,
-       next = std::move(next)](const boost::system::error_code& ec) mutable {
-        p->timer.cancel();
-        if (ec) {
-          // Logged with the peer and the reason; nothing else is affected.
-          spdlog::info("TLS handshake with {} on {} failed: {}", remote, self->where_,
-                       p->timed_out ? std::string("timed out") : ec.message());
-          close_lowest(p->stream);
-          return;
-        }
-        std::string identity;
-        if (self->settings_.tls->use_identity_as_username) identity = peer_common_name(p->stream.native_handle());
-        next(std::move(p->stream), std::move(remote), std::move(lease), thread, std::move(identity));
-      });
-}
-
-template <class Next>
-void Listener::ws_upgrade(Next stream, std::string remote, std::string_view transport, std::shared_ptr<void> lease,
-                          std::size_t thread, std::string identity) {
-  struct Pending {
-    explicit Pending(Next s) : ws(std::move(s)), timer(ws.get_executor()) {}
-    websocket::stream<Next> ws;
-    boost::asio::steady_timer timer;
-    boost::beast::flat_buffer buffer;
-    http::request<http::string_body> request;
-    http::response<http::string_body> refusal;
-    bool timed_out = false;
-  };
-  auto p = std::make_shared<Pending>(std::move(stream));
-  p->timer.expires_after(kHandshakeTimeout);
-  p->timer.async_wait([p](const boost::system::error_code& ec) {
-    if (ec) return;
-    p->timed_out = true;
-    close_lowest(p->ws);
-  });
-  auto self = shared_from_this();
-  auto fail = [self, p](const std::string& remote_, const std::string& why) {
-    p->timer.cancel();
-    spdlog::info("WebSocket upgrade from {} on {} failed: {}", remote_, self->where_, p->timed_out ? "timed out" : why);
-    close_lowest(p->ws);
-  };
-  http::async_read(
-      p->ws.next_layer(), p->buffer, p->request,
-      [self, p, fail, remote = std::move(remote), transport, lease = std::move(lease), thread,
-       identity = std::move(identity)](const boost::system::error_code& ec, std::size_t) mutable {
-        if (ec) return fail(remote, ec.message());
-        const auto& req = p->request;
-        // Refusals are HTTP answers, then the connection closes.
-        http::status status = http::status::ok;
-        std::string why;
-        std::string_view target = req.target();
-        target = target.substr(0, target.find('?'));
-        std::string subprotocol = choose_subprotocol(req[http::field::sec_websocket_protocol]);
-        const auto& origins = self->settings_.allowed_origins;
-        if (!websocket::is_upgrade(req)) {
-          status = http::status::bad_request;
-          why = "not a WebSocket upgrade request";
-        } else if (target != self->settings_.path) {
-          status = http::status::not_found;
-          why = "no WebSocket endpoint at '" + std::string(target) + "' (this listener serves '" +
-                self->settings_.path + "')";
-        } else if (!origins.empty() &&
-                   std::find(origins.begin(), origins.end(), std::string(req[http::field::origin])) == origins.end()) {
-          status = http::status::forbidden;
-          why = "origin '" + std::string(req[http::field::origin]) + "' is not allowed";
-        } else if (subprotocol.empty()) {
-          status = http::status::bad_request;
-          why = "no acceptable subprotocol (Sec-WebSocket-Protocol must offer mqtt or mqttv3.1)";
-        }
-        if (status != http::status::ok) {
-          spdlog::info("WebSocket upgrade from {} on {} refused with {}: {}", remote, self->where_,
-                       static_cast<unsigned>(status), why);
-          p->refusal = http::response<http::string_body>(status, req.version());
-          p->refusal.set(http::field::server, "outpost");
-          p->refusal.set(http::field::content_type, "text/plain");
-          p->refusal.keep_alive(false);
-          p->refusal.body() = why + "\n";
-          p->refusal.prepare_payload();
-          http::async_write(p->ws.next_layer(), p->refusal, [p](const boost::system::error_code&, std::size_t) {
-            p->timer.cancel();
-            close_lowest(p->ws);
-          });
-          return;
-        }
-        p->ws.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
-          res.set(http::field::sec_websocket_protocol, subprotocol);
-          res.set(http::field::server, "outpost");
-        }));
-        // Reads are incremental and the protocol bounds its packets: no message limit here.
-        p->ws.read_message_max(0);
-        p->ws.async_accept(req, [self, p, fail, remote = std::move(remote), transport, lease = std::move(lease), thread,
-                                 identity = std::move(identity)](const boost::system::error_code& e) mutable {
-          if (e) return fail(remote, e.message());
-          p->timer.cancel();
-          self->launch(WsStream<Next>(std::move(p->ws)), std::move(remote), transport, std::move(lease), thread,
-                       std::move(identity));
-        });
-      });
-}
-
-void Listener::start_transport(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread) {
-  switch (settings_.protocol) {
-    case ListenerProtocol::mqtt:
-    case ListenerProtocol::amqp:
-      launch(std::move(socket), std::move(remote), "tcp", std::move(lease), thread, {});
-      return;
-    case ListenerProtocol::mqtts:
-    case ListenerProtocol::amqps:
-      tls_handshake(std::move(socket), std::move(remote), std::move(lease), thread,
-                    [self = shared_from_this()](SslStream s, std::string r, std::shared_ptr<void> l, std::size_t t,
-                                                std::string id) {
-                      self->launch(std::move(s), std::move(r), "tls", std::move(l), t, std::move(id));
-                    });
-      return;
-    case ListenerProtocol::ws:
-      ws_upgrade(std::move(socket), std::move(remote), "ws", std::move(lease), thread, {});
-      return;
-    case ListenerProtocol::wss:
-      tls_handshake(std::move(socket), std::move(remote), std::move(lease), thread,
-                    [self = shared_from_this()](SslStream s, std::string r, std::shared_ptr<void> l, std::size_t t,
-                                                std::string id) {
-                      self->ws_upgrade(std::move(s), std::move(r), "wss", std::move(l), t, std::move(id));
-                    });
-      return;
-  }
 }
 
 }  // namespace outpost::server

@@ -12,7 +12,6 @@
 #include "server/connection.hpp"
 #include "server/connection_registry.hpp"
 #include "server/io_threads.hpp"
-#include "server/tls_context.hpp"
 #include "settings.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -29,17 +28,13 @@ namespace outpost::server {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds and listens now; throws std::runtime_error naming the address, port and the
-  // OS error, or the TLS file that cannot be used. `registries` holds one registry per
-  // I/O thread.
+  // OS error. `registries` holds one registry per I/O thread.
   Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionRegistry>>& registries,
            const ListenerSettings& settings, proto::SessionFactory factory, const ConnectionLimits& limits);
 
   void start();
   void stop();
   std::uint16_t port() const noexcept { return port_; }
-  // TLS listeners: loads the certificate and key again (SIGHUP). New handshakes use them;
-  // connected clients keep theirs. On failure the old ones stay and the error is logged.
-  void reload_tls();
   const ListenerSettings& settings() const noexcept { return settings_; }
   // Connections of this listener whose socket is still open. Any thread.
   std::uint32_t live_connections() const noexcept { return live_->load(std::memory_order_relaxed); }
@@ -47,17 +42,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void accept();
   void on_accept(const boost::system::error_code& ec, TcpSocket socket, std::size_t thread);
-  // On the connection's thread: the transport's handshakes (TLS, WebSocket upgrade), then
-  // the connection.
-  void start_transport(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread);
-  template <class Stream>
-  void launch(Stream stream, std::string remote, std::string_view transport, std::shared_ptr<void> lease,
-              std::size_t thread, std::string identity);
-  template <class Next>
-  void tls_handshake(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread, Next next);
-  template <class Next>
-  void ws_upgrade(Next stream, std::string remote, std::string_view transport, std::shared_ptr<void> lease,
-                  std::size_t thread, std::string identity);
 
   IoThreads& threads_;
   std::vector<std::unique_ptr<ConnectionRegistry>>& registries_;
@@ -67,7 +51,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
   std::string where_;  // "mqtt on 127.0.0.1:1883", for log lines
-  std::unique_ptr<TlsContextHolder> tls_;  // TLS kinds only
   std::uint16_t port_ = 0;
   // Shared with the connections' leases, which may outlive the listener.
   std::shared_ptr<std::atomic<std::uint32_t>> live_ = std::make_shared<std::atomic<std::uint32_t>>(0);

@@ -32,6 +32,12 @@ std::size_t Server::add_listener(const ListenerSettings& settings, proto::Sessio
 
 std::size_t Server::add_listener(const ListenerSettings& settings, proto::SessionFactory factory,
                                  const ConnectionLimits& limits) {
+  // TLS and WebSocket streams are not wired in yet: refuse them at start-up rather than
+  // serve them as plain TCP.
+  if (settings.protocol != ListenerProtocol::mqtt && settings.protocol != ListenerProtocol::amqp) {
+    throw std::runtime_error(std::string("listener kind '") + to_string(settings.protocol) +
+                             "' is not supported yet");
+  }
   listeners_.push_back(std::make_shared<Listener>(threads_, registries_, settings, std::move(factory), limits));
   if (started_ && !stopped_) boost::asio::post(threads_.context(0), [l = listeners_.back()] { l->start(); });
   return listeners_.size() - 1;

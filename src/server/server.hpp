@@ -34,7 +34,7 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds now (throws std::runtime_error with the address, port and OS error if it
-  // cannot, or if its TLS files cannot be used); accepts from start(), or at
+  // cannot, or if the listener kind is not supported yet); accepts from start(), or at
   // once when the server is already running.
   // Returns the listener's index.
   std::size_t add_listener(const ListenerSettings& settings, proto::SessionFactory factory);
@@ -44,10 +44,6 @@ class Server {
 
   // The port listener i is bound to (the real one when the settings said 0).
   std::uint16_t bound_port(std::size_t i) const { return listeners_.at(i)->port(); }
-  // SIGHUP: TLS listeners load their certificate and key again (main thread).
-  void reload_tls() {
-    for (auto& l : listeners_) l->reload_tls();
-  }
   // I/O thread `thread`'s executor, e.g. for timers (thread 0 also runs the acceptors).
   boost::asio::any_io_executor executor(std::size_t thread) { return threads_.executor(thread); }
   std::size_t thread_count() const noexcept { return threads_.size(); }
