@@ -97,10 +97,19 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsSettings& t
     fail("cert_file", tls.cert_file, "not a PEM certificate chain: " + openssl_errors());
   }
   check_readable("key_file", tls.key_file);
-  if (SSL_CTX_use_PrivateKey_file(native, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+  // Read apart from using it, so a key that does not match the certificate is told from
+  // one that cannot be read.
+  EVP_PKEY* key = nullptr;
+  if (BIO* bio = BIO_new_file(tls.key_file.c_str(), "r")) {
+    key = PEM_read_bio_PrivateKey(bio, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
+    BIO_free(bio);
+  }
+  if (key == nullptr) {
     fail("key_file", tls.key_file, "not a PEM private key (or one protected by a passphrase): " + openssl_errors());
   }
-  if (SSL_CTX_check_private_key(native) != 1) {
+  const int used = SSL_CTX_use_PrivateKey(native, key);
+  EVP_PKEY_free(key);
+  if (used != 1 || SSL_CTX_check_private_key(native) != 1) {
     fail("key_file", tls.key_file, "does not belong to the certificate in " + tls.cert_file);
   }
 
