@@ -135,7 +135,7 @@ class Handshake final : public ConnectionBase, public std::enable_shared_from_th
     }
     // Why a client certificate was not accepted (untrusted, expired, revoked...).
     const long verify = SSL_get_verify_result(tls_->native_handle());
-    if (verify != X509_V_OK && SSL_get0_peer_certificate(tls_->native_handle()) != nullptr) {
+    if (verify != X509_V_OK) {
       reason += std::string(" (client certificate: ") + X509_verify_cert_error_string(verify) + ")";
     }
     return reason;

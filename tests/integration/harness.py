@@ -171,9 +171,14 @@ class PahoClient:
     """paho-mqtt 1.6 client with thread-safe message collection."""
 
     def __init__(self, port, client_id="", clean_session=True, protocol=mqtt.MQTTv311, keepalive=30,
-                 will=None, userdata=None):
+                 will=None, userdata=None, transport="tcp", ca_file=None, cert=None, key=None, ws_path=None):
         self.port = port
-        self.client = mqtt.Client(client_id=client_id, clean_session=clean_session, protocol=protocol)
+        self.client = mqtt.Client(client_id=client_id, clean_session=clean_session, protocol=protocol,
+                                  transport=transport)
+        if ca_file:
+            self.client.tls_set(ca_certs=ca_file, certfile=cert, keyfile=key)
+        if ws_path:
+            self.client.ws_set_options(path=ws_path)
         self.messages = []
         self.cond = threading.Condition()
         self.connack = None
