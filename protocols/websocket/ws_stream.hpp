@@ -13,6 +13,7 @@
 #pragma once
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -39,18 +40,19 @@ class WsStream {
   lowest_layer_type& lowest_layer() { return boost::beast::get_lowest_layer(ws_); }
   boost::beast::websocket::stream<Next>& websocket() { return ws_; }
 
-  template <class Buffers, class Handler>
-  void async_read_some(const Buffers& buffers, Handler&& handler) {
-    ws_.async_read_some(buffers, [this, h = std::forward<Handler>(handler)](boost::system::error_code ec,
-                                                                            std::size_t n) mutable {
-      // [MQTT-6.0.0-1]: MQTT travels in binary frames; anything else closes the connection.
-      if (!ec && ws_.got_text()) ec = make_error_code(boost::system::errc::protocol_error);
-      // The peer's close frame ends the stream as end of file ends a TCP one.
-      if (ec == boost::beast::websocket::error::closed) ec = boost::asio::error::eof;
-      h(ec, n);
-    });
+  // Fills `buffer` with as many frames as have already arrived (so the packets of one
+  // burst are handled, and answered, together), or waits for the first one.
+  template <class Handler>
+  void async_read_some(boost::asio::mutable_buffer buffer, Handler&& handler) {
+    if (pending_error_) {
+      // The error that ended the previous read, after the bytes read before it.
+      boost::asio::post(ws_.get_executor(), [h = std::forward<Handler>(handler), ec = pending_error_]() mutable {
+        h(ec, 0);
+      });
+      return;
+    }
+    read_into(buffer, 0, std::forward<Handler>(handler));
   }
-
   template <class Buffers, class Handler>
   void async_write_some(const Buffers& buffers, Handler&& handler) {
     ws_.async_write(buffers, std::forward<Handler>(handler));
@@ -75,7 +77,36 @@ class WsStream {
         std::chrono::seconds(5), boost::beast::websocket::stream_base::none(), false});
   }
 
+  template <class Handler>
+  void read_into(boost::asio::mutable_buffer buffer, std::size_t got, Handler&& handler) {
+    ws_.async_read_some(buffer + got, [this, buffer, got, h = std::forward<Handler>(handler)](
+                                          boost::system::error_code ec, std::size_t n) mutable {
+      n += got;
+      // [MQTT-6.0.0-1]: MQTT travels in binary frames; anything else closes the connection.
+      if (!ec && ws_.got_text()) ec = make_error_code(boost::system::errc::protocol_error);
+      // The peer's close frame ends the stream as end of file ends a TCP one.
+      if (ec == boost::beast::websocket::error::closed) ec = boost::asio::error::eof;
+      if (ec && n > 0) {
+        pending_error_ = ec;
+        ec = {};
+      } else if (!ec && n < buffer.size() && more_buffered()) {
+        read_into(buffer, n, std::move(h));
+        return;
+      }
+      h(ec, n);
+    });
+  }
+
+  bool more_buffered() const {
+    if constexpr (requires(const Next& next) { next.buffered(); }) {
+      return ws_.next_layer().buffered() > 0;
+    } else {
+      return false;
+    }
+  }
+
   boost::beast::websocket::stream<Next> ws_;
+  boost::system::error_code pending_error_;
 };
 
 }  // namespace outpost::websocket

@@ -7,6 +7,7 @@
 #include "server/connection.hpp"
 #include "server/listener.hpp"
 #include "server/tls_context.hpp"
+#include "websocket/read_ahead.hpp"
 #include "websocket/upgrade.hpp"
 #include "websocket/ws_stream.hpp"
 
@@ -33,6 +34,9 @@ namespace {
 namespace http = boost::beast::http;
 namespace beast_ws = boost::beast::websocket;
 using TlsSocket = boost::asio::ssl::stream<TcpSocket>;
+// Plain WebSocket reads its socket in large pieces (see read_ahead.hpp); over TLS the
+// TLS stream already does.
+using WsNext = websocket::ReadAhead<TcpSocket>;
 
 // A request line and headers larger than this are not a WebSocket upgrade.
 constexpr std::uint32_t kMaxUpgradeRequest = 8 * 1024;
@@ -68,7 +72,7 @@ class Handshake final : public ConnectionBase, public std::enable_shared_from_th
     if (listener_->tls_) {
       start_tls();
     } else {
-      ws_.emplace(std::move(*tcp_));
+      ws_.emplace(WsNext(std::move(*tcp_)));
       tcp_.reset();
       read_upgrade(*ws_);
     }
@@ -258,7 +262,7 @@ class Handshake final : public ConnectionBase, public std::enable_shared_from_th
   // The stream as it grows: TCP, then TLS over it, then WebSocket over either.
   std::optional<TcpSocket> tcp_;
   std::optional<TlsSocket> tls_;
-  std::optional<beast_ws::stream<TcpSocket>> ws_;
+  std::optional<beast_ws::stream<WsNext>> ws_;
   std::optional<beast_ws::stream<TlsSocket>> wss_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;

@@ -238,6 +238,20 @@ class ListenOnTheCommandLine(unittest.TestCase):
             wrong.close()
             self.assertIn(f"listening for ws on 127.0.0.1:{ws_port}", broker.log_text())
 
+    def test_listen_wss_url_takes_tls_from_the_configuration(self):
+        with tempfile.TemporaryDirectory(prefix="outpost-ws-cli-") as tmp:
+            c = Certs(tmp)
+            wss_port = free_port()
+            config = (f"listeners:\n  - protocol: wss\n    port: 1\n"
+                      f"    tls: {{cert_file: {c.server_cert}, key_file: {c.server_key}}}\n"
+                      "persistence: {enabled: false}\n")
+            broker = Broker(config=config, args=["--listen", f"wss://127.0.0.1:{wss_port}/secure"], port=wss_port)
+            with broker:
+                client = PahoClient(wss_port, transport="websockets", ca_file=c.ca_cert, ws_path="/secure").connect()
+                self.assertEqual(client.connack, 0)
+                client.disconnect()
+                self.assertIn(f"listening for wss on 127.0.0.1:{wss_port}", broker.log_text())
+
 
 if __name__ == "__main__":
     main()
