@@ -45,13 +45,22 @@ class ExpirySweep {
   core::Broker& broker_;
 };
 
+// The protocol a listener kind speaks; the transport under it is the server's business.
+enum class Family { mqtt, amqp };
+
+Family family_of(ListenerProtocol p) {
+  return p == ListenerProtocol::amqp || p == ListenerProtocol::amqps ? Family::amqp : Family::mqtt;
+}
+
+// One line per protocol: every transport of a protocol shares its session factory.
 proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings) {
-  switch (l.protocol) {
-    case ListenerProtocol::mqtt:
+  switch (family_of(l.protocol)) {
+    case Family::mqtt:
       return mqtt::make_session_factory(broker, settings.mqtt, l.allow_anonymous);
-    default:
-      throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
+    case Family::amqp:
+      break;
   }
+  throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
 
 std::unique_ptr<store::Store> open_store(const PersistenceSettings& p) {
@@ -91,7 +100,11 @@ int run(const Settings& settings) {
   for (const auto& l : settings.listeners) {
     // The read buffer never needs to hold more than one packet of the protocol's maximum.
     server::ConnectionLimits limits;
-    if (l.protocol == ListenerProtocol::mqtt) limits.max_read_buffer = std::size_t{settings.mqtt.max_packet_size} + 16;
+    if (family_of(l.protocol) == Family::mqtt) {
+      limits.max_read_buffer = std::size_t{settings.mqtt.max_packet_size} + 16;
+      // A client gets as long for its TLS handshake and WebSocket upgrade as for CONNECT.
+      limits.handshake_timeout = settings.mqtt.connect_timeout;
+    }
     server.add_listener(l, factory_for(l, broker, settings), limits);
   }
   server.start();
@@ -100,8 +113,9 @@ int run(const Settings& settings) {
   ExpirySweep sweep(server.executor(0), broker);
   boost::asio::post(server.executor(0), [&sweep] { sweep.start(); });
 
-  server.run_until_signal([&settings] {
-    // SIGHUP: re-read the config file and apply what can change while running.
+  server.run_until_signal([&settings, &server] {
+    // SIGHUP: new TLS certificates and keys (renewed in place), then the config file.
+    server.reload_tls();
     if (settings.source == "<built-in>" || settings.source.empty()) {
       spdlog::info("SIGHUP: no configuration file to reload");
       return;

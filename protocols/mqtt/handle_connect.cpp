@@ -105,13 +105,16 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     problem_information_ = c.properties.request_problem_information.value_or(1) != 0;
   }
 
-  if (auth_) {
-    // The method proves who the client is; user name and password are its business.
+  // A client certificate the TLS handshake verified, whose common name the listener takes
+  // as the user name (tls.use_identity_as_username), authenticates the client: the user
+  // name and password in CONNECT are not used then. So does an enhanced authentication.
+  const bool certified = !link_.peer_identity().empty();
+  if (auth_ || certified) {
+    // The method or the certificate proves who the client is.
   } else if (!c.username && !ctx_->allow_anonymous) {
     refuse_connect(ReasonCode::not_authorized, "anonymous access is not allowed on this listener");
     return false;
-  }
-  else if (c.username && !ctx_->allow_anonymous) {
+  } else if (c.username && !ctx_->allow_anonymous) {
     // No authentication backend is configured yet: nobody can prove who they are.
     refuse_connect(ReasonCode::bad_user_name_or_password, "no authentication backend accepts this user");
     return false;
@@ -230,9 +233,11 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
   if (pending_will_) pending_will_->init.origin = state_->origin();
   phase_ = Phase::connected;
   send_connack(session_present, ReasonCode::success);
-  spdlog::info("{} connected: {}, {}, keepalive {}s{}", describe(), version_name(version_),
-               clean_start_ ? "clean session" : "persistent session", keepalive_,
-               session_present ? ", session resumed" : "");
+  spdlog::info("{} connected over {}: {}, {}, keepalive {}s{}{}", describe(), link_.transport_name(),
+               version_name(version_), clean_start_ ? "clean session" : "persistent session", keepalive_,
+               session_present ? ", session resumed" : "",
+               link_.peer_identity().empty() ? std::string()
+                                             : fmt::format(", user '{}' (client certificate)", link_.peer_identity()));
   if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), wakeups_);
   for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), wakeups_);
   // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are re-sent on resume.

@@ -171,13 +171,17 @@ class PahoClient:
     """paho-mqtt 1.6 client with thread-safe message collection."""
 
     def __init__(self, port, client_id="", clean_session=True, protocol=mqtt.MQTTv311, keepalive=30,
-                 will=None, userdata=None):
+                 will=None, userdata=None, transport="tcp", ca_file=None, cert=None, key=None, ws_path=None):
         self.port = port
         self.v5 = protocol == mqtt.MQTTv5
         self.clean = clean_session
         # paho refuses clean_session for 5.0: there it is clean_start, given at connect.
         kw = {} if self.v5 else {"clean_session": clean_session}
-        self.client = mqtt.Client(client_id=client_id, protocol=protocol, **kw)
+        self.client = mqtt.Client(client_id=client_id, protocol=protocol, transport=transport, **kw)
+        if ca_file:
+            self.client.tls_set(ca_certs=ca_file, certfile=cert, keyfile=key)
+        if ws_path:
+            self.client.ws_set_options(path=ws_path)
         self.connack_properties = None
         self.disconnect_rc = None
         self.messages = []
