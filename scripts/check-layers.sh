@@ -23,7 +23,8 @@ check src/core 'core/|store/|log\.hpp'
 check protocols/mqtt/codec 'mqtt/codec/'
 check protocols/common 'common/'
 check protocols/mqtt 'mqtt/|common/|core/|store/|settings\.hpp|log\.hpp'
-check src/server 'server/|common/|settings\.hpp|log\.hpp'
+check protocols/websocket 'websocket/'
+check src/server 'server/|common/|websocket/|settings\.hpp|log\.hpp'
 
 if [ $status -eq 0 ]; then echo "layering: every include goes down the layers"; fi
 exit $status

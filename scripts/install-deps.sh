@@ -9,7 +9,9 @@ PACKAGES=(
   libboost1.81-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev libssl-dev libgtest-dev libgmock-dev libpaho-mqttpp-dev
   # real clients and peers for the tests and benchmarks
-  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika
+  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika openssl
+  # a real browser for MQTT over WebSocket
+  chromium
 )
 
 missing=()
@@ -17,6 +19,12 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+
+# Node.js and npm run the JavaScript test clients (MQTT.js, amqplib). A Node.js installed
+# some other way (with its own npm) is used as it is rather than replaced by Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -26,7 +26,8 @@ namespace {
 
 using namespace outpost;
 
-// Detached sessions whose expiry has passed are ended once a second.
+// Detached sessions whose expiry has passed are ended, and delayed wills published, once
+// a second.
 class ExpirySweep {
  public:
   ExpirySweep(boost::asio::any_io_executor ex, core::Broker& broker) : timer_(ex), broker_(broker) {}
@@ -34,7 +35,7 @@ class ExpirySweep {
     timer_.expires_after(std::chrono::seconds(1));
     timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      if (auto n = broker_.sessions().expire(core::Clock::now()); n > 0) {
+      if (auto n = broker_.expire_sessions(core::Clock::now()); n > 0) {
         spdlog::info("{} expired session(s) removed", n);
       }
       start();
@@ -47,16 +48,23 @@ class ExpirySweep {
   core::Broker& broker_;
 };
 
+// The protocol a listener kind speaks; the transport under it is the server's business.
+enum class Family { mqtt, amqp };
+
+Family family_of(ListenerProtocol p) {
+  return p == ListenerProtocol::amqp || p == ListenerProtocol::amqps ? Family::amqp : Family::mqtt;
+}
+
+// One line per protocol: every transport of a protocol shares its session factory.
 proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings,
                                   amqp::Vhost& vhost) {
-  switch (l.protocol) {
-    case ListenerProtocol::mqtt:
+  switch (family_of(l.protocol)) {
+    case Family::mqtt:
       return mqtt::make_session_factory(broker, settings.mqtt, l.allow_anonymous);
-    case ListenerProtocol::amqp:
+    case Family::amqp:
       return amqp::make_session_factory(vhost, settings.amqp, l.allow_anonymous);
-    default:
-      throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
   }
+  throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
 
 std::unique_ptr<store::Store> open_store(const PersistenceSettings& p) {
@@ -102,8 +110,14 @@ int run(const Settings& settings) {
   for (const auto& l : settings.listeners) {
     // The read buffer never needs to hold more than one packet of the protocol's maximum.
     server::ConnectionLimits limits;
-    if (l.protocol == ListenerProtocol::mqtt) limits.max_read_buffer = std::size_t{settings.mqtt.max_packet_size} + 16;
-    if (l.protocol == ListenerProtocol::amqp) limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
+    if (family_of(l.protocol) == Family::mqtt) {
+      limits.max_read_buffer = std::size_t{settings.mqtt.max_packet_size} + 16;
+      // A client gets as long for its TLS handshake and WebSocket upgrade as for CONNECT.
+      limits.handshake_timeout = settings.mqtt.connect_timeout;
+    } else {
+      limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
+      limits.handshake_timeout = settings.mqtt.connect_timeout;
+    }
     server.add_listener(l, factory_for(l, broker, settings, vhost), limits);
   }
   server.start();
@@ -114,8 +128,9 @@ int run(const Settings& settings) {
   // AMQP: message TTL, x-expires and dead-lettering of evicted messages, on I/O thread 0.
   boost::asio::post(server.executor(0), [&vhost, &server] { vhost.start(server.executor(0)); });
 
-  server.run_until_signal([&settings] {
-    // SIGHUP: re-read the config file and apply what can change while running.
+  server.run_until_signal([&settings, &server] {
+    // SIGHUP: new TLS certificates and keys (renewed in place), then the config file.
+    server.reload_tls();
     if (settings.source == "<built-in>" || settings.source.empty()) {
       spdlog::info("SIGHUP: no configuration file to reload");
       return;
@@ -135,6 +150,11 @@ int run(const Settings& settings) {
   server.shutdown(std::chrono::milliseconds(2000));
   // Every connection is gone: nothing writes any more. What is queued is committed.
   store.close();
+  if (store.persistent()) {
+    const auto st = store.stats();
+    spdlog::info("store: {} commits, {} writes, {} more cancelled before reaching the disk", st.commits,
+                 st.operations, st.coalesced);
+  }
   spdlog::info("stopped");
   return 0;
 }

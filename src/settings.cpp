@@ -262,6 +262,15 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
         return SettingsProblem{key + ".tls.require_client_cert",
                                "client certificates are checked against tls.ca_file, which is not set"};
       }
+      if (l.tls->use_identity_as_username && l.tls->ca_file.empty()) {
+        return SettingsProblem{key + ".tls.use_identity_as_username",
+                               "the identity comes from a client certificate checked against tls.ca_file, which is "
+                               "not set"};
+      }
+      if (!l.tls->crl_file.empty() && l.tls->ca_file.empty()) {
+        return SettingsProblem{key + ".tls.crl_file", "a revocation list applies to client certificates checked "
+                                                      "against tls.ca_file, which is not set"};
+      }
     } else if (l.tls) {
       return SettingsProblem{key + ".tls", fmt::format("only mqtts, wss and amqps listeners use tls, this one is {}",
                                                        to_string(l.protocol))};

@@ -46,14 +46,14 @@ struct ListenerSettings {
 
 struct MqttSettings {
   std::uint32_t max_packet_size = 1024 * 1024;      // bytes, whole packet; also CONNACK maximum packet size (v5)
-  std::uint16_t max_inflight = 20;                  // QoS 1/2 messages in flight towards one client
+  std::uint16_t max_inflight = 100;                 // QoS 1/2 messages in flight towards one client
   std::uint32_t max_queued_messages = 100000;       // per session queue
   std::uint64_t max_queued_bytes = 64ull << 20;     // per session queue
   std::uint16_t max_keepalive = 65535;              // seconds; a larger client value is capped (v5: server keep alive)
   std::uint16_t min_keepalive = 0;                  // seconds; 0 = clients may disable keepalive
   std::uint32_t max_session_expiry = 0xFFFFFFFF;    // seconds, v5 cap
   std::uint16_t topic_alias_maximum = 10;           // v5, inbound aliases accepted per connection
-  std::uint16_t receive_maximum = 65535;            // v5, inbound QoS 1/2 in flight per client
+  std::uint16_t receive_maximum = 100;              // v5, inbound QoS 1/2 in flight per client
   std::uint8_t maximum_qos = 2;
   bool retain_available = true;
   bool wildcard_subscriptions = true;

@@ -10,23 +10,32 @@ namespace outpost::bench {
 
 using namespace outpost::mqtt;
 
+namespace {
+// A client context for transports without TLS too, so make_stream always has one.
+boost::asio::ssl::context& no_tls() {
+  static boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+  return ctx;
+}
+}  // namespace
+
 Client::Client(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint broker, Options options, RunState& run,
-               ThreadStats& stats)
-    : socket_(io), broker_(broker), options_(std::move(options)), run_(run), stats_(stats), timer_(io) {
+               ThreadStats& stats, Transport transport, boost::asio::ssl::context* tls)
+    : stream_(make_stream(io, transport, tls ? *tls : no_tls())), broker_(broker), options_(std::move(options)), run_(run), stats_(stats), timer_(io) {
   tracker_.resize(options_.publishers);
 }
 
 void Client::start() {
   boost::system::error_code ec;
-  socket_.open(broker_.protocol(), ec);
+  auto& socket = stream_->socket();
+  socket.open(broker_.protocol(), ec);
   if (!ec && !options_.source.is_unspecified()) {
-    socket_.bind(boost::asio::ip::tcp::endpoint(options_.source, 0), ec);
+    socket.bind(boost::asio::ip::tcp::endpoint(options_.source, 0), ec);
   }
   if (ec) {
     fail("socket: " + ec.message());
     return;
   }
-  socket_.async_connect(broker_, [self = shared_from_this()](const boost::system::error_code& e) {
+  socket.async_connect(broker_, [self = shared_from_this()](const boost::system::error_code& e) {
     self->on_connected(e);
   });
 }
@@ -45,7 +54,7 @@ void Client::close() {
   closed_ = true;
   boost::system::error_code ignored;
   timer_.cancel();
-  socket_.close(ignored);
+  stream_->socket().close(ignored);
 }
 
 void Client::on_connected(const boost::system::error_code& ec) {
@@ -53,7 +62,16 @@ void Client::on_connected(const boost::system::error_code& ec) {
     fail("connect: " + ec.message());
     return;
   }
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true));
+  stream_->socket().set_option(boost::asio::ip::tcp::no_delay(true));
+  stream_->async_handshake(broker_.address().to_string(),
+                           [self = shared_from_this()](const boost::system::error_code& e) { self->on_handshake(e); });
+}
+
+void Client::on_handshake(const boost::system::error_code& ec) {
+  if (ec) {
+    fail("handshake: " + ec.message());
+    return;
+  }
   ConnectPacket c;
   c.version = options_.version;
   c.clean_start = !(options_.persistent && options_.role == Role::subscriber);
@@ -69,7 +87,7 @@ void Client::on_connected(const boost::system::error_code& ec) {
 void Client::read() {
   if (closed_) return;
   if (rlen_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
-  socket_.async_read_some(boost::asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+  stream_->async_read_some(boost::asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                             if (ec) {
                               if (!self->run_.stopping.load()) self->fail("read: " + ec.message());
@@ -231,7 +249,7 @@ void Client::flush() {
   std::swap(writing_, pending_);
   pending_.clear();
   write_in_flight_ = true;
-  boost::asio::async_write(socket_, boost::asio::buffer(writing_),
+  stream_->async_write(boost::asio::buffer(writing_),
                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
                              self->write_in_flight_ = false;
                              self->writing_.clear();

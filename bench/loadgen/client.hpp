@@ -3,6 +3,7 @@
 #pragma once
 
 #include "stats.hpp"
+#include "transport.hpp"
 #include "mqtt/codec/codec.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -50,7 +51,7 @@ class Client : public std::enable_shared_from_this<Client> {
   };
 
   Client(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint broker, Options options, RunState& run,
-         ThreadStats& stats);
+         ThreadStats& stats, Transport transport = Transport::tcp, boost::asio::ssl::context* tls = nullptr);
 
   void start();
   // On the client's thread, once every client is ready.
@@ -64,6 +65,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
  private:
   void on_connected(const boost::system::error_code& ec);
+  void on_handshake(const boost::system::error_code& ec);
   void read();
   void on_packet(const mqtt::FixedHeader& h, std::span<const std::uint8_t> body);
   void on_publish(const mqtt::FixedHeader& h, std::span<const std::uint8_t> body);
@@ -73,7 +75,7 @@ class Client : public std::enable_shared_from_this<Client> {
   void flush();
   void fail(const std::string& why);
 
-  boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<Stream> stream_;
   boost::asio::ip::tcp::endpoint broker_;
   Options options_;
   RunState& run_;

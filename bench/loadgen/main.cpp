@@ -70,10 +70,19 @@ int main(int argc, char** argv) {
   app.add_option("--hold", cfg.hold, "connections scenario: seconds to hold the connections");
   app.add_option("--label", cfg.label);
   app.add_flag("--persistent", cfg.persistent, "subscribers use persistent sessions (durable delivery)");
+  std::string transport_name = "tcp";
+  app.add_option("--transport", transport_name, "tcp, tls, ws or wss (WebSocket on /mqtt, subprotocol mqtt)")
+      ->check(CLI::IsMember({"tcp", "tls", "ws", "wss"}));
   CLI11_PARSE(app, argc, argv);
   raise_fd_limit();
 
   asio::ip::tcp::endpoint broker(asio::ip::make_address(cfg.host), cfg.port);
+  const Transport transport = transport_name == "tls"  ? Transport::tls
+                              : transport_name == "ws" ? Transport::ws
+                              : transport_name == "wss" ? Transport::wss
+                                                        : Transport::tcp;
+  asio::ssl::context tls(asio::ssl::context::tls_client);
+  tls.set_verify_mode(asio::ssl::verify_none);
   const auto version = cfg.version == 5 ? outpost::mqtt::ProtocolVersion::v5 : outpost::mqtt::ProtocolVersion::v311;
   RunState run;
   std::vector<std::unique_ptr<asio::io_context>> ios;
@@ -90,7 +99,7 @@ int main(int argc, char** argv) {
     const std::size_t t = clients.size() % ios.size();
     o.version = version;
     o.window = cfg.window;
-    auto c = std::make_shared<Client>(*ios[t], broker, std::move(o), run, *stats[t]);
+    auto c = std::make_shared<Client>(*ios[t], broker, std::move(o), run, *stats[t], transport, &tls);
     clients.push_back(c);
     return c;
   };

@@ -87,7 +87,7 @@ bool AmqpSession::handle_consume(Channel& ch, const Method& m) {
   ch.consumers.emplace(tag, c);
   if (!m.flag(6)) send_method(ch.id, cls::basic, m::consume_ok, {tag});
   // The wake-up is posted: deliveries follow consume-ok.
-  q->queue->add_consumer(c, link_.executor(), wakeups_);
+  q->queue->attach(c, link_.executor(), wakeups_);
   return true;
 }
 

@@ -1,17 +1,28 @@
 // Delivery to the client: pull from the session's queue within the in-flight window and
 // the connection's write budget, assign packet ids, encode, send.
+#include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 namespace outpost::mqtt {
 
 void MqttSession::deliver() {
-  if (phase_ != Phase::connected || closed_ || delivering_ || !state_ || !state_->queue()) return;
+  if (phase_ != Phase::connected || closed_ || delivering_ || !state_) return;
   delivering_ = true;
-  auto& queue = *state_->queue();
+  if (auto* q = state_->queue()) drain(*q, nullptr, nullptr);
+  // Shared subscriptions after the session's own queue; each group's queue hands a
+  // message to whichever member pulls it.
+  for (auto& [filter, membership] : state_->shared()) drain(*membership.queue, &membership.queue, &membership.record);
+  delivering_ = false;
+}
+
+void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const SubscriptionRecord* record) {
   auto& inflight = state_->outflight();
-  const std::size_t window = ctx_->settings.max_inflight;
+  // The client's receive maximum bounds what we send unacknowledged [MQTT-3.3.4-9].
+  const std::size_t window = std::min<std::size_t>(ctx_->settings.max_inflight, client_receive_maximum_);
   // Pulled in batches: one lock of the queue for many messages, and a short batch
   // tells that the queue is empty without another pull.
   constexpr std::size_t kBatch = 64;
@@ -32,31 +43,77 @@ void MqttSession::deliver() {
           continue;
         }
       }
+      if (record != nullptr) {
+        // A shared group's delivery: this member's own subscription options apply.
+        d.qos = std::min(d.qos, record->granted_qos);
+        d.retain = d.retain && record->options.retain_as_published;
+        if (record->options.subscription_id != 0) d.subscription_ids.assign(1, record->options.subscription_id);
+      }
       if (d.qos == 0) {
         send_publish(d, 0, false);
+        queue.entry_done(d);  // stored only if it was QoS 1/2 for the group
         continue;
       }
       const auto id = state_->allocate_packet_id();  // always free below the window
+      if (!send_publish(d, *id, false)) {
+        // Too large for the client: as if sent and acknowledged [MQTT-3.1.2-25].
+        queue.entry_done(d);
+        continue;
+      }
       OutFlight f;
       f.stage = d.qos == 1 ? OutFlight::Stage::awaiting_puback : OutFlight::Stage::awaiting_pubrec;
       f.sequence = state_->next_sequence();
       f.delivery = std::move(d);
+      if (shared != nullptr) f.source = *shared;
       queue.entry_sent(f.delivery, to_entry_state(f.stage), *id);
-      send_publish(f.delivery, *id, false);
       inflight.emplace(*id, std::move(f));
     }
     batch.clear();
-    if (got < want) break;  // the queue is empty (and re-armed)
+    if (got < want) return;  // the queue is empty (and re-armed)
   }
-  delivering_ = false;
+  // A shared group's queue: while this member's window is full, another member takes
+  // what waits (this one pulls again on its next PUBACK/PUBCOMP).
+  if (shared != nullptr && inflight.size() >= window) queue.stall(handle_.get(), wakeups_);
 }
 
-void MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {
+bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {
   const auto& m = *d.message;
   auto& out = encode_buffer();
-  encode_publish_header(out, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
+  if (version_ != ProtocolVersion::v5 ||
+      (!has_delivery_properties(d) && client_alias_maximum_ == 0 && client_max_packet_ == 0)) {
+    encode_publish_header(out, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
+  } else {
+    thread_local Properties props;
+    props = Properties{};
+    const bool any = delivery_properties(d, core::now_unix_ms(), props);
+    // Topic alias towards the client: a topic gets an alias the first time it is sent
+    // while the client's maximum allows, and later sends carry only the alias.
+    std::string_view topic = m.topic();
+    std::uint16_t new_alias = 0;
+    if (client_alias_maximum_ > 0) {
+      if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
+      auto& outbound = aliases_->outbound;
+      if (auto it = outbound.find(m.topic()); it != outbound.end()) {
+        props.topic_alias = it->second;
+        topic = {};
+      } else if (outbound.size() < client_alias_maximum_) {
+        new_alias = static_cast<std::uint16_t>(outbound.size() + 1);
+        props.topic_alias = new_alias;
+      }
+    }
+    const Properties* p = any || props.topic_alias ? &props : nullptr;
+    if (client_max_packet_ != 0 &&
+        publish_packet_size(version_, topic, d.qos, p, m.payload().size()) > client_max_packet_) {
+      spdlog::debug("{}: message on '{}' not sent: larger than the client's maximum packet size {}", describe(),
+                    m.topic(), client_max_packet_);
+      return false;
+    }
+    if (new_alias != 0) aliases_->outbound.emplace(m.topic(), new_alias);
+    encode_publish_header(out, version_, topic, d.qos, d.retain, dup, packet_id, p, m.payload().size());
+  }
   link_.write(out);
   if (!m.payload().empty()) link_.write_shared(d.message, m.payload());
+  return true;
 }
 
 void MqttSession::resend_inflight() {
@@ -70,8 +127,10 @@ void MqttSession::resend_inflight() {
     const OutFlight& f = inflight.at(id);
     if (f.stage == OutFlight::Stage::awaiting_pubcomp) {
       send_ack(PacketType::pubrel, id);
-    } else {
-      send_publish(f.delivery, id, true);  // [MQTT-3.3.1-1] DUP on a re-delivery
+    } else if (!send_publish(f.delivery, id, true)) {  // [MQTT-3.3.1-1] DUP on a re-delivery
+      // This connection's client accepts smaller packets than the last one did.
+      if (auto* q = state_->source_of(f)) q->entry_done(f.delivery);
+      inflight.erase(id);
     }
   }
 }

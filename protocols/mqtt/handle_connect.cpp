@@ -1,5 +1,6 @@
 // CONNECT, CONNACK, DISCONNECT, keepalive and the will: the life of a connection.
 #include "core/topic.hpp"
+#include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
 #include <spdlog/spdlog.h>
@@ -85,11 +86,35 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     }
   }
 
-  if (!c.username && !ctx_->allow_anonymous) {
+  if (version_ == ProtocolVersion::v5) {
+    if (c.properties.authentication_method) {
+      // Enhanced authentication (section 4.12) needs a method the broker knows.
+      const std::string& method = *c.properties.authentication_method;
+      std::unique_ptr<AuthExchange> exchange;
+      if (ctx_->enhanced_auth) exchange = ctx_->enhanced_auth->begin(method, client_id_);
+      if (!exchange) {
+        refuse_connect(ReasonCode::bad_authentication_method,
+                       fmt::format("authentication method '{}' is not supported", method));
+        return false;
+      }
+      auth_ = std::make_unique<AuthState>(AuthState{method, std::move(exchange), {}});
+    }
+    client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
+    client_alias_maximum_ = c.properties.topic_alias_maximum.value_or(0);
+    client_max_packet_ = c.properties.maximum_packet_size.value_or(0);
+    problem_information_ = c.properties.request_problem_information.value_or(1) != 0;
+  }
+
+  // A client certificate the TLS handshake verified, whose common name the listener takes
+  // as the user name (tls.use_identity_as_username), authenticates the client: the user
+  // name and password in CONNECT are not used then. So does an enhanced authentication.
+  const bool certified = !link_.peer_identity().empty();
+  if (auth_ || certified) {
+    // The method or the certificate proves who the client is.
+  } else if (!c.username && !ctx_->allow_anonymous) {
     refuse_connect(ReasonCode::not_authorized, "anonymous access is not allowed on this listener");
     return false;
-  }
-  if (c.username && !ctx_->allow_anonymous) {
+  } else if (c.username && !ctx_->allow_anonymous) {
     // No authentication backend is configured yet: nobody can prove who they are.
     refuse_connect(ReasonCode::bad_user_name_or_password, "no authentication backend accepts this user");
     return false;
@@ -118,12 +143,32 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     pending_will_->payload.assign(w.payload.begin(), w.payload.end());  // the input buffer is transient
     pending_will_->init.qos = w.qos;
     pending_will_->init.retain = w.retain;
+    if (version_ == ProtocolVersion::v5) {
+      auto& wp = c.will->properties;
+      if (!payload_matches_format(wp, w.payload)) {
+        refuse_connect(ReasonCode::payload_format_invalid, "will payload is not UTF-8 but its format indicator says it is");
+        return false;
+      }
+      // The will's expiry counts from when it is published, so only the interval is kept.
+      pending_will_->expiry_interval = wp.message_expiry_interval;
+      pending_will_->delay = wp.will_delay_interval.value_or(0);
+      pending_will_->init.properties = take_message_properties(wp);
+    }
   }
 
   if (version_ == ProtocolVersion::v5) {
     session_expiry_ = std::min(c.properties.session_expiry_interval.value_or(0), s.max_session_expiry);
   }
 
+  if (auth_) {
+    const auto& data = c.properties.authentication_data;
+    return auth_step(data ? std::string_view(*data) : std::string_view{}, false);
+  }
+  claim_session();
+  return false;
+}
+
+void MqttSession::claim_session() {
   phase_ = Phase::awaiting_session;
   link_.set_deadline(std::chrono::steady_clock::time_point::max());
   // Nothing more is read until the session is ours: a takeover may first have to close
@@ -146,7 +191,6 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
                      registry.release(id, h.get(), std::move(existing), std::nullopt);
                    }
                  });
-  return false;
 }
 
 void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bool superseded) {
@@ -165,6 +209,9 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
     return;
   }
   auto& broker = ctx_->broker;
+  // A delayed will of the previous connection: resuming the session cancels it
+  // [MQTT-3.1.3-9]; discarding the session ends it, which publishes the will now.
+  core::MessagePtr delayed_will = existing ? existing->take_delayed_will() : nullptr;
   auto resumed = std::dynamic_pointer_cast<SessionState>(existing);
   if (existing && (clean_start_ || !resumed)) {
     // [MQTT-3.1.2-6] clean session: the previous session is discarded.
@@ -172,6 +219,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
     resumed.reset();
   }
   const bool session_present = resumed != nullptr;
+  if (delayed_will && !session_present) broker.publish(broker.mqtt_exchange(), delayed_will, wakeups_, nullptr);
   if (resumed) {
     state_ = std::move(resumed);
   } else {
@@ -182,18 +230,16 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
     state_->make_durable();
     state_->persist_session(static_cast<std::uint8_t>(version_), session_expiry_, 0);
   }
-  if (pending_will_) {
-    pending_will_->init.origin = state_->origin();
-    pending_will_->init.payload = pending_will_->payload;
-    will_ = core::Message::make(std::move(pending_will_->init));
-    pending_will_.reset();
-  }
+  if (pending_will_) pending_will_->init.origin = state_->origin();
   phase_ = Phase::connected;
   send_connack(session_present, ReasonCode::success);
-  spdlog::info("{} connected: {}, {}, keepalive {}s{}", describe(), version_name(version_),
-               clean_start_ ? "clean session" : "persistent session", keepalive_,
-               session_present ? ", session resumed" : "");
+  spdlog::info("{} connected over {}: {}, {}, keepalive {}s{}{}", describe(), link_.transport_name(),
+               version_name(version_), clean_start_ ? "clean session" : "persistent session", keepalive_,
+               session_present ? ", session resumed" : "",
+               link_.peer_identity().empty() ? std::string()
+                                             : fmt::format(", user '{}' (client certificate)", link_.peer_identity()));
   if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), wakeups_);
+  for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), wakeups_);
   // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are re-sent on resume.
   resend_inflight();
   deliver();
@@ -204,11 +250,11 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
 
 void MqttSession::refuse_connect(ReasonCode reason, std::string_view why) {
   spdlog::info("{}: connection refused: {}", describe(), why);
-  send_connack(false, reason);
+  send_connack(false, reason, why);
   close(why);
 }
 
-void MqttSession::send_connack(bool session_present, ReasonCode reason) {
+void MqttSession::send_connack(bool session_present, ReasonCode reason, std::string_view why) {
   auto& out = encode_buffer();
   if (version_ == ProtocolVersion::v5) {
     Properties props;
@@ -225,8 +271,22 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason) {
       if (!s.wildcard_subscriptions) props.wildcard_subscription_available = 0;
       if (!s.shared_subscriptions) props.shared_subscription_available = 0;
       if (!s.subscription_identifiers) props.subscription_identifiers_available = 0;
+      if (auth_) {
+        // Section 4.12: the CONNACK of an enhanced authentication names its method and
+        // carries the final authentication data, if any.
+        props.authentication_method = auth_->method;
+        if (!auth_->final_data.empty()) props.authentication_data = auth_->final_data;
+      }
+    } else if (!why.empty()) {
+      props.reason_string = reason_text(why);
     }
     encode_connack(out, version_, session_present, reason, &props);
+    if (client_max_packet_ != 0 && out.size() > client_max_packet_ && props.reason_string) {
+      // The client accepts smaller packets: the reason string goes [MQTT-3.1.2-24].
+      props.reason_string.reset();
+      out.clear();
+      encode_connack(out, version_, session_present, reason, &props);
+    }
   } else {
     encode_connack(out, version_, session_present, reason, nullptr);
   }
@@ -254,11 +314,30 @@ void MqttSession::handle_disconnect(std::span<const std::uint8_t> body) {
   close("client sent DISCONNECT");
 }
 
+core::MessagePtr MqttSession::build_will(std::int64_t publish_unix_ms) {
+  auto& w = *pending_will_;
+  core::Message::Init init = w.init;
+  init.payload = w.payload;
+  // The will's expiry interval counts from when it is published (section 3.1.3.2.4).
+  if (w.expiry_interval) init.expiry_unix_ms = publish_unix_ms + std::int64_t{*w.expiry_interval} * 1000;
+  return core::Message::make(std::move(init));
+}
+
 void MqttSession::publish_will() {
-  if (!will_) return;
-  spdlog::debug("{}: publishing will on '{}'", describe(), will_->topic());
-  ctx_->broker.publish(ctx_->broker.mqtt_exchange(), will_, wakeups_, nullptr);
-  will_.reset();
+  if (!pending_will_ || !state_) return;
+  const std::uint32_t delay = pending_will_->delay;
+  if (delay > 0 && keep_session()) {
+    // Will delay interval: published when the delay or the session ends, whichever comes
+    // first, unless a new connection resumes the session before [MQTT-3.1.3-9].
+    const std::uint32_t wait = std::min(delay, session_expiry_.value_or(0xFFFFFFFF));
+    spdlog::debug("{}: will on '{}' delayed by {}s", describe(), pending_will_->init.topic, wait);
+    state_->set_delayed_will(build_will(core::now_unix_ms() + std::int64_t{wait} * 1000),
+                             core::Clock::now() + std::chrono::seconds(wait));
+  } else {
+    spdlog::debug("{}: publishing will on '{}'", describe(), pending_will_->init.topic);
+    ctx_->broker.publish(ctx_->broker.mqtt_exchange(), build_will(core::now_unix_ms()), wakeups_, nullptr);
+  }
+  pending_will_.reset();
 }
 
 void MqttSession::start_keepalive() {
@@ -279,11 +358,83 @@ void MqttSession::on_deadline() {
   const auto limit = std::chrono::milliseconds(keepalive_ * 1500);
   if (std::chrono::steady_clock::now() - last_packet_ >= limit) {
     spdlog::info("{}: keepalive of {}s expired", describe(), keepalive_);
-    if (version_ == ProtocolVersion::v5) send_disconnect(ReasonCode::keep_alive_timeout);
+    if (version_ == ProtocolVersion::v5) send_disconnect(ReasonCode::keep_alive_timeout, "keep alive timeout");
     close("keepalive expired");
     return;
   }
   start_keepalive();
+}
+
+bool MqttSession::auth_step(std::string_view client_data, bool reauthenticating) {
+  AuthOutcome outcome = auth_->exchange->step(client_data);
+  auto send_auth = [&](ReasonCode reason) {
+    Properties props;
+    props.authentication_method = auth_->method;  // every AUTH names the method (section 3.15.2.2)
+    if (!outcome.data.empty()) props.authentication_data = std::move(outcome.data);
+    auto& out = encode_buffer();
+    encode_auth(out, reason, &props);
+    link_.write(out);
+  };
+  switch (outcome.kind) {
+    case AuthOutcome::Kind::proceed:
+      send_auth(ReasonCode::continue_authentication);
+      if (!reauthenticating) phase_ = Phase::awaiting_auth;
+      return true;
+    case AuthOutcome::Kind::success:
+      if (reauthenticating) {
+        spdlog::info("{}: re-authenticated with '{}'", describe(), auth_->method);
+        send_auth(ReasonCode::success);
+        return true;
+      }
+      auth_->final_data = std::move(outcome.data);
+      claim_session();
+      return false;
+    case AuthOutcome::Kind::failure:
+      break;
+  }
+  if (reauthenticating) {
+    fail(ReasonCode::not_authorized, fmt::format("re-authentication with '{}' failed", auth_->method));
+  } else {
+    refuse_connect(ReasonCode::not_authorized, fmt::format("authentication with '{}' failed", auth_->method));
+  }
+  return false;
+}
+
+bool MqttSession::handle_auth(std::span<const std::uint8_t> body) {
+  auto decoded = decode_auth(body);
+  const bool connecting = phase_ == Phase::awaiting_auth;
+  auto refuse = [&](ReasonCode reason, std::string_view why) {
+    if (connecting) {
+      refuse_connect(reason, why);
+    } else {
+      fail(reason, why);
+    }
+    return false;
+  };
+  if (!decoded) return refuse(decoded.error().reason, fmt::format("invalid AUTH: {}", decoded.error().message));
+  if (!auth_) {
+    // Section 4.12: a client that named no method in CONNECT must not send AUTH.
+    return refuse(ReasonCode::protocol_error, "AUTH without an authentication method in CONNECT");
+  }
+  const auto& p = decoded->properties;
+  if (!p.authentication_method || *p.authentication_method != auth_->method) {
+    return refuse(ReasonCode::protocol_error, "AUTH with another authentication method than CONNECT's");
+  }
+  const std::string_view data = p.authentication_data ? std::string_view(*p.authentication_data) : std::string_view{};
+  if (connecting) {
+    if (decoded->reason != ReasonCode::continue_authentication) {
+      return refuse(ReasonCode::protocol_error, "AUTH during CONNECT must continue the authentication (0x18)");
+    }
+    return auth_step(data, false);
+  }
+  if (decoded->reason == ReasonCode::re_authenticate) {
+    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth_->method, client_id_) : nullptr;
+    if (!exchange) return refuse(ReasonCode::bad_authentication_method, "authentication method no longer available");
+    auth_->exchange = std::move(exchange);
+    return auth_step(data, true);
+  }
+  if (decoded->reason == ReasonCode::continue_authentication) return auth_step(data, true);
+  return refuse(ReasonCode::protocol_error, "AUTH with a reason code a client may not send");
 }
 
 }  // namespace outpost::mqtt

@@ -1,4 +1,5 @@
 // PUBLISH from the client and the acknowledgements of both directions' QoS 1 / 2 flows.
+#include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
 #include <boost/asio/post.hpp>
@@ -13,13 +14,17 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     return false;
   }
   const auto& s = ctx_->settings;
-  if (p.topic.empty()) {
-    // [MQTT-4.7.3-1] a topic name has at least one character (5.0 topic aliases will
-    // resolve an empty topic here).
-    fail(ReasonCode::topic_name_invalid, "PUBLISH with an empty topic");
-    return false;
-  }
+  std::string_view topic = p.topic;
   if (version_ == ProtocolVersion::v5) {
+    if (!p.properties.subscription_identifiers.empty()) {
+      fail(ReasonCode::protocol_error, "PUBLISH from a client carries a subscription identifier");  // [MQTT-3.3.4-6]
+      return false;
+    }
+    if (p.properties.topic_alias) {
+      auto resolved = resolve_topic_alias(*p.properties.topic_alias, p.topic);
+      if (!resolved) return false;
+      topic = *resolved;
+    }
     if (p.qos > s.maximum_qos) {
       fail(ReasonCode::qos_not_supported, "PUBLISH QoS above the server maximum");  // [MQTT-3.2.2-11]
       return false;
@@ -28,6 +33,24 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
       fail(ReasonCode::retain_not_supported, "retained PUBLISH but retain is not available");  // [MQTT-3.2.2-14]
       return false;
     }
+    if (!payload_matches_format(p.properties, p.payload)) {
+      // 5.0 section 3.3.2.3.2: the receiver may refuse a payload that is not the UTF-8
+      // its format indicator promises. QoS 1/2 get the reason on their acknowledgement;
+      // QoS 0 has none, so the connection is told with DISCONNECT.
+      if (p.qos == 0) {
+        fail(ReasonCode::payload_format_invalid, "PUBLISH payload is not UTF-8 but its format indicator says it is");
+        return false;
+      }
+      spdlog::info("{}: PUBLISH on '{}' refused with 0x99: the payload is not UTF-8 but its format indicator says it is",
+                   describe(), topic);
+      acknowledge_when_durable(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id,
+                               ReasonCode::payload_format_invalid, false);
+      return true;
+    }
+  }
+  if (topic.empty()) {
+    fail(ReasonCode::topic_name_invalid, "PUBLISH with an empty topic");  // [MQTT-4.7.3-1]
+    return false;
   }
   if (p.qos == 2 && state_->incoming_qos2().contains(p.packet_id)) {
     // A re-sent QoS 2 PUBLISH before PUBREL: already routed, only acknowledge again
@@ -35,13 +58,16 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     acknowledge_when_durable(PacketType::pubrec, p.packet_id, ReasonCode::success, false);
     return true;
   }
-  if (p.qos == 2 && state_->incoming_qos2().size() >= s.receive_maximum) {
-    fail(ReasonCode::receive_maximum_exceeded, "too many QoS 2 messages awaiting PUBREL");
+  if (p.qos > 0 && version_ == ProtocolVersion::v5 &&
+      state_->incoming_qos2().size() + puback_waiting_ >= s.receive_maximum) {
+    // [MQTT-3.3.4-7/8]: more unacknowledged QoS 1/2 PUBLISH packets than we announced.
+    fail(ReasonCode::receive_maximum_exceeded,
+         fmt::format("more than the receive maximum of {} QoS 1/2 messages unacknowledged", s.receive_maximum));
     return false;
   }
 
   auto& store = ctx_->broker.store();
-  if (p.qos > 0 && store.would_exceed(p.topic.size() + p.payload.size())) {
+  if (p.qos > 0 && store.would_exceed(topic.size() + p.payload.size())) {
     // Full: refused visibly, never accepted and then lost.
     if (version_ == ProtocolVersion::v5) {
       log_store_full();
@@ -51,12 +77,12 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     }
     spdlog::warn("{}: QoS {} PUBLISH on '{}' refused: the store is full (persistence.max_bytes); closing the "
                  "connection (MQTT 3.1.1 has no way to refuse one message)",
-                 describe(), p.qos, p.topic);
+                 describe(), p.qos, topic);
     close("store full");
     return false;
   }
 
-  auto message = make_message(p, std::string(p.topic));
+  auto message = make_message(p, std::string(topic));
   auto result = ctx_->broker.publish(ctx_->broker.mqtt_exchange(), message, wakeups_, &congested_);
   after_route(result, *message);
 
@@ -78,14 +104,40 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
   return true;
 }
 
-core::MessagePtr MqttSession::make_message(const PublishPacket& p, std::string topic) {
+core::MessagePtr MqttSession::make_message(PublishPacket& p, std::string topic) {
   core::Message::Init init;
   init.topic = std::move(topic);
   init.payload = p.payload;
   init.qos = p.qos;
   init.retain = p.retain;
   init.origin = state_->origin();
+  if (version_ == ProtocolVersion::v5) {
+    init.expiry_unix_ms = expiry_deadline(p.properties, core::now_unix_ms());
+    init.properties = take_message_properties(p.properties);
+  }
   return core::Message::make(std::move(init));
+}
+
+std::optional<std::string_view> MqttSession::resolve_topic_alias(std::uint16_t alias, std::string_view topic) {
+  const std::uint16_t max = ctx_->settings.topic_alias_maximum;
+  if (alias == 0 || alias > max) {
+    // [MQTT-3.3.2-9/10] only aliases 1..the maximum we announced in CONNACK.
+    fail(ReasonCode::topic_alias_invalid, fmt::format("topic alias {} outside 1..{}", alias, max));
+    return std::nullopt;
+  }
+  if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
+  auto& inbound = aliases_->inbound;
+  if (inbound.size() < max) inbound.resize(max);
+  std::string& slot = inbound[alias - 1];
+  if (!topic.empty()) {
+    slot.assign(topic);  // set or replaced [MQTT-3.3.2-12]
+    return std::string_view(slot);
+  }
+  if (slot.empty()) {
+    fail(ReasonCode::protocol_error, fmt::format("topic alias {} used before it was set", alias));
+    return std::nullopt;
+  }
+  return std::string_view(slot);
 }
 
 void MqttSession::after_route(const core::PublishResult& result, const core::Message& message) {
@@ -130,6 +182,7 @@ void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet
   // Behind a commit, or behind acknowledgements that wait for one: PUBACK / PUBREC go out
   // in the order the PUBLISH packets came [MQTT-4.6.0-2, 4.6.0-3].
   unsent_acks_.push_back(PendingAck{type, packet_id, reason});
+  if (type == PacketType::puback) ++puback_waiting_;
 }
 
 void MqttSession::flush_acks() {
@@ -143,7 +196,10 @@ void MqttSession::flush_acks() {
           auto h = w.lock();
           if (!h || !h->session || h->session->closed_) return;
           --h->session->barriers_in_flight_;
-          for (const auto& a : acks) h->session->send_ack(a.type, a.packet_id, a.reason);
+          for (const auto& a : acks) {
+            if (a.type == PacketType::puback) --h->session->puback_waiting_;
+            h->session->send_ack(a.type, a.packet_id, a.reason);
+          }
         });
       });
   unsent_acks_ = {};
@@ -177,7 +233,7 @@ bool MqttSession::complete_outgoing(PacketType type, OutFlight::Stage expected, 
     spdlog::debug("{}: {} for unknown packet id {}", describe(), name, ack->packet_id);
     return true;
   }
-  if (auto* q = state_->queue()) q->entry_done(it->second.delivery);
+  if (auto* q = state_->source_of(it->second)) q->entry_done(it->second.delivery);
   inflight.erase(it);
   deliver();
   return true;
@@ -201,13 +257,13 @@ bool MqttSession::handle_pubrec(std::span<const std::uint8_t> body) {
   }
   if (version_ == ProtocolVersion::v5 && static_cast<std::uint8_t>(ack->reason) >= 0x80) {
     // [MQTT-4.3.3] a failing PUBREC ends the exchange.
-    if (auto* q = state_->queue()) q->entry_done(it->second.delivery);
+    if (auto* q = state_->source_of(it->second)) q->entry_done(it->second.delivery);
     inflight.erase(it);
     deliver();
     return true;
   }
   it->second.stage = OutFlight::Stage::awaiting_pubcomp;
-  if (auto* q = state_->queue()) q->entry_sent(it->second.delivery, to_entry_state(it->second.stage), ack->packet_id);
+  if (auto* q = state_->source_of(it->second)) q->entry_sent(it->second.delivery, to_entry_state(it->second.stage), ack->packet_id);
   send_ack(PacketType::pubrel, ack->packet_id);
   return true;
 }

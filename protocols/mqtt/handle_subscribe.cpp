@@ -30,7 +30,6 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
   std::vector<ReasonCode> codes;
   codes.reserve(p.subscriptions.size());
   std::vector<std::pair<std::string, SubscriptionRecord>> retained_for;
-  auto& exchange = ctx_->broker.mqtt_exchange();
   for (const auto& sub : p.subscriptions) {
     std::string filter(sub.filter);
     if (!core::valid_topic_filter(filter)) {
@@ -38,10 +37,22 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
       codes.push_back(v5 ? ReasonCode::topic_filter_invalid : ReasonCode::unspecified_error);
       continue;
     }
-    if (filter.starts_with("$share/")) {
-      // Shared subscriptions arrive with the MQTT 5 work; until then they are refused.
-      codes.push_back(v5 ? ReasonCode::shared_subscriptions_not_supported : ReasonCode::unspecified_error);
-      continue;
+    const bool shared = core::is_shared_filter(filter);
+    if (shared) {
+      // Shared subscriptions are accepted from 3.1.1 clients too, as other brokers do.
+      if (!s.shared_subscriptions) {
+        codes.push_back(v5 ? ReasonCode::shared_subscriptions_not_supported : ReasonCode::unspecified_error);
+        continue;
+      }
+      if (!core::parse_shared(filter)->valid) {
+        spdlog::info("{}: SUBSCRIBE to invalid shared filter '{}' refused", describe(), filter);
+        codes.push_back(v5 ? ReasonCode::topic_filter_invalid : ReasonCode::unspecified_error);
+        continue;
+      }
+      if (sub.options.no_local) {
+        fail(ReasonCode::protocol_error, "no local on a shared subscription");  // [MQTT-3.8.3-4]
+        return false;
+      }
     }
     if (!s.wildcard_subscriptions && has_wildcard(filter)) {
       codes.push_back(v5 ? ReasonCode::wildcard_subscriptions_not_supported : ReasonCode::unspecified_error);
@@ -55,14 +66,16 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
     record.options.retain_as_published = sub.options.retain_as_published;
     record.options.subscription_id = subscription_id;
     record.options.owner = state_->origin();
-    if (state_->ensure_queue(queue_limits())) state_->queue()->attach(handle_, link_.executor(), wakeups_);
+    const bool had_queue = state_->queue() != nullptr;
     // [MQTT-3.8.4-3] a subscription to an existing filter replaces it.
-    const bool is_new = exchange.bind(filter, state_->queue_ptr(), record.options);
-    state_->subscriptions()[filter] = record;
+    const bool is_new = state_->add_subscription(filter, record, queue_limits());
+    if (!had_queue && state_->queue()) state_->queue()->attach(handle_, link_.executor(), wakeups_);
+    if (shared && is_new) state_->shared()[filter].queue->attach(handle_, link_.executor(), wakeups_);
     state_->persist_subscription(filter, record);
     codes.push_back(static_cast<ReasonCode>(record.granted_qos));
     // Retain handling 0: always send retained; 1: only for a new subscription; 2: never.
-    if (record.retain_handling == 0 || (record.retain_handling == 1 && is_new)) {
+    // A shared subscription gets no retained messages (section 4.8.2).
+    if (!shared && (record.retain_handling == 0 || (record.retain_handling == 1 && is_new))) {
       retained_for.emplace_back(std::move(filter), record);
     }
   }
@@ -104,14 +117,11 @@ bool MqttSession::handle_unsubscribe(std::span<const std::uint8_t> body) {
   codes.reserve(decoded->filters.size());
   for (const auto& f : decoded->filters) {
     std::string filter(f);
-    auto& subs = state_->subscriptions();
-    auto it = subs.find(filter);
-    if (it == subs.end()) {
+    if (auto it = state_->shared().find(filter); it != state_->shared().end()) it->second.queue->detach(handle_.get());
+    if (!state_->remove_subscription(filter)) {
       codes.push_back(ReasonCode::no_subscription_existed);
       continue;
     }
-    ctx_->broker.mqtt_exchange().unbind(filter, *state_->queue());
-    subs.erase(it);
     state_->forget_subscription(filter);
     codes.push_back(ReasonCode::success);
   }

@@ -21,6 +21,13 @@ MqttSession::~MqttSession() { handle_->session = nullptr; }
 
 core::QueueLimits MqttSession::queue_limits() const { return session_queue_limits(ctx_->settings); }
 
+std::string MqttSession::reason_text(std::string_view why) {
+  // Short, and cut on a UTF-8 character boundary: a reason string must be valid UTF-8.
+  std::size_t n = std::min<std::size_t>(why.size(), 200);
+  while (n > 0 && n < why.size() && (static_cast<unsigned char>(why[n]) & 0xC0) == 0x80) --n;
+  return std::string(why.substr(0, n));
+}
+
 std::vector<std::uint8_t>& MqttSession::encode_buffer() {
   // Link::write copies, so one buffer per thread serves every session on it.
   thread_local std::vector<std::uint8_t> buffer;
@@ -36,7 +43,7 @@ void MqttSession::Handle::on_taken_over() {
   if (!session) return;
   spdlog::info("{}: session taken over by a new connection with the same client id", session->describe());
   if (session->version_ == ProtocolVersion::v5 && session->phase_ == Phase::connected) {
-    session->send_disconnect(ReasonCode::session_taken_over);
+    session->send_disconnect(ReasonCode::session_taken_over, "another connection took over the session");
   }
   session->close("session taken over");
 }
@@ -84,6 +91,13 @@ bool MqttSession::handle_packet(const FixedHeader& h, std::span<const std::uint8
     }
     return handle_connect(body);
   }
+  if (phase_ == Phase::awaiting_auth) {
+    if (h.type != PacketType::auth) {
+      refuse_connect(ReasonCode::protocol_error, "packet other than AUTH during authentication");
+      return false;
+    }
+    return handle_auth(body);
+  }
   switch (h.type) {
     case PacketType::publish: return handle_publish(h, body);
     case PacketType::puback: return handle_puback(body);
@@ -108,6 +122,9 @@ bool MqttSession::handle_packet(const FixedHeader& h, std::span<const std::uint8
     case PacketType::connect:
       fail(ReasonCode::protocol_error, "second CONNECT on one connection");  // [MQTT-3.1.0-2]
       return false;
+    case PacketType::auth:
+      if (version_ == ProtocolVersion::v5) return handle_auth(body);
+      [[fallthrough]];  // 3.1.1 has no AUTH
     default:
       fail(ReasonCode::protocol_error, fmt::format("unexpected packet type {} from a client",
                                                    static_cast<int>(h.type)));
@@ -119,7 +136,7 @@ void MqttSession::on_writable() { deliver(); }
 
 void MqttSession::fail(ReasonCode reason, std::string_view why) {
   spdlog::warn("{}: protocol error: {}; closing the connection", describe(), why);
-  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) send_disconnect(reason);
+  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) send_disconnect(reason, why);
   close(why);
 }
 
@@ -130,15 +147,26 @@ void MqttSession::close(std::string_view why) {
   link_.close(why);
 }
 
-void MqttSession::send_disconnect(ReasonCode reason) {
+void MqttSession::send_disconnect(ReasonCode reason, std::string_view why) {
   auto& out = encode_buffer();
-  encode_disconnect(out, version_, reason);
+  // A reason string says why in words; it may go on DISCONNECT whatever the client asked
+  // about problem information [MQTT-3.1.2-29 covers the other packets].
+  Properties props;
+  if (!why.empty()) props.reason_string = reason_text(why);
+  encode_disconnect(out, version_, reason, &props);
+  if (client_max_packet_ != 0 && out.size() > client_max_packet_) {
+    // The client accepts smaller packets: the reason string goes [MQTT-3.1.2-24].
+    out.clear();
+    encode_disconnect(out, version_, reason, nullptr);
+  }
   link_.write(out);
 }
 
 void MqttSession::on_shutdown() {
   shutting_down_ = true;
-  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) send_disconnect(ReasonCode::server_shutting_down);
+  if (version_ == ProtocolVersion::v5 && phase_ == Phase::connected) {
+    send_disconnect(ReasonCode::server_shutting_down, "the server is shutting down");
+  }
   close("server shutting down");
 }
 
@@ -161,7 +189,9 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
 void MqttSession::end_session() {
   if (!state_) return;
   if (auto* q = state_->queue()) q->detach(handle_.get());
-  if (!will_cleared_ && will_ && (!shutting_down_ || ctx_->settings.publish_will_on_shutdown)) publish_will();
+  for (auto& [filter, membership] : state_->shared()) membership.queue->detach(handle_.get());
+  state_->return_shared_inflight(wakeups_);
+  if (!will_cleared_ && pending_will_ && (!shutting_down_ || ctx_->settings.publish_will_on_shutdown)) publish_will();
   auto& registry = ctx_->broker.sessions();
   const core::SessionOwner* owner = handle_.get();
   if (keep_session()) {
@@ -197,8 +227,10 @@ void MqttSession::wait_for_congested() {
   if (flow_waits_ > 0) link_.pause_reading();
 }
 
-proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous) {
-  auto ctx = std::make_shared<const SessionContext>(SessionContext{broker, settings, allow_anonymous});
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous,
+                                          std::shared_ptr<const EnhancedAuth> enhanced_auth) {
+  auto ctx = std::make_shared<const SessionContext>(
+      SessionContext{broker, settings, allow_anonymous, std::move(enhanced_auth)});
   return [ctx](proto::Link& link) -> std::unique_ptr<proto::Session> { return std::make_unique<MqttSession>(link, ctx); };
 }
 

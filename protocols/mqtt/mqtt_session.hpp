@@ -11,6 +11,7 @@
 #include "common/link.hpp"
 #include "core/broker.hpp"
 #include "mqtt/codec/codec.hpp"
+#include "mqtt/enhanced_auth.hpp"
 #include "mqtt/session_state.hpp"
 #include "settings.hpp"
 
@@ -19,6 +20,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace outpost::mqtt {
@@ -28,6 +31,8 @@ struct SessionContext {
   core::Broker& broker;
   const MqttSettings& settings;
   bool allow_anonymous = false;
+  // Enhanced authentication methods (plugins); null: none, so 0x8C for any method.
+  std::shared_ptr<const EnhancedAuth> enhanced_auth;
 };
 
 class MqttSession final : public proto::Session {
@@ -51,7 +56,7 @@ class MqttSession final : public proto::Session {
     void on_space_available() override;
   };
 
-  enum class Phase { awaiting_connect, awaiting_session, connected, closing };
+  enum class Phase { awaiting_connect, awaiting_auth, awaiting_session, connected, closing };
 
   // One packet; returns false when the connection is being closed.
   bool handle_packet(const FixedHeader& header, std::span<const std::uint8_t> body);
@@ -60,12 +65,20 @@ class MqttSession final : public proto::Session {
   bool handle_connect(std::span<const std::uint8_t> body);
   void on_session_claimed(std::shared_ptr<core::Session> existing, bool superseded);
   void refuse_connect(ReasonCode reason, std::string_view why);
-  void send_connack(bool session_present, ReasonCode reason);
+  // After CONNECT (and any enhanced authentication): take the client id's session.
+  void claim_session();
+  // AUTH from the client, during CONNECT or to re-authenticate (section 4.12).
+  bool handle_auth(std::span<const std::uint8_t> body);
+  // Runs one round of the exchange and acts on its outcome; false once the packet loop
+  // must stop (refused, or waiting for the session).
+  bool auth_step(std::string_view client_data, bool reauthenticating);
+  void send_connack(bool session_present, ReasonCode reason, std::string_view why = {});
   void handle_disconnect(std::span<const std::uint8_t> body);
-  void send_disconnect(ReasonCode reason);
+  void send_disconnect(ReasonCode reason, std::string_view why = {});
   bool keep_session() const;
   void wait_for_congested();
   void publish_will();
+  core::MessagePtr build_will(std::int64_t publish_unix_ms);
   void start_keepalive();
 
   // handle_publish.cpp
@@ -82,7 +95,11 @@ class MqttSession final : public proto::Session {
   void log_store_full();
   // Registers one store barrier for the acknowledgements gathered while handling a read.
   void flush_acks();
-  core::MessagePtr make_message(const PublishPacket& p, std::string topic);
+  // Moves the packet's forwarded properties into the message.
+  core::MessagePtr make_message(PublishPacket& p, std::string topic);
+  // The topic a PUBLISH with a topic alias names, or nullopt after failing the
+  // connection (alias out of range, or used before it was set) [MQTT-3.3.2-7..12].
+  std::optional<std::string_view> resolve_topic_alias(std::uint16_t alias, std::string_view topic);
   void after_route(const core::PublishResult& result, const core::Message& message);
 
   // handle_subscribe.cpp
@@ -92,7 +109,10 @@ class MqttSession final : public proto::Session {
 
   // deliver.cpp
   void deliver();
-  void send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup);
+  // Sends from one queue within the window; `shared` and `record` for a shared group's.
+  void drain(core::Queue& queue, const core::QueuePtr* shared, const SubscriptionRecord* record);
+  // False (and nothing written) when the packet is larger than the client accepts.
+  bool send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup);
   void resend_inflight();
 
   // Close after a protocol violation: log it, tell a 5.0 client why, close.
@@ -103,6 +123,8 @@ class MqttSession final : public proto::Session {
   std::string describe() const;
   // Scratch for encoding a packet before Link::write (which copies it); cleared.
   static std::vector<std::uint8_t>& encode_buffer();
+  // A reason string for CONNACK / DISCONNECT from a log message.
+  static std::string reason_text(std::string_view why);
   core::QueueLimits queue_limits() const;
 
   proto::Link& link_;
@@ -115,12 +137,14 @@ class MqttSession final : public proto::Session {
   std::uint16_t keepalive_ = 0;
   std::optional<std::uint32_t> session_expiry_;  // seconds; nullopt = never (3.1.1 persistent)
   std::shared_ptr<SessionState> state_;
-  core::MessagePtr will_;  // built at CONNECT, published on an abnormal end
   std::string close_reason_;
-  // The will as CONNECT gave it, until the session (and its origin id) is known.
+  // The will as CONNECT gave it, published on an abnormal end (built then, so that its
+  // expiry counts from the publication).
   struct PendingWill {
     core::Message::Init init;
     std::vector<std::uint8_t> payload;
+    std::uint32_t delay = 0;                       // will delay interval, seconds
+    std::optional<std::uint32_t> expiry_interval;  // message expiry interval, seconds
   };
   std::unique_ptr<PendingWill> pending_will_;
   bool assigned_client_id_ = false;
@@ -143,10 +167,32 @@ class MqttSession final : public proto::Session {
   };
   std::vector<PendingAck> unsent_acks_;  // waiting for this read's barrier
   unsigned barriers_in_flight_ = 0;      // barriers registered and not yet come back
+  std::uint32_t puback_waiting_ = 0;     // QoS 1 acknowledgements held for a commit
   std::uint64_t drops_unlogged_ = 0;
+
+  // What a 5.0 client asked of the packets we send it (CONNECT properties).
+  std::uint16_t client_receive_maximum_ = 65535;  // its receive maximum [MQTT-3.3.4-9]
+  std::uint16_t client_alias_maximum_ = 0;        // topic aliases it accepts from us
+  std::uint32_t client_max_packet_ = 0;           // largest packet it accepts; 0 = no limit
+  bool problem_information_ = true;               // reason strings allowed beyond CONNACK/DISCONNECT
+  // Topic aliases of this connection, both directions [MQTT-3.3.2-7: they do not outlive
+  // it]. Allocated at first use, so connections that use none pay nothing.
+  struct TopicAliases {
+    std::vector<std::string> inbound;                          // alias - 1 -> topic
+    std::unordered_map<std::string, std::uint16_t> outbound;   // topic -> alias we assigned
+  };
+  std::unique_ptr<TopicAliases> aliases_;
+  // An enhanced authentication in progress or done (only when CONNECT named a method).
+  struct AuthState {
+    std::string method;
+    std::unique_ptr<AuthExchange> exchange;
+    std::string final_data;  // for CONNACK
+  };
+  std::unique_ptr<AuthState> auth_;
 };
 
 // The factory a listener uses for MQTT connections.
-proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous);
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous,
+                                          std::shared_ptr<const EnhancedAuth> enhanced_auth = nullptr);
 
 }  // namespace outpost::mqtt

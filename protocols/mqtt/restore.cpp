@@ -68,14 +68,16 @@ void SessionRestorer::subscription(store::SubscriptionRecord&& s) {
   record.options.max_qos = s.qos;
   record.options.subscription_id = s.subscription_id;
   record.options.owner = state.origin();
-  state.ensure_queue(session_queue_limits(settings_));
-  broker_.mqtt_exchange().bind(s.filter, state.queue_ptr(), record.options);
-  state.subscriptions()[s.filter] = record;
+  state.add_subscription(s.filter, record, session_queue_limits(settings_));
   ++counts_.subscriptions;
 }
 
 void SessionRestorer::entry(store::EntryRecord&& e) {
   static const std::string prefix = "mqtt:";
+  if (auto group = core::SharedGroups::from_store_name(e.queue)) {
+    shared_entry(*group, std::move(e));
+    return;
+  }
   if (!e.queue.starts_with(prefix)) return;  // another protocol's queue
   auto* r = find(e.queue.substr(prefix.size()));
   auto m = messages_.find(e.message_id);
@@ -107,6 +109,26 @@ void SessionRestorer::entry(store::EntryRecord&& e) {
   ++counts_.in_flight;
 }
 
+void SessionRestorer::shared_entry(const std::pair<std::string, std::string>& group, store::EntryRecord&& e) {
+  auto queue = broker_.shared_groups().find(group.first, group.second);
+  auto m = messages_.find(e.message_id);
+  if (!queue || m == messages_.end()) {
+    // No persistent member came back: nobody will ever take it.
+    orphan_queues_.insert(e.queue);  // deleted once the restore has read everything
+    ++counts_.skipped;
+    return;
+  }
+  core::Delivery d;
+  d.message = m->second;
+  d.qos = e.qos;
+  d.retain = e.retain;
+  d.seq = e.seq;
+  // A member may have been sending it: whoever gets it now gets it as a redelivery.
+  d.redelivered = e.state != store::EntryState::queued;
+  queue->restore(std::move(d));
+  ++counts_.queued;
+}
+
 void SessionRestorer::incoming_qos2(const std::string& client_id, std::uint16_t packet_id) {
   if (auto* r = find(client_id)) r->state->incoming_qos2().insert(packet_id);
 }
@@ -131,6 +153,8 @@ RestoreCounts SessionRestorer::finish() {
     broker_.sessions().adopt(client_id, r.state, expiry);
     ++counts_.sessions;
   }
+  for (const auto& name : orphan_queues_) broker_.store().delete_queue(name);
+  orphan_queues_.clear();
   sessions_.clear();
   messages_.clear();
   return counts_;

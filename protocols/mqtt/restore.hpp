@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -44,6 +45,7 @@ class SessionRestorer final : public store::RestoreVisitor {
   RestoreCounts finish();
 
  private:
+  void shared_entry(const std::pair<std::string, std::string>& group, store::EntryRecord&& e);
   struct Restored {
     std::shared_ptr<SessionState> state;
     store::SessionRecord record;
@@ -53,6 +55,7 @@ class SessionRestorer final : public store::RestoreVisitor {
   core::Broker& broker_;
   const MqttSettings& settings_;
   std::unordered_map<std::uint64_t, core::MessagePtr> messages_;
+  std::set<std::string> orphan_queues_;  // shared groups' stored entries with no member left
   std::unordered_map<std::string, Restored> sessions_;
   RestoreCounts counts_;
 };

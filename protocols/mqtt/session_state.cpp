@@ -1,5 +1,8 @@
 #include "mqtt/session_state.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace outpost::mqtt {
 
 SessionState::SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin)
@@ -68,17 +71,79 @@ void SessionState::decode_options(std::uint8_t bits, SubscriptionRecord& record)
 
 SessionState::~SessionState() {
   // Memory only: a session that ends with the process (broker shutdown) stays in the
-  // store; destroy() is what deletes it.
+  // store; destroy() is what deletes it. Shared groups are left alone for the same reason.
   if (destroyed_ || !queue_) return;
-  for (const auto& [filter, record] : subscriptions_) broker_.mqtt_exchange().unbind(filter, *queue_);
+  for (const auto& [filter, record] : subscriptions_) {
+    if (!core::is_shared_filter(filter)) broker_.mqtt_exchange().unbind(filter, *queue_);
+  }
+}
+
+bool SessionState::add_subscription(const std::string& filter, const SubscriptionRecord& record,
+                                    const core::QueueLimits& limits) {
+  const bool is_new = !subscriptions_.contains(filter);
+  subscriptions_[filter] = record;
+  if (auto shared = core::parse_shared(filter)) {
+    if (is_new) {
+      core::QueueLimits group_limits = limits;
+      group_limits.drop_qos0_without_consumer = false;  // other members may come back
+      shared_[filter] = SharedMembership{broker_.shared_groups().join(shared->group, shared->filter, group_limits), record};
+    } else {
+      shared_[filter].record = record;
+    }
+    return is_new;
+  }
+  ensure_queue(limits);
+  broker_.mqtt_exchange().bind(filter, queue_, record.options);
+  return is_new;
+}
+
+bool SessionState::remove_subscription(const std::string& filter) {
+  auto it = subscriptions_.find(filter);
+  if (it == subscriptions_.end()) return false;
+  subscriptions_.erase(it);
+  if (auto shared = core::parse_shared(filter)) {
+    shared_.erase(filter);
+    broker_.shared_groups().leave(shared->group, shared->filter);
+  } else if (queue_) {
+    broker_.mqtt_exchange().unbind(filter, *queue_);
+  }
+  return true;
+}
+
+void SessionState::return_shared_inflight(core::WakeupBatch& wakeups) {
+  std::map<core::Queue*, std::vector<std::pair<std::uint64_t, core::Delivery>>> back;
+  for (auto it = outflight_.begin(); it != outflight_.end();) {
+    if (it->second.source && it->second.stage == OutFlight::Stage::awaiting_puback) {
+      back[it->second.source.get()].emplace_back(it->second.sequence, std::move(it->second.delivery));
+      it = outflight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [queue, items] : back) {
+    std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<core::Delivery> deliveries;
+    deliveries.reserve(items.size());
+    for (auto& [seq, d] : items) deliveries.push_back(std::move(d));
+    queue->requeue_front(std::move(deliveries), wakeups);
+  }
 }
 
 void SessionState::destroy() {
   if (destroyed_) return;
   destroyed_ = true;
+  {
+    core::WakeupBatch wakeups;
+    return_shared_inflight(wakeups);
+  }
+  for (const auto& [filter, membership] : shared_) {
+    auto shared = core::parse_shared(filter);
+    broker_.shared_groups().leave(shared->group, shared->filter);
+  }
+  shared_.clear();
   if (queue_) {
     for (const auto& [filter, record] : subscriptions_) {
-      broker_.mqtt_exchange().unbind(filter, *queue_);
+      if (!core::is_shared_filter(filter)) broker_.mqtt_exchange().unbind(filter, *queue_);
     }
     queue_->purge();
   }

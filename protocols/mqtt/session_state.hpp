@@ -30,6 +30,7 @@ struct SubscriptionRecord {
 struct OutFlight {
   enum class Stage : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
   core::Delivery delivery;
+  core::QueuePtr source;  // a shared subscription's queue it came from; null: the session's own
   Stage stage = Stage::awaiting_puback;
   std::uint64_t sequence = 0;  // send order, for resending in order [MQTT-4.6.0-1]
 };
@@ -64,8 +65,28 @@ class SessionState final : public core::Session {
   // Creates the queue if there is none yet; true if it was created now.
   bool ensure_queue(const core::QueueLimits& limits);
 
-  // Subscriptions by filter (the exact filter string the client sent).
+  // Subscriptions by filter (the exact filter string the client sent, `$share/...` too).
   std::map<std::string, SubscriptionRecord>& subscriptions() noexcept { return subscriptions_; }
+  // Binds a plain filter on the session's queue (creating it), or joins the shared group
+  // of a `$share/GROUP/FILTER`; replaces an existing subscription to the same filter.
+  // Returns true if the subscription is new [MQTT-3.8.4-3]. Not persisted here.
+  bool add_subscription(const std::string& filter, const SubscriptionRecord& record,
+                        const core::QueueLimits& limits);
+  // Unbinds or leaves; false if there was no such subscription.
+  bool remove_subscription(const std::string& filter);
+
+  // The shared subscriptions' queues this session consumes, by filter.
+  struct SharedMembership {
+    core::QueuePtr queue;
+    SubscriptionRecord record;
+  };
+  std::map<std::string, SharedMembership>& shared() noexcept { return shared_; }
+  // The queue an in-flight message came from.
+  core::Queue* source_of(const OutFlight& f) noexcept { return f.source ? f.source.get() : queue_.get(); }
+  // The connection ended: QoS 1 messages of shared subscriptions that are still
+  // unacknowledged go back to their group for another member [MQTT-4.8.2-3 allows it at
+  // once]; QoS 2 ones stay, to be completed with this client [MQTT-4.8.2-4].
+  void return_shared_inflight(core::WakeupBatch& wakeups);
 
   // Outgoing QoS 1/2 in flight, by packet id.
   std::unordered_map<std::uint16_t, OutFlight>& outflight() noexcept { return outflight_; }
@@ -101,6 +122,7 @@ class SessionState final : public core::Session {
   core::Broker& broker_;
   core::QueuePtr queue_;
   std::map<std::string, SubscriptionRecord> subscriptions_;
+  std::map<std::string, SharedMembership> shared_;
   std::unordered_map<std::uint16_t, OutFlight> outflight_;
   std::set<std::uint16_t> incoming_qos2_;
   std::uint16_t last_packet_id_ = 0;

@@ -110,6 +110,10 @@ Broker::Broker(store::Store& store) : store_(store) {
   if (store_.persistent()) retained_.persist_to(store_);
   mqtt_exchange_ = std::make_shared<Exchange>("amq.topic", ExchangeType::topic, true, false);
   exchanges_.emplace("amq.topic", mqtt_exchange_);
+  shared_groups_ = std::make_unique<SharedGroups>(
+      *mqtt_exchange_, store_, [this](std::string name, const QueueLimits& limits) {
+        return make_queue(std::move(name), limits);
+      });
   exchanges_.emplace("amq.direct", std::make_shared<Exchange>("amq.direct", ExchangeType::direct, true, false));
   exchanges_.emplace("amq.fanout", std::make_shared<Exchange>("amq.fanout", ExchangeType::fanout, true, false));
 }
@@ -153,6 +157,16 @@ PublishResult Broker::publish(const Exchange& exchange, const MessagePtr& messag
   counters_.routed.fetch_add(sink.result.queued, std::memory_order_relaxed);
   if (sink.result.dropped) counters_.dropped_queue_full.fetch_add(sink.result.dropped, std::memory_order_relaxed);
   return sink.result;
+}
+
+std::size_t Broker::expire_sessions(Clock::time_point now) {
+  std::vector<MessagePtr> wills;
+  const std::size_t ended = sessions_.expire(now, &wills);
+  if (!wills.empty()) {
+    WakeupBatch wakeups;
+    for (const auto& w : wills) publish(*mqtt_exchange_, w, wakeups, nullptr);
+  }
+  return ended;
 }
 
 }  // namespace outpost::core

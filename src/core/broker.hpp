@@ -12,6 +12,7 @@
 #include "core/queue.hpp"
 #include "core/retained.hpp"
 #include "core/session_registry.hpp"
+#include "core/shared_groups.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -54,6 +55,8 @@ class Broker {
   Exchange& mqtt_exchange() noexcept { return *mqtt_exchange_; }
   RetainedStore& retained() noexcept { return retained_; }
   SessionRegistry& sessions() noexcept { return sessions_; }
+  // MQTT shared subscription groups on the MQTT exchange.
+  SharedGroups& shared_groups() noexcept { return *shared_groups_; }
   BrokerCounters& counters() noexcept { return counters_; }
 
   ExchangePtr find_exchange(std::string_view name) const;
@@ -72,11 +75,16 @@ class Broker {
   PublishResult publish(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
                         std::vector<QueuePtr>* congested);
 
+  // Housekeeping, about once a second: ends detached sessions whose expiry passed and
+  // publishes the delayed wills that came due. Returns how many sessions ended.
+  std::size_t expire_sessions(Clock::time_point now);
+
  private:
   store::Store& store_;
   ExchangePtr mqtt_exchange_;
   RetainedStore retained_;
   SessionRegistry sessions_;
+  std::unique_ptr<SharedGroups> shared_groups_;
   BrokerCounters counters_;
   std::atomic<std::uint64_t> next_origin_{1};
   std::atomic<std::uint64_t> next_queue_id_{1};

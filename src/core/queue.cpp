@@ -8,6 +8,9 @@
 
 namespace outpost::core {
 
+std::uint64_t Queue::bytes_of(const Delivery& d) const noexcept {
+  return limits_.payload_bytes_only ? d.message->payload().size() : d.message->accounted_size();
+}
 
 void WakeupBatch::add(boost::asio::any_io_executor ex, std::weak_ptr<Consumer> consumer) {
   items_.push_back(Item{std::move(ex), std::move(consumer)});
@@ -41,20 +44,19 @@ void Queue::set_limits(const QueueLimits& limits) {
 void Queue::wake_locked(WakeupBatch& wakeups) {
   if (!has_consumer_ || items_.empty()) return;
   const std::size_t n = consumers_.size();
-  // Starting with a different consumer each time spreads deliveries when several
-  // consumers share the queue (their wake-ups run in post order).
-  const std::size_t first = n > 1 ? next_wake_++ % n : 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    auto& slot = consumers_[(first + k) % n];
-    if (slot.wake_pending) continue;
-    slot.wake_pending = true;
-    wakeups.add(slot.ex, slot.consumer);
+  for (std::size_t i = 0; i < n; ++i) {
+    ConsumerSlot& c = consumers_[(next_wake_ + i) % n];
+    if (c.woken || c.stalled) continue;
+    c.woken = true;
+    wakeups.add(c.ex, c.consumer);
+    next_wake_ = (next_wake_ + i + 1) % n;
+    return;
   }
 }
 
 PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
   PushResult result;
-  const std::uint64_t size = size_of(delivery);
+  const std::uint64_t size = bytes_of(delivery);
   std::lock_guard lock(mutex_);
   auto refuse = [&](PushOutcome outcome) {
     // An entry written ahead (store_entry) goes with the refused delivery.
@@ -76,7 +78,7 @@ PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
     }
     while (!items_.empty() &&
            (items_.size() + 1 > limits_.max_messages || bytes_ + size > limits_.max_bytes)) {
-      bytes_ -= size_of(items_.front());
+      bytes_ -= bytes_of(items_.front());
       if (store() && items_.front().seq != 0) store()->delete_entry(store_name_, items_.front().seq);
       if (limits_.keep_evicted) {
         items_.front().seq = 0;
@@ -120,7 +122,7 @@ void Queue::requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeu
   std::lock_guard lock(mutex_);
   for (auto it = deliveries.rbegin(); it != deliveries.rend(); ++it) {
     it->redelivered = true;
-    bytes_ += size_of(*it);
+    bytes_ += bytes_of(*it);
     items_.push_front(std::move(*it));
   }
   deliveries.clear();
@@ -130,7 +132,7 @@ void Queue::requeue_front(std::vector<Delivery>&& deliveries, WakeupBatch& wakeu
 void Queue::after_remove_locked(
     std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out) {
   if (items_.empty()) {
-    for (auto& slot : consumers_) slot.wake_pending = false;
+    for (auto& c : consumers_) c.woken = c.stalled = false;
   }
   if (!waiters_.empty() && items_.size() <= limits_.flow_low) release_waiters_locked(out);
 }
@@ -141,7 +143,7 @@ std::size_t Queue::pull(std::vector<Delivery>& out, std::size_t max) {
   {
     std::lock_guard lock(mutex_);
     while (n < max && !items_.empty()) {
-      bytes_ -= size_of(items_.front());
+      bytes_ -= bytes_of(items_.front());
       out.push_back(std::move(items_.front()));
       items_.pop_front();
       ++n;
@@ -158,7 +160,7 @@ bool Queue::pull_one(Delivery& out) {
   {
     std::lock_guard lock(mutex_);
     if (!items_.empty()) {
-      bytes_ -= size_of(items_.front());
+      bytes_ -= bytes_of(items_.front());
       out = std::move(items_.front());
       items_.pop_front();
       got = true;
@@ -171,8 +173,20 @@ bool Queue::pull_one(Delivery& out) {
 
 void Queue::rearm(WakeupBatch& wakeups, const Consumer* consumer) {
   std::lock_guard lock(mutex_);
-  for (auto& slot : consumers_) {
-    if (consumer == nullptr || slot.raw == consumer) slot.wake_pending = false;
+  for (auto& c : consumers_) {
+    if (consumer == nullptr || c.raw == consumer) c.woken = c.stalled = false;
+  }
+  wake_locked(wakeups);
+}
+
+void Queue::stall(const Consumer* consumer, WakeupBatch& wakeups) {
+  std::lock_guard lock(mutex_);
+  if (items_.empty()) return;
+  for (auto& c : consumers_) {
+    if (c.raw == consumer) {
+      c.stalled = true;
+      c.woken = false;
+    }
   }
   wake_locked(wakeups);
 }
@@ -183,7 +197,7 @@ std::size_t Queue::take_expired(std::int64_t now, std::vector<Delivery>& out, st
   {
     std::lock_guard lock(mutex_);
     while (n < max && !items_.empty() && items_.front().expired(now)) {
-      bytes_ -= size_of(items_.front());
+      bytes_ -= bytes_of(items_.front());
       out.push_back(std::move(items_.front()));
       items_.pop_front();
       ++n;
@@ -204,37 +218,49 @@ std::size_t Queue::take_evicted(std::vector<Delivery>& out) {
 
 void Queue::attach(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups) {
   std::lock_guard lock(mutex_);
-  consumers_.clear();
   const Consumer* raw = consumer.lock().get();
-  consumers_.push_back(ConsumerSlot{std::move(consumer), raw, std::move(ex), false});
+  auto it = std::find_if(consumers_.begin(), consumers_.end(), [&](const ConsumerSlot& c) { return c.raw == raw; });
+  if (it == consumers_.end()) {
+    consumers_.push_back(ConsumerSlot{std::move(consumer), raw, std::move(ex), false});
+    it = consumers_.end() - 1;
+  } else {
+    it->consumer = std::move(consumer);
+    it->ex = std::move(ex);
+  }
   has_consumer_ = true;
-  wake_locked(wakeups);
-}
-
-void Queue::add_consumer(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups) {
-  std::lock_guard lock(mutex_);
-  const Consumer* raw = consumer.lock().get();
-  consumers_.push_back(ConsumerSlot{std::move(consumer), raw, std::move(ex), false});
-  has_consumer_ = true;
+  // The new consumer is the next one woken.
+  it->woken = it->stalled = false;
+  next_wake_ = static_cast<std::size_t>(it - consumers_.begin());
   wake_locked(wakeups);
 }
 
 void Queue::detach(const Consumer* consumer) {
   std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
+  WakeupBatch wakeups;
   {
     std::lock_guard lock(mutex_);
-    auto it = std::find_if(consumers_.begin(), consumers_.end(), [consumer](const ConsumerSlot& s) {
-      return s.raw == consumer || s.consumer.expired();
-    });
+    auto it = std::find_if(consumers_.begin(), consumers_.end(),
+                           [&](const ConsumerSlot& c) { return c.raw == consumer; });
     if (it == consumers_.end()) return;
     consumers_.erase(it);
+    next_wake_ = 0;
     has_consumer_ = !consumers_.empty();
-    if (!has_consumer_) {
+    if (has_consumer_) {
+      // What the leaving consumer would have pulled goes to the others.
+      for (auto& c : consumers_) c.woken = false;
+      wake_locked(wakeups);
+    } else {
       // Nobody drains an offline queue: publishers must not wait for it.
       release_waiters_locked(waiters);
     }
   }
   notify_waiters(waiters);
+  wakeups.flush();
+}
+
+std::size_t Queue::consumers() const {
+  std::lock_guard lock(mutex_);
+  return consumers_.size();
 }
 
 bool Queue::wait_for_space(std::weak_ptr<SpaceWaiter> waiter, boost::asio::any_io_executor ex) {
@@ -310,7 +336,7 @@ void Queue::entry_done(const Delivery& d) {
 void Queue::restore(Delivery d) {
   std::lock_guard lock(mutex_);
   next_seq_ = std::max(next_seq_, d.seq + 1);
-  bytes_ += size_of(d);
+  bytes_ += bytes_of(d);
   items_.push_back(std::move(d));
 }
 

@@ -1,12 +1,14 @@
-// Queue: an ordered buffer of deliveries with one or more consumers, bounded by message
-// count and bytes. An MQTT session owns one (one consumer); an AMQP queue is one (any
-// number of consumers, woken in turn so that deliveries spread across them).
+// Queue: an ordered buffer of deliveries with consumers, bounded by message count and
+// bytes. An MQTT session owns one with one consumer; an AMQP queue is one; a shared
+// subscription group is one with a consumer per member. Each message goes to one
+// consumer: whichever pulls it.
 //
 // Threading: push() may be called from any I/O thread (publishers live everywhere); it
 // takes the queue's own short lock. The consumer side (pull, ack bookkeeping) runs on the
 // consumer's thread. A consumer is woken by a post to its executor once per batch, not
 // per message: after a wake-up the queue does not post again until the consumer has
-// pulled it empty.
+// pulled it empty. With several consumers, each push wakes the next consumer in turn that
+// is not already awake, so messages spread over the consumers that have credit.
 //
 // Slow consumers: past `flow_high` queued messages with a consumer attached, push()
 // reports `congested` and publishers pause reading until the queue drains below
@@ -70,7 +72,7 @@ struct QueueLimits {
   // Keep what drop_head evicts for take_evicted() (an AMQP queue with a dead-letter
   // exchange), instead of dropping it.
   bool keep_evicted = false;
-  // Count only payload bytes against max_bytes (AMQP x-max-length-bytes counts bodies).
+  // max_bytes counts message bodies only (AMQP x-max-length-bytes), not the overhead.
   bool payload_bytes_only = false;
 };
 
@@ -158,8 +160,12 @@ class Queue : public std::enable_shared_from_this<Queue> {
   bool pull_one(Delivery& out);
   // Consumer thread: the consumer stopped pulling with messages left (no credit) and
   // now has credit again; wakes it if there is anything queued. `consumer` null = every
-  // consumer (a queue with one).
+  // consumer.
   void rearm(WakeupBatch& wakeups, const Consumer* consumer = nullptr);
+  // Consumer thread: `consumer` was woken (or pulled) but has no credit left while
+  // messages wait; another consumer with credit is woken in its place. It is woken again
+  // after rearm() or once the queue has been pulled empty.
+  void stall(const Consumer* consumer, WakeupBatch& wakeups);
   // Any thread. Removes the deliveries at the head that expired (message expiry or
   // message TTL), up to `max`; the caller dead-letters or drops them and calls
   // entry_done. Only the head is looked at, as in RabbitMQ: an expired message behind
@@ -168,11 +174,11 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // Any thread. Deliveries evicted by drop_head since the last call (keep_evicted only).
   std::size_t take_evicted(std::vector<Delivery>& out);
 
-  // The queue's only consumer from now on (MQTT: a session's queue).
+  // Adds a consumer (or moves an attached one to `ex`); it is woken if messages wait.
   void attach(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups);
-  // One more consumer (AMQP basic.consume). Consumers are woken in turn.
-  void add_consumer(std::weak_ptr<Consumer> consumer, boost::asio::any_io_executor ex, WakeupBatch& wakeups);
+  // Removes a consumer; the others are woken for what it leaves queued.
   void detach(const Consumer* consumer);
+  std::size_t consumers() const;
 
   // Any thread: register for a call when the queue drains. Returns false (and does not
   // register) if the queue is already below its low watermark.
@@ -203,10 +209,6 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
  private:
   void wake_locked(WakeupBatch& wakeups);
-  // Bytes a delivery counts for (limits_ is fixed once consumers and pushes start).
-  std::uint64_t size_of(const Delivery& d) const noexcept {
-    return limits_.payload_bytes_only ? d.message->payload().size() : d.message->accounted_size();
-  }
   bool store_entry_locked(Delivery& delivery);
   void release_waiters_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
   void after_remove_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
@@ -225,12 +227,14 @@ class Queue : public std::enable_shared_from_this<Queue> {
     std::weak_ptr<Consumer> consumer;
     const Consumer* raw = nullptr;
     boost::asio::any_io_executor ex;
-    bool wake_pending = false;
+    bool woken = false;  // a wake-up is on its way, or it has not pulled the queue empty
+    bool stalled = false;  // no credit (stall()); skipped until rearm() or the queue empties
   };
   boost::container::small_vector<ConsumerSlot, 1> consumers_;
-  std::size_t next_wake_ = 0;  // rotates which consumer is woken first
+  std::size_t next_wake_ = 0;  // round-robin start among consumers
   bool has_consumer_ = false;
   std::vector<Delivery> evicted_;
+  std::uint64_t bytes_of(const Delivery& d) const noexcept;
   std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters_;
   // Set once (make_durable); read without the lock on the publish path.
   std::atomic<store::Store*> store_{nullptr};

@@ -97,13 +97,17 @@ void SessionRegistry::adopt(const std::string& client_id, std::shared_ptr<Sessio
   e.expires_at = expiry ? Clock::now() + *expiry : Clock::time_point::max();
 }
 
-std::size_t SessionRegistry::expire(Clock::time_point now) {
+std::size_t SessionRegistry::expire(Clock::time_point now, std::vector<MessagePtr>* wills) {
   std::vector<std::shared_ptr<Session>> ended;
   {
     std::lock_guard lock(mutex_);
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& e = it->second;
-      if (e.owner_raw == nullptr && !e.pending && e.session && now >= e.expires_at) {
+      const bool detached = e.owner_raw == nullptr && !e.pending && e.session;
+      if (detached && wills && now >= e.session->will_due()) wills->push_back(e.session->take_delayed_will());
+      if (detached && now >= e.expires_at) {
+        // The session ends: a will still waiting goes out with it.
+        if (auto w = e.session->take_delayed_will(); w && wills) wills->push_back(std::move(w));
         ended.push_back(std::move(e.session));
         it = entries_.erase(it);
       } else {

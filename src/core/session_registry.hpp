@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace outpost::core {
 
@@ -42,7 +43,22 @@ class Session {
   // session ends: by its holder, or by the registry when a detached session expires.
   virtual void destroy() = 0;
 
+  // A will waiting for its delay to pass while the session is detached (MQTT 5 will
+  // delay interval). Touched only by whoever holds the session, or by the registry
+  // while it is detached.
+  void set_delayed_will(MessagePtr will, Clock::time_point due) {
+    delayed_will_ = std::move(will);
+    will_due_ = due;
+  }
+  MessagePtr take_delayed_will() {
+    will_due_ = Clock::time_point::max();
+    return std::move(delayed_will_);
+  }
+  Clock::time_point will_due() const noexcept { return delayed_will_ ? will_due_ : Clock::time_point::max(); }
+
  private:
+  MessagePtr delayed_will_;
+  Clock::time_point will_due_ = Clock::time_point::max();
   const std::string client_id_;
   const std::uint64_t origin_;
 };
@@ -78,7 +94,9 @@ class SessionRegistry {
              std::optional<std::chrono::seconds> expiry);
 
   // Ends detached sessions whose expiry has passed (calls destroy()). Returns how many.
-  std::size_t expire(Clock::time_point now);
+  // Delayed wills that came due, or whose session ended, are moved to `wills` for the
+  // caller to publish.
+  std::size_t expire(Clock::time_point now, std::vector<MessagePtr>* wills = nullptr);
 
   // Ends every detached session without calling destroy (broker shutdown).
   void clear();

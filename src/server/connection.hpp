@@ -1,6 +1,9 @@
 // Connection<Stream>: one accepted connection, implementing proto::Link for a protocol
 // session. The stream type is a template parameter so TCP, TLS and WebSocket share this
-// code (any stream with async_read_some / async_write_some and lowest_layer()).
+// code (any stream with async_read_some / async_write_some and lowest_layer()). Plain TCP
+// has fast paths of its own (wait for readability, then read into a per-thread buffer;
+// write at once when the socket takes it); TLS and WebSocket streams use plain
+// asynchronous reads and writes, each batch written as one contiguous buffer.
 //
 // Threading: a connection lives on one I/O thread (its stream's executor) for its whole
 // life; every member, and every call into its session, runs there. Other threads hold
@@ -63,7 +66,14 @@ struct ConnectionLimits {
   std::chrono::milliseconds close_timeout{5000};
   // How long a half-closed connection waits for the peer's own close.
   std::chrono::milliseconds linger_timeout{2000};
+  // TLS handshake and WebSocket upgrade together, from accept to the first protocol byte.
+  std::chrono::milliseconds handshake_timeout{10000};
 };
+
+// A stream with a closing handshake of its own (WebSocket): Connection calls it where a
+// TCP stream is half-closed.
+template <class S>
+concept HasGoodbye = requires(S& s, void (*handler)(const boost::system::error_code&)) { s.async_goodbye(handler); };
 
 template <class Stream>
 class Connection final : public proto::Link,
@@ -219,6 +229,7 @@ class Connection final : public proto::Link,
   struct InFlight {
     Batch batch;
     std::vector<boost::asio::const_buffer> iov;
+    std::vector<std::uint8_t> linear;  // the batch in one piece, for TLS and WebSocket streams
   };
 
   proto::CloseCause graceful_cause() const noexcept {
@@ -272,6 +283,21 @@ class Connection final : public proto::Link,
       }
       write_in_flight_ = true;
       std::size_t done = 0;
+      if constexpr (!kWaitThenRead) {
+        // A TLS stream writes one buffer at a time (a record each) and a WebSocket stream
+        // sends one message per write: one contiguous buffer makes the whole batch leave
+        // as few records and one frame. The copy is small next to the encryption.
+        if (iov.size() > 1) {
+          auto& linear = inflight_->linear;
+          linear.clear();
+          linear.reserve(boost::asio::buffer_size(iov));
+          for (const auto& b : iov) {
+            const auto* p = static_cast<const std::uint8_t*>(b.data());
+            linear.insert(linear.end(), p, p + b.size());
+          }
+          iov.assign(1, boost::asio::buffer(linear));
+        }
+      }
       if constexpr (kWaitThenRead) {
         // Most batches fit in the socket's send buffer: write at once, and wait (an
         // asynchronous write) only for what does not.
@@ -307,6 +333,7 @@ class Connection final : public proto::Link,
     writing.clear();
     // A burst grew the copy buffer; do not keep it for the connection's whole life.
     if (writing.bytes.capacity() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(writing.bytes);
+    if (inflight_->linear.capacity() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(inflight_->linear);
     if (ended_) return false;
     if (ec) {
       end(proto::CloseCause::io_error, ec.message());
@@ -543,8 +570,14 @@ class Connection final : public proto::Link,
 
   // Everything queued was sent: half-close, end the session, wait for the peer's close.
   void begin_linger() {
-    boost::system::error_code ignored;
-    stream_.lowest_layer().shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    if constexpr (HasGoodbye<Stream>) {
+      // A closing handshake of the stream's own (WebSocket close frames): the reads below
+      // end when the peer answers it.
+      if (!peer_eof_) stream_.async_goodbye([self = this->shared_from_this()](const boost::system::error_code&) {});
+    } else {
+      boost::system::error_code ignored;
+      stream_.lowest_layer().shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    }
     end(graceful_cause(), close_detail());
     if (peer_eof_) close_socket();  // nothing left to wait for
     if (socket_closed_) return;

@@ -53,6 +53,19 @@ Listener::Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionReg
       backoff_(threads.context(0)) {
   namespace ip = boost::asio::ip;
   const std::string kind = to_string(settings.protocol);
+  if (is_tls_protocol(settings.protocol)) {
+    if (!settings.tls) throw std::runtime_error("a " + kind + " listener needs tls settings");
+    try {
+      tls_ = std::make_unique<TlsContextHolder>(*settings.tls);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot listen for " + kind + " on " + settings.address + ":" +
+                               std::to_string(settings.port) + ": " + e.what());
+    }
+  }
+  if (is_websocket_protocol(settings.protocol)) {
+    ws_policy_.path = settings.path;
+    ws_policy_.allowed_origins = settings.allowed_origins;
+  }
   boost::system::error_code ec;
   ip::address address = ip::make_address(settings.address, ec);
   if (ec) {
@@ -78,6 +91,10 @@ Listener::Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionReg
   }
   port_ = acceptor_.local_endpoint().port();
   where_ = kind + " on " + format_endpoint(ip::tcp::endpoint(address, port_));
+}
+
+void Listener::reload_tls() {
+  if (tls_) tls_->reload();
 }
 
 void Listener::start() {
@@ -141,14 +158,7 @@ void Listener::on_accept(const boost::system::error_code& ec, TcpSocket socket,
   // once when that is this thread (a burst of accepts then queues no handlers).
   auto make = [self = shared_from_this(), sock = std::move(socket), remote = std::move(remote),
                lease = std::move(lease), thread]() mutable {
-    auto conn = std::make_shared<Connection<TcpSocket>>(
-        std::move(sock), std::move(remote), "tcp", *self->registries_[thread], self->limits_, std::move(lease));
-    try {
-      conn->start(self->factory_);
-    } catch (const std::exception& e) {
-      spdlog::error("connection from {} dropped: the {} session could not be created: {}", conn->remote_address(),
-                    to_string(self->settings_.protocol), e.what());
-    }
+    self->open(std::move(sock), std::move(remote), std::move(lease), thread);
   };
   if (threads_.context(thread).get_executor().running_in_this_thread()) {
     make();

@@ -1,6 +1,8 @@
 // Listener: accepts TCP connections on one address and port and places each on an I/O
 // thread (accepting straight onto that thread's io_context), where a Connection gets a
-// protocol session from the listener's factory.
+// protocol session from the listener's factory. TLS kinds (mqtts, wss, amqps) do the TLS
+// handshake first and WebSocket kinds (ws, wss) the HTTP upgrade (listener_accept.cpp);
+// the session then reads the same bytes over every transport.
 //
 // Threading: constructed on the main thread (binding there, so a bind failure throws at
 // start-up); start() and stop() run on I/O thread 0, which owns the acceptor. port() and
@@ -12,7 +14,9 @@
 #include "server/connection.hpp"
 #include "server/connection_registry.hpp"
 #include "server/io_threads.hpp"
+#include "server/tls_context.hpp"
 #include "settings.hpp"
+#include "websocket/upgrade.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,10 +29,13 @@
 
 namespace outpost::server {
 
+class Handshake;
+
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds and listens now; throws std::runtime_error naming the address, port and the
-  // OS error. `registries` holds one registry per I/O thread.
+  // OS error, or, for a TLS kind, the certificate or key file that cannot be used.
+  // `registries` holds one registry per I/O thread.
   Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionRegistry>>& registries,
            const ListenerSettings& settings, proto::SessionFactory factory, const ConnectionLimits& limits);
 
@@ -38,10 +45,23 @@ class Listener : public std::enable_shared_from_this<Listener> {
   const ListenerSettings& settings() const noexcept { return settings_; }
   // Connections of this listener whose socket is still open. Any thread.
   std::uint32_t live_connections() const noexcept { return live_->load(std::memory_order_relaxed); }
+  // TLS kinds: reads the certificate, key, CA and CRL files again; new handshakes use
+  // them, connected clients keep theirs. Throws (and keeps the old ones) if they cannot
+  // be used. Does nothing for other kinds. Any thread; blocks on the file reads.
+  void reload_tls();
+  bool is_tls() const noexcept { return tls_ != nullptr; }
+  const std::string& where() const noexcept { return where_; }
 
  private:
+  friend class Handshake;
   void accept();
   void on_accept(const boost::system::error_code& ec, TcpSocket socket, std::size_t thread);
+  // On `thread`: the TLS handshake and WebSocket upgrade as the kind needs, then the
+  // Connection (listener_accept.cpp).
+  void open(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread);
+  template <class Stream>
+  void start_session(Stream stream, std::string remote, std::shared_ptr<void> lease, std::size_t thread,
+                     std::string identity);
 
   IoThreads& threads_;
   std::vector<std::unique_ptr<ConnectionRegistry>>& registries_;
@@ -50,6 +70,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   const ConnectionLimits limits_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
+  std::unique_ptr<TlsContextHolder> tls_;  // TLS kinds only
+  websocket::UpgradePolicy ws_policy_;     // WebSocket kinds only
   std::string where_;  // "mqtt on 127.0.0.1:1883", for log lines
   std::uint16_t port_ = 0;
   // Shared with the connections' leases, which may outlive the listener.

@@ -32,15 +32,24 @@ std::size_t Server::add_listener(const ListenerSettings& settings, proto::Sessio
 
 std::size_t Server::add_listener(const ListenerSettings& settings, proto::SessionFactory factory,
                                  const ConnectionLimits& limits) {
-  // TLS and WebSocket streams are not wired in yet: refuse them at start-up rather than
-  // serve them as plain TCP.
-  if (settings.protocol != ListenerProtocol::mqtt && settings.protocol != ListenerProtocol::amqp) {
-    throw std::runtime_error(std::string("listener kind '") + to_string(settings.protocol) +
-                             "' is not supported yet");
-  }
   listeners_.push_back(std::make_shared<Listener>(threads_, registries_, settings, std::move(factory), limits));
   if (started_ && !stopped_) boost::asio::post(threads_.context(0), [l = listeners_.back()] { l->start(); });
   return listeners_.size() - 1;
+}
+
+std::size_t Server::reload_tls() {
+  std::size_t failed = 0;
+  for (auto& l : listeners_) {
+    if (!l->is_tls()) continue;
+    try {
+      l->reload_tls();
+      spdlog::info("{}: certificate and key reloaded; new connections use them", l->where());
+    } catch (const std::exception& e) {
+      ++failed;
+      spdlog::error("{}: certificate and key not reloaded, the previous ones stay in use: {}", l->where(), e.what());
+    }
+  }
+  return failed;
 }
 
 void Server::start() {

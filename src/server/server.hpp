@@ -34,13 +34,18 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds now (throws std::runtime_error with the address, port and OS error if it
-  // cannot, or if the listener kind is not supported yet); accepts from start(), or at
-  // once when the server is already running.
+  // cannot, or naming the certificate or key file a TLS listener cannot use); accepts
+  // from start(), or at once when the server is already running.
   // Returns the listener's index.
   std::size_t add_listener(const ListenerSettings& settings, proto::SessionFactory factory);
   std::size_t add_listener(const ListenerSettings& settings, proto::SessionFactory factory,
                            const ConnectionLimits& limits);
   void start();
+  // Every TLS listener reads its certificate, key, CA and CRL files again; connected
+  // clients keep their sessions, new handshakes use the new files. A listener whose new
+  // files cannot be used keeps the old ones (logged). Returns how many failed. Main
+  // thread (blocks on the file reads).
+  std::size_t reload_tls();
 
   // The port listener i is bound to (the real one when the settings said 0).
   std::uint16_t bound_port(std::size_t i) const { return listeners_.at(i)->port(); }

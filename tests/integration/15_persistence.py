@@ -81,6 +81,21 @@ class Persistence(unittest.TestCase):
     def test_queued_messages_survive_crash(self):
         self.queued_messages_survive(crash=True)
 
+    def test_shared_subscription_messages_survive_crash(self):
+        member = PahoClient(self.port, client_id="psh-member", clean_session=False).connect()
+        member.subscribe("$share/grp/psh/t", 1)
+        member.disconnect()
+        pub = PahoClient(self.port, client_id="psh-pub").connect()
+        for i in range(20):
+            pub.publish("psh/t", f"s{i}".encode(), qos=1)  # acknowledged: stored in the group's queue
+        pub.disconnect()
+        self.restart(crash=True)
+        member = PahoClient(self.port, client_id="psh-member", clean_session=False).connect()
+        self.assertEqual(member.flags["session present"], 1)
+        msgs = member.wait_messages(20, timeout=10)
+        self.assertEqual([m.payload for m in msgs], [f"s{i}".encode() for i in range(20)])
+        member.disconnect()
+
     def retained_survives(self, crash):
         pub = PahoClient(self.port, client_id="pr-pub").connect()
         pub.publish("pr/a", b"A", qos=1, retain=True)

@@ -171,9 +171,19 @@ class PahoClient:
     """paho-mqtt 1.6 client with thread-safe message collection."""
 
     def __init__(self, port, client_id="", clean_session=True, protocol=mqtt.MQTTv311, keepalive=30,
-                 will=None, userdata=None):
+                 will=None, userdata=None, transport="tcp", ca_file=None, cert=None, key=None, ws_path=None):
         self.port = port
-        self.client = mqtt.Client(client_id=client_id, clean_session=clean_session, protocol=protocol)
+        self.v5 = protocol == mqtt.MQTTv5
+        self.clean = clean_session
+        # paho refuses clean_session for 5.0: there it is clean_start, given at connect.
+        kw = {} if self.v5 else {"clean_session": clean_session}
+        self.client = mqtt.Client(client_id=client_id, protocol=protocol, transport=transport, **kw)
+        if ca_file:
+            self.client.tls_set(ca_certs=ca_file, certfile=cert, keyfile=key)
+        if ws_path:
+            self.client.ws_set_options(path=ws_path)
+        self.connack_properties = None
+        self.disconnect_rc = None
         self.messages = []
         self.cond = threading.Condition()
         self.connack = None
@@ -191,6 +201,7 @@ class PahoClient:
     def _on_connect(self, client, userdata, flags, rc, properties=None):
         with self.cond:
             self.connack = rc
+            self.connack_properties = properties
             self.flags = flags
             self.cond.notify_all()
 
@@ -205,26 +216,34 @@ class PahoClient:
             self.cond.notify_all()
 
     def _on_disconnect(self, client, userdata, rc, properties=None):
+        self.disconnect_rc = rc
         self.disconnected.set()
 
-    def connect(self, timeout=5):
-        self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive)
+    def connect(self, timeout=5, properties=None):
+        if self.v5:
+            self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive, clean_start=self.clean,
+                                properties=properties)
+        else:
+            self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive)
         self.client.loop_start()
         with self.cond:
             if not self.cond.wait_for(lambda: self.connack is not None, timeout):
                 raise AssertionError("no CONNACK")
         return self
 
-    def subscribe(self, topic, qos=0, timeout=5):
-        rc, mid = self.client.subscribe(topic, qos)
+    def subscribe(self, topic, qos=0, timeout=5, options=None, properties=None):
+        if options is not None:
+            rc, mid = self.client.subscribe(topic, options=options, properties=properties)
+        else:
+            rc, mid = self.client.subscribe(topic, qos, properties=properties)
         assert rc == mqtt.MQTT_ERR_SUCCESS
         with self.cond:
             if not self.cond.wait_for(lambda: mid in self.subacks, timeout):
                 raise AssertionError("no SUBACK")
             return self.subacks[mid]
 
-    def publish(self, topic, payload, qos=0, retain=False, wait=True):
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+    def publish(self, topic, payload, qos=0, retain=False, wait=True, properties=None):
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if wait and qos > 0:
             info.wait_for_publish(timeout=10)
             assert info.is_published(), "publish not acknowledged"
@@ -434,6 +453,45 @@ class RawClient:
             self.sock.close()
         except OSError:
             pass
+
+
+# ---------------------------------------------------------------- Node clients
+
+NODE_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+
+
+def node_modules():
+    """The directory holding the Node test clients (npm packages pinned by
+    tests/integration/node/package-lock.json), installed with `npm ci` on first use into
+    $OUTPOST_NODE_CACHE (the build tree) and shared by the tests that run in parallel."""
+    import fcntl
+    import hashlib
+    import shutil
+    cache = os.environ.get("OUTPOST_NODE_CACHE") or os.path.join(tempfile.gettempdir(), "outpost-node")
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(NODE_SOURCE, "package-lock.json"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(cache, ".installed")
+    with open(os.path.join(cache, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(stamp) or open(stamp).read() != digest:
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy(os.path.join(NODE_SOURCE, name), cache)
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=cache, check=True,
+                           stdout=subprocess.DEVNULL)
+            with open(stamp, "w") as f:
+                f.write(digest)
+    return cache
+
+
+def run_node(script, *args, timeout=60, env=None):
+    """Runs tests/integration/node/<script> with the Node clients on NODE_PATH; returns the
+    completed process (stdout and stderr as text)."""
+    e = dict(os.environ, NODE_PATH=os.path.join(node_modules(), "node_modules"))
+    if env:
+        e.update(env)
+    return subprocess.run(["node", os.path.join(NODE_SOURCE, script), *map(str, args)], env=e, timeout=timeout,
+                          capture_output=True, text=True)
 
 
 def main():

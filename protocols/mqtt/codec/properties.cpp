@@ -189,7 +189,8 @@ bool read_properties(Reader& r, PropertyContext ctx, Properties& p) {
       case 0x22: ok = pr.u16(u16, s->name) && set_once(pr, p.topic_alias_maximum, u16, *s); break;
       case 0x23:
         ok = pr.u16(u16, s->name);
-        if (ok && u16 == 0) ok = pr.fail(protocol_error("topic alias 0"));
+        // [MQTT-3.3.2-8] alias 0 is not permitted: topic alias invalid, not a plain protocol error.
+        if (ok && u16 == 0) ok = pr.fail(CodecError{ReasonCode::topic_alias_invalid, "topic alias 0"});
         ok = ok && set_once(pr, p.topic_alias, u16, *s);
         break;
       case 0x24:

@@ -195,6 +195,56 @@ TEST(Queue, DetachReleasesWaiters) {
   EXPECT_EQ(waiter->calls, 1);
 }
 
+TEST(Queue, SeveralConsumersAreWokenInTurn) {
+  boost::asio::io_context io;
+  Queue q(1, "q", QueueLimits{});
+  auto a = std::make_shared<CountingConsumer>();
+  auto b = std::make_shared<CountingConsumer>();
+  WakeupBatch w;
+  q.attach(a, io.get_executor(), w);
+  q.attach(b, io.get_executor(), w);
+  EXPECT_EQ(q.consumers(), 2u);
+  // Each push wakes the next consumer not already awake: one, then the other.
+  q.push(delivery("1"), w);
+  q.push(delivery("2"), w);
+  q.push(delivery("3"), w);  // both awake: nobody more to wake
+  w.flush();
+  io.run();
+  EXPECT_EQ(a->wakes + b->wakes, 2);
+  EXPECT_EQ(a->wakes, 1);
+  // Pulled empty: both may be woken again, starting where the turn stopped.
+  std::vector<Delivery> out;
+  q.pull(out, 10);
+  q.push(delivery("4"), w);
+  w.flush();
+  io.restart();
+  io.run();
+  EXPECT_EQ(a->wakes + b->wakes, 3);
+}
+
+TEST(Queue, DetachingOneConsumerWakesAnother) {
+  boost::asio::io_context io;
+  Queue q(1, "q", QueueLimits{});
+  auto a = std::make_shared<CountingConsumer>();
+  auto b = std::make_shared<CountingConsumer>();
+  WakeupBatch w;
+  q.attach(a, io.get_executor(), w);
+  q.push(delivery("1"), w);  // wakes a
+  w.flush();
+  q.attach(b, io.get_executor(), w);  // b is woken for what waits
+  w.flush();
+  io.run();
+  const int before = b->wakes;
+  q.detach(a.get());  // a leaves what it did not pull: b is woken for it
+  io.restart();
+  io.run();
+  EXPECT_EQ(b->wakes, before + 1);
+  EXPECT_EQ(q.consumers(), 1u);
+  EXPECT_TRUE(q.stats().has_consumer);
+  q.detach(b.get());
+  EXPECT_FALSE(q.stats().has_consumer);
+}
+
 TEST(Queue, RequeueFrontMarksRedelivered) {
   Queue q(1, "q", QueueLimits{});
   WakeupBatch w;

@@ -319,6 +319,14 @@ TEST(SettingsYaml, RulesAcrossFieldsPointAtTheSetting) {
                        "      key_file: k\n      require_client_cert: true\n"),
             "test.yaml:7:28: listeners[0].tls.require_client_cert: client certificates are checked against "
             "tls.ca_file, which is not set");
+  EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtts\n    port: 8883\n    tls:\n      cert_file: c\n"
+                       "      key_file: k\n      use_identity_as_username: true\n"),
+            "test.yaml:7:33: listeners[0].tls.use_identity_as_username: the identity comes from a client "
+            "certificate checked against tls.ca_file, which is not set");
+  EXPECT_EQ(yaml_error("listeners:\n  - protocol: wss\n    port: 8883\n    tls:\n      cert_file: c\n"
+                       "      key_file: k\n      crl_file: r\n"),
+            "test.yaml:7:17: listeners[0].tls.crl_file: a revocation list applies to client certificates checked "
+            "against tls.ca_file, which is not set");
   EXPECT_EQ(yaml_error("listeners:\n  - {protocol: mqtt, port: 1883, address: \"300.1.2.3\"}\n"),
             "test.yaml:2:43: listeners[0].address: expected an IPv4 address, an IPv6 address or a host name, got "
             "'300.1.2.3'");

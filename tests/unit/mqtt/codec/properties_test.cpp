@@ -184,7 +184,7 @@ TEST(Properties, ValueRanges) {
   check(connack, 0x21, bytes({0, 0}), protocol_error);
   check(connect, 0x27, bytes({0, 0, 0, 0}), protocol_error);  // maximum packet size 0
   check(connack, 0x27, bytes({0, 0, 0, 0}), protocol_error);
-  check(publish, 0x23, bytes({0, 0}), protocol_error);  // topic alias 0
+  check(publish, 0x23, bytes({0, 0}), topic_alias_invalid);  // topic alias 0 [MQTT-3.3.2-8]
   check(publish, 0x0B, bytes({0}), protocol_error);     // subscription identifier 0
   check(subscribe, 0x0B, bytes({0}), protocol_error);
   check(publish, 0x0B, bytes({0xFF, 0xFF, 0xFF, 0x7F}), success);  // the largest
