@@ -2,7 +2,7 @@
 // after the store commit that holds the message (confirm.select).
 #include "amqp/amqp_session.hpp"
 
-#include "amqp/names.hpp"
+#include "core/topic.hpp"
 #include "amqp/properties.hpp"
 
 #include <boost/asio/post.hpp>
@@ -43,7 +43,7 @@ bool AmqpSession::finish_publish(Channel& ch) {
                          fmt::format("PRECONDITION_FAILED - invalid expiration '{}'", p->header.properties.expiration),
                          &as_method);
   }
-  init.topic = topic ? routing_key_to_topic(p->routing_key) : p->routing_key;
+  init.topic = topic ? core::amqp_key_to_topic(p->routing_key) : p->routing_key;
   init.payload = p->body;
   // Persistent (delivery-mode 2) is QoS 1 in the core: a durable queue stores it.
   init.qos = p->header.properties.delivery_mode == 2 ? 1 : 0;

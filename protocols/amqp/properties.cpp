@@ -1,6 +1,6 @@
 #include "amqp/properties.hpp"
 
-#include "amqp/names.hpp"
+#include "core/topic.hpp"
 
 #include <charconv>
 
@@ -31,7 +31,9 @@ bool to_core_properties(const ContentHeader& header, std::string exchange, bool 
   if (p.has(prop::delivery_mode)) out.amqp_delivery_mode = p.delivery_mode;
   if (p.has(prop::priority)) out.priority = p.priority;
   if (p.has(prop::correlation_id)) out.correlation_data = p.correlation_id;
-  if (p.has(prop::reply_to)) out.response_topic = p.reply_to;
+  // reply-to names a routing key on amq.topic (the MQTT exchange): kept in topic form so
+  // that an MQTT responder publishes where the AMQP requester listens, and exactly back.
+  if (p.has(prop::reply_to)) out.response_topic = core::amqp_key_to_topic(p.reply_to);
   if (p.has(prop::expiration)) {
     std::int64_t ms = 0;
     const auto* first = p.expiration.data();
@@ -86,17 +88,26 @@ BasicProperties to_amqp_properties(const core::Message& m, std::int64_t now_ms,
     b.flags |= prop::headers;
     for (const auto& up : p->user_properties) b.headers.push_back(FieldEntry{up.key, FieldValue::string(up.value)});
   }
+  // Short strings hold 255 bytes: longer MQTT correlation data and response topics travel
+  // in headers instead of being cut.
+  const bool long_correlation = p->correlation_data.size() > 255;
+  const bool long_reply_to = p->response_topic.size() > 255;
+  if ((long_correlation || long_reply_to) && headers_raw.empty()) {
+    b.flags |= prop::headers;
+    if (long_correlation) b.headers.push_back(FieldEntry{"x-correlation-id", FieldValue::string(p->correlation_data, 'x')});
+    if (long_reply_to) b.headers.push_back(FieldEntry{"x-reply-to", FieldValue::string(core::topic_to_amqp_key(p->response_topic))});
+  }
   if (p->priority) {
     b.flags |= prop::priority;
     b.priority = *p->priority;
   }
-  if (!p->correlation_data.empty()) {
+  if (!p->correlation_data.empty() && !long_correlation) {
     b.flags |= prop::correlation_id;
-    b.correlation_id = p->correlation_data.substr(0, 255);
+    b.correlation_id = p->correlation_data;
   }
-  if (!p->response_topic.empty()) {
+  if (!p->response_topic.empty() && !long_reply_to) {
     b.flags |= prop::reply_to;
-    b.reply_to = p->response_topic.substr(0, 255);
+    b.reply_to = core::topic_to_amqp_key(p->response_topic);
   }
   if (!p->amqp_expiration.empty()) {
     b.flags |= prop::expiration;
@@ -141,7 +152,7 @@ std::string delivery_exchange(const core::Message& m) {
 std::string delivery_routing_key(const core::Message& m) {
   const auto* p = m.properties();
   if (p != nullptr && p->amqp_key_verbatim) return m.topic();
-  return topic_to_routing_key(m.topic());
+  return core::topic_to_amqp_key(m.topic());
 }
 
 }  // namespace outpost::amqp

@@ -3,8 +3,9 @@
 //   headers         <-> MQTT 5 user properties (string values; other field types are
 //                       shown to MQTT as text, and kept whole for AMQP consumers)
 //   content-type    <-> content type
-//   correlation-id  <-> correlation data
-//   reply-to        <-> response topic (verbatim)
+//   correlation-id  <-> correlation data (longer than 255 bytes: header x-correlation-id)
+//   reply-to        <-> response topic, as a key on amq.topic: "replies.c1" <-> "replies/c1"
+//                       (longer than 255 bytes: header x-reply-to)
 //   expiration (ms) <-> message expiry (absolute; MQTT shows the remaining interval)
 //   delivery-mode 2 <-> QoS 1 (persistent), 1 / absent <-> QoS 0
 // content-encoding, message-id, timestamp, type, user-id, app-id, priority and

@@ -1,6 +1,6 @@
 #include "amqp/vhost.hpp"
 
-#include "amqp/names.hpp"
+#include "core/topic.hpp"
 #include "core/persist.hpp"
 
 #include <boost/asio/post.hpp>
@@ -308,7 +308,7 @@ Error Vhost::bind(const std::string& queue, const std::string& exchange, const s
   auto it = exchanges_.find(exchange);
   if (it == exchanges_.end()) return Error{not_found, fmt::format("NOT_FOUND - no exchange '{}' in vhost '/'", exchange)};
   auto& ex = *it->second.exchange;
-  const std::string filter = ex.type() == core::ExchangeType::topic ? binding_key_to_filter(key) : key;
+  const std::string filter = ex.type() == core::ExchangeType::topic ? core::amqp_pattern_to_filter(key) : key;
   ex.bind(filter, q->queue, core::BindingOptions{});
   const bool known = std::any_of(bindings_.begin(), bindings_.end(), [&](const BindingInfo& b) {
     return b.exchange == exchange && b.queue == queue && b.key == key;
@@ -329,7 +329,7 @@ Error Vhost::unbind(const std::string& queue, const std::string& exchange, const
   auto it = exchanges_.find(exchange);
   if (it == exchanges_.end()) return Error{not_found, fmt::format("NOT_FOUND - no exchange '{}' in vhost '/'", exchange)};
   auto& ex = *it->second.exchange;
-  ex.unbind(ex.type() == core::ExchangeType::topic ? binding_key_to_filter(key) : key, *q->queue);
+  ex.unbind(ex.type() == core::ExchangeType::topic ? core::amqp_pattern_to_filter(key) : key, *q->queue);
   for (auto b = bindings_.begin(); b != bindings_.end(); ++b) {
     if (b->exchange == exchange && b->queue == queue && b->key == key) {
       if (q->durable && ex.durable()) persist_binding(*b, false);
@@ -351,7 +351,7 @@ void Vhost::remove_queue_locked(const AmqpQueuePtr& q, std::vector<AmqpQueuePtr>
       auto ex = exchanges_.find(b->exchange);
       if (ex != exchanges_.end()) {
         auto& e = *ex->second.exchange;
-        e.unbind(e.type() == core::ExchangeType::topic ? binding_key_to_filter(b->key) : b->key, *q->queue);
+        e.unbind(e.type() == core::ExchangeType::topic ? core::amqp_pattern_to_filter(b->key) : b->key, *q->queue);
         if (q->durable && e.durable()) persist_binding(*b, false);
       }
       b = bindings_.erase(b);
@@ -509,7 +509,7 @@ void Vhost::dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string
     for (const auto& up : props->user_properties) headers.push_back(FieldEntry{up.key, FieldValue::string(up.value)});
   }
   const std::string exchange = old && old->amqp_exchange ? *old->amqp_exchange : "amq.topic";
-  const std::string key = old && old->amqp_key_verbatim ? m.topic() : topic_to_routing_key(m.topic());
+  const std::string key = old && old->amqp_key_verbatim ? m.topic() : core::topic_to_amqp_key(m.topic());
   // x-death: one entry per (queue, reason), most recent first, with a count.
   FieldTable* death_list_owner = nullptr;
   FieldValue* deaths = nullptr;
@@ -563,7 +563,7 @@ void Vhost::dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string
   props->amqp_exchange = *q.args.dead_letter_exchange;
   props->amqp_key_verbatim = !topic;
   core::Message::Init init;
-  init.topic = topic ? routing_key_to_topic(new_key) : new_key;
+  init.topic = topic ? core::amqp_key_to_topic(new_key) : new_key;
   init.payload = m.payload();
   init.qos = m.qos();
   init.properties = std::move(props);
@@ -713,7 +713,7 @@ void Vhost::finish_restore() {
       continue;
     }
     auto& e = *ex->second.exchange;
-    e.bind(e.type() == core::ExchangeType::topic ? binding_key_to_filter(b->key) : b->key, q->second->queue, {});
+    e.bind(e.type() == core::ExchangeType::topic ? core::amqp_pattern_to_filter(b->key) : b->key, q->second->queue, {});
     ++b;
   }
 }

@@ -8,56 +8,20 @@ namespace {
 constexpr std::size_t max_topic_bytes = 65535;
 
 constexpr std::string_view share_prefix = "$share/";
-constexpr std::string_view escaped_dot = "%2E";
-constexpr std::string_view escaped_percent = "%25";
 
-// Calls f(word, is_first) for each `sep`-separated word of s, empty words included.
-template <class F>
-void for_each_word(std::string_view s, char sep, F&& f) {
-  bool first = true;
-  while (true) {
-    const auto at = s.find(sep);
-    f(s.substr(0, at), first);
-    if (at == std::string_view::npos) return;
-    s.remove_prefix(at + 1);
-    first = false;
-  }
+// '.' and '/' exchanged: the one rule between AMQP words and MQTT levels.
+char swap_separator(char c) noexcept { return c == '.' ? '/' : c == '/' ? '.' : c; }
+
+std::string swapped(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = swap_separator(c);
+  return out;
 }
 
-// Appends one AMQP word or key, with its escapes decoded, to `out`.
-void append_decoded(std::string_view word, std::string& out) {
-  for (std::size_t i = 0; i < word.size(); ++i) {
-    const char c = word[i];
-    if (c == '%') {
-      const auto escape = word.substr(i, 3);
-      if (escape == escaped_dot) {
-        out.push_back('.');
-        i += 2;
-        continue;
-      }
-      if (escape == escaped_percent) {
-        out.push_back('%');
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(c);
-  }
-}
-
-// Appends one MQTT level in AMQP form. A '%' is escaped only where a decoder would take
-// it for the start of an escape; see topic.hpp for why that keeps both directions exact.
-void append_encoded(std::string_view level, std::string& out) {
-  for (std::size_t i = 0; i < level.size(); ++i) {
-    const char c = level[i];
-    if (c == '.') {
-      out += escaped_dot;
-    } else if (c == '%') {
-      const auto after = level.substr(i + 1, 2);
-      out += (after == "2E" || after == "25") ? escaped_percent : std::string_view("%");
-    } else {
-      out.push_back(c);
-    }
+// Replaces every whole word (between `sep`s) equal to `from` with `to`.
+void replace_words(std::string& s, char sep, char from, char to) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == from && (i == 0 || s[i - 1] == sep) && (i + 1 == s.size() || s[i + 1] == sep)) s[i] = to;
   }
 }
 
@@ -106,55 +70,19 @@ std::optional<SharedFilter> parse_shared(std::string_view filter) {
   return shared;
 }
 
-std::string amqp_key_to_topic(std::string_view key) {
-  std::string out;
-  out.reserve(key.size());
-  for_each_word(key, '.', [&](std::string_view word, bool first) {
-    if (!first) out.push_back('/');
-    append_decoded(word, out);
-  });
-  return out;
-}
+std::string amqp_key_to_topic(std::string_view key) { return swapped(key); }
 
-std::string topic_to_amqp_key(std::string_view topic) {
-  std::string out;
-  out.reserve(topic.size() + topic.size() / 8);
-  for_each_word(topic, '/', [&](std::string_view level, bool first) {
-    if (!first) out.push_back('.');
-    append_encoded(level, out);
-  });
-  return out;
-}
+std::string topic_to_amqp_key(std::string_view topic) { return swapped(topic); }
 
 std::string amqp_pattern_to_filter(std::string_view pattern) {
-  std::string out;
-  out.reserve(pattern.size());
-  for_each_word(pattern, '.', [&](std::string_view word, bool first) {
-    if (!first) out.push_back('/');
-    if (word == "*") {
-      out.push_back('+');
-    } else if (word == "#") {
-      out.push_back('#');
-    } else {
-      append_decoded(word, out);
-    }
-  });
+  std::string out = swapped(pattern);
+  replace_words(out, '/', '*', '+');  // '#' is the same word in both
   return out;
 }
 
 std::string filter_to_amqp_pattern(std::string_view filter) {
-  std::string out;
-  out.reserve(filter.size() + filter.size() / 8);
-  for_each_word(filter, '/', [&](std::string_view level, bool first) {
-    if (!first) out.push_back('.');
-    if (level == "+") {
-      out.push_back('*');
-    } else if (level == "#") {
-      out.push_back('#');
-    } else {
-      append_encoded(level, out);
-    }
-  });
+  std::string out = swapped(filter);
+  replace_words(out, '.', '+', '*');
   return out;
 }
 

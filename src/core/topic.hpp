@@ -85,28 +85,19 @@ struct TransparentStringHash {
 
 // --- AMQP routing keys and binding patterns -------------------------------------------
 //
-// AMQP topic exchanges separate words with '.', so '/' <-> '.' and, in patterns,
-// '*' -> '+' and '#' -> '#' (a '#' may stand anywhere in an AMQP pattern; TopicTrie
-// supports that). A '.' inside an MQTT level would otherwise become a word separator, so
-// in the AMQP form it is written "%2E". '%' then needs an escape of its own, "%25", but
-// only where it would otherwise be misread: before the text "2E" or "25". So:
+// AMQP topic exchanges separate words with '.', MQTT topics levels with '/'. The core
+// keeps topics in MQTT form; an AMQP key or pattern is converted by exchanging '.' and '/'
+// (and, in patterns, a whole word '*' becomes '+'; '#' is '#' in both):
 //
-//   MQTT topic  "p/v1.2"    <-> AMQP key "p.v1%2E2"
-//   MQTT topic  "cpu/100%"  <-> AMQP key "cpu.100%"      (a lone '%' stays as it is)
-//   MQTT topic  "a/%2E"     <-> AMQP key "a.%252E"
+//   AMQP key "sensors.room1.temp"  <->  MQTT topic "sensors/room1/temp"
+//   AMQP pattern "sensors.*.temp"  <->  MQTT filter "sensors/+/temp"
+//   MQTT topic "p/v1.2"            <->  AMQP key "p.v1/2"
 //
-// Why this escape: '%' is no AMQP wildcard, percent-escapes are familiar, and "%2E" /
-// "%25" almost never occur in real keys. Only upper-case escapes are decoded ("%2e" is
-// literal), and the topic -> key direction never produces a lower-case one.
-//
-// Round trips: amqp_key_to_topic(topic_to_amqp_key(t)) == t for every t.
-// topic_to_amqp_key(amqp_key_to_topic(k)) == k for every key k that does not hold a
-// needless "%25" (one not followed by "2E" or "25"), which we consider acceptable.
-//
-// Limits: a literal AMQP word "*" in a routing key stays "*" (keys have no wildcards);
-// a pattern word that is exactly "+" is literal in AMQP but becomes the MQTT wildcard in
-// the filter, and an MQTT filter level that is exactly "*" becomes an AMQP wildcard in
-// filter_to_amqp_pattern. '*' and '#' are wildcards in a pattern only as whole words.
+// The exchange is its own inverse, so both directions are exact for every string: an
+// MQTT topic whose level holds a '.' reaches MQTT subscribers exactly as published, and
+// AMQP consumers see the '.' inside the level as '/' (a pattern "p.*" matches it). '*'
+// and '#' are wildcards in a pattern only as whole words; a pattern word that is exactly
+// "+" (literal in AMQP) becomes the MQTT single-level wildcard.
 std::string amqp_key_to_topic(std::string_view key);
 std::string topic_to_amqp_key(std::string_view topic);
 std::string amqp_pattern_to_filter(std::string_view pattern);
