@@ -10,6 +10,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // Time a client has to complete start / tune / open, and to answer our close.
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kBlockedRecheck = std::chrono::seconds(1);
+// Room the store must have again before a blocked connection is unblocked.
+constexpr std::size_t kUnblockRoom = 64 * 1024;
 constexpr auto kCloseTimeout = std::chrono::seconds(3);
 std::atomic<std::uint64_t> g_connection_ids{1};
 }  // namespace
@@ -282,10 +285,12 @@ void AmqpSession::arm_deadline() {
     link_.set_deadline(close_deadline_);
   } else if (phase_ != Phase::opened) {
     link_.set_deadline(last_received_ + kHandshakeTimeout);
-  } else if (heartbeat_ == 0) {
-    link_.set_deadline(Clock::time_point::max());
   } else {
-    link_.set_deadline(std::min(next_heartbeat_, last_received_ + 2 * std::chrono::seconds(heartbeat_)));
+    auto deadline = heartbeat_ == 0 ? Clock::time_point::max()
+                                    : std::min(next_heartbeat_, last_received_ + 2 * std::chrono::seconds(heartbeat_));
+    // While blocked, the store is looked at every second for room to unblock.
+    if (blocked_) deadline = std::min(deadline, Clock::now() + kBlockedRecheck);
+    link_.set_deadline(deadline);
   }
 }
 
@@ -305,6 +310,11 @@ void AmqpSession::on_deadline() {
     }
     arm_deadline();
     return;
+  }
+  if (blocked_ && !ctx_->vhost.broker().store().would_exceed(kUnblockRoom)) {
+    blocked_ = false;
+    send_method(0, cls::connection, m::unblocked, {});
+    spdlog::info("{}: the store has room again; connection unblocked", describe());
   }
   if (heartbeat_ != 0) {
     const auto hb = std::chrono::seconds(heartbeat_);

@@ -178,6 +178,7 @@ class AmqpSession final : public proto::Session {
   std::uint16_t heartbeat_ = 0;               // seconds; 0 = none
   bool client_cancel_notify_ = false;
   bool client_blocked_notify_ = false;
+  bool blocked_ = false;  // connection.blocked sent, unblocked not yet
   std::chrono::steady_clock::time_point last_received_;
   std::chrono::steady_clock::time_point next_heartbeat_;
   std::chrono::steady_clock::time_point close_deadline_{};

@@ -54,7 +54,12 @@ bool AmqpSession::finish_publish(Channel& ch) {
   if (init.qos > 0 && store.would_exceed(init.topic.size() + p->body.size())) {
     spdlog::warn("{}: persistent message to '{}' refused: the store is full (persistence.max_bytes)", describe(),
                  p->exchange);
-    if (client_blocked_notify_) send_method(0, cls::connection, m::blocked, {"store full"});
+    if (client_blocked_notify_ && !blocked_) {
+      // Told once; connection.unblocked follows when the store has room again (on_deadline).
+      send_method(0, cls::connection, m::blocked, {"store full"});
+      blocked_ = true;
+      arm_deadline();
+    }
     if (ch.confirm) confirm(ch, ++ch.publish_seq, false, false);
     return true;
   }
