@@ -129,6 +129,9 @@ void AmqpSession::deliver(ConsumerState& c) {
     if (c.session == nullptr) return;
     if (!ch->flow || link_.write_pressure() || (!c.no_ack && credit(*ch, c) == 0)) {
       c.starved = true;
+      // Another consumer of the queue with credit takes what waits; this one pulls again
+      // when it has credit (resume_starved).
+      queue.stall(&c, wakeups_);
       break;
     }
     core::Delivery d;
