@@ -116,7 +116,7 @@ int run(const Settings& settings) {
       limits.handshake_timeout = settings.mqtt.connect_timeout;
     } else {
       limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
-      limits.handshake_timeout = settings.mqtt.connect_timeout;
+      limits.handshake_timeout = settings.mqtt.connect_timeout;  // TLS handshake of amqps
     }
     server.add_listener(l, factory_for(l, broker, settings, vhost), limits);
   }
@@ -148,6 +148,7 @@ int run(const Settings& settings) {
   boost::asio::post(server.executor(0), [&sweep] { sweep.stop(); });
   boost::asio::post(server.executor(0), [&vhost] { vhost.stop(); });
   server.shutdown(std::chrono::milliseconds(2000));
+  vhost.stop();  // the I/O threads are gone; its timer must not outlive their contexts
   // Every connection is gone: nothing writes any more. What is queued is committed.
   store.close();
   if (store.persistent()) {

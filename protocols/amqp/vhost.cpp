@@ -636,7 +636,11 @@ void Vhost::arm_timer() {
 }
 
 void Vhost::stop() {
-  if (timer_) timer_->cancel();
+  // The timer goes with the call: the I/O contexts it belongs to may end before the vhost.
+  if (timer_) {
+    timer_->cancel();
+    timer_.reset();
+  }
 }
 
 // ---------------------------------------------------------------------------------------
