@@ -30,7 +30,7 @@ bool AmqpSession::finish_publish(Channel& ch) {
   if (!target.found) {
     return channel_fail(ch, not_found, fmt::format("NOT_FOUND - no exchange '{}' in vhost '/'", p->exchange), &as_method);
   }
-  if (target.exchange && target.exchange->internal()) {
+  if (target.internal) {
     return channel_fail(ch, access_refused,
                          fmt::format("ACCESS_REFUSED - cannot publish to internal exchange '{}'", p->exchange), &as_method);
   }

@@ -154,7 +154,7 @@ Error Vhost::declare_exchange(const std::string& name, const std::string& type, 
     if (e.type() != *t) return inequivalent("exchange", "type", name);
     if (e.durable() != durable) return inequivalent("exchange", "durable", name);
     if (e.auto_delete() != auto_delete) return inequivalent("exchange", "auto_delete", name);
-    if (e.internal() != internal) return inequivalent("exchange", "internal", name);
+    if (it->second.internal != internal) return inequivalent("exchange", "internal", name);
     return {};
   }
   if (name.starts_with("amq.")) {
@@ -162,7 +162,7 @@ Error Vhost::declare_exchange(const std::string& name, const std::string& type, 
                  fmt::format("ACCESS_REFUSED - exchange name '{}' contains reserved prefix 'amq.*'", name)};
   }
   auto ex = broker_.declare_exchange(name, *t, durable, auto_delete);
-  ExchangeInfo info{std::move(ex), arguments};
+  ExchangeInfo info{std::move(ex), arguments, internal};
   if (durable) persist_exchange(name, info);
   exchanges_.emplace(name, std::move(info));
   return {};
@@ -179,6 +179,12 @@ Error Vhost::delete_exchange(const std::string& name, bool if_unused) {
   if (if_unused && used) {
     return Error{precondition_failed, fmt::format("PRECONDITION_FAILED - exchange '{}' in vhost '/' in use", name)};
   }
+  erase_exchange_locked(it);
+  return {};
+}
+
+void Vhost::erase_exchange_locked(std::unordered_map<std::string, ExchangeInfo>::iterator it) {
+  const std::string name = it->first;
   for (auto b = bindings_.begin(); b != bindings_.end();) {
     if (b->exchange == name) {
       if (it->second.exchange->durable()) persist_binding(*b, false);
@@ -190,7 +196,15 @@ Error Vhost::delete_exchange(const std::string& name, bool if_unused) {
   if (it->second.exchange->durable()) broker_.store().delete_definition(kExchangeKind, name);
   broker_.delete_exchange(name);
   exchanges_.erase(it);
-  return {};
+}
+
+void Vhost::drop_if_unbound_locked(const std::string& exchange) {
+  auto it = exchanges_.find(exchange);
+  if (it == exchanges_.end() || !it->second.exchange->auto_delete() || exchange.starts_with("amq.")) return;
+  const bool used = std::any_of(bindings_.begin(), bindings_.end(), [&](const BindingInfo& b) { return b.exchange == exchange; });
+  if (used) return;
+  spdlog::debug("amqp: auto-delete exchange '{}' lost its last binding and was deleted", exchange);
+  erase_exchange_locked(it);
 }
 
 Target Vhost::resolve(std::string_view exchange) const {
@@ -198,7 +212,7 @@ Target Vhost::resolve(std::string_view exchange) const {
   std::lock_guard lock(mutex_);
   auto it = exchanges_.find(std::string(exchange));
   if (it == exchanges_.end()) return Target{};
-  return Target{true, it->second.exchange};
+  return Target{true, it->second.exchange, it->second.internal};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -251,8 +265,12 @@ DeclareQueueResult Vhost::declare_queue(const std::string& requested, bool passi
       return r;
     }
     if (!passive) {
-      if (q->durable != (durable && !exclusive) && !q->exclusive) r.error = inequivalent("queue", "durable", name);
-      else if (q->exclusive != exclusive) r.error = inequivalent("queue", "exclusive", name);
+      // As RabbitMQ: an exclusive queue redeclared without exclusive is a lock conflict
+      // (405) even for its owner; a shared queue redeclared as exclusive stays shared.
+      if (q->exclusive && !exclusive) {
+        r.error = Error{resource_locked,
+                        fmt::format("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{}' in vhost '/'", name)};
+      } else if (q->durable != durable && !q->exclusive) r.error = inequivalent("queue", "durable", name);
       else if (q->auto_delete != auto_delete) r.error = inequivalent("queue", "auto_delete", name);
       else if (auto arg = differing_argument(q->arguments, arguments); !arg.empty()) r.error = inequivalent("queue", arg, name);
       if (r.error) return r;
@@ -334,6 +352,7 @@ Error Vhost::unbind(const std::string& queue, const std::string& exchange, const
     if (b->exchange == exchange && b->queue == queue && b->key == key) {
       if (q->durable && ex.durable()) persist_binding(*b, false);
       bindings_.erase(b);
+      drop_if_unbound_locked(exchange);
       break;
     }
   }
@@ -346,6 +365,7 @@ std::uint32_t Vhost::purge(const AmqpQueuePtr& q) {
 }
 
 void Vhost::remove_queue_locked(const AmqpQueuePtr& q, std::vector<AmqpQueuePtr>& removed) {
+  std::vector<std::string> unbound;
   for (auto b = bindings_.begin(); b != bindings_.end();) {
     if (b->queue == q->name) {
       auto ex = exchanges_.find(b->exchange);
@@ -353,12 +373,14 @@ void Vhost::remove_queue_locked(const AmqpQueuePtr& q, std::vector<AmqpQueuePtr>
         auto& e = *ex->second.exchange;
         e.unbind(e.type() == core::ExchangeType::topic ? core::amqp_pattern_to_filter(b->key) : b->key, *q->queue);
         if (q->durable && e.durable()) persist_binding(*b, false);
+        unbound.push_back(b->exchange);
       }
       b = bindings_.erase(b);
     } else {
       ++b;
     }
   }
+  for (const auto& name : unbound) drop_if_unbound_locked(name);
   queues_.erase(q->name);
   removed.push_back(q);
 }
@@ -651,7 +673,7 @@ void Vhost::persist_exchange(const std::string& name, const ExchangeInfo& e) {
       {"type", FieldValue::string(core::to_string(e.exchange->type()))},
       {"durable", FieldValue::boolean(true)},
       {"auto_delete", FieldValue::boolean(e.exchange->auto_delete())},
-      {"internal", FieldValue::boolean(e.exchange->internal())},
+      {"internal", FieldValue::boolean(e.internal)},
       {"arguments", FieldValue::of_table(e.arguments)},
   };
   broker_.store().put_definition(store::DefinitionRecord{kExchangeKind, name, encode(t)});
@@ -696,7 +718,7 @@ void Vhost::restore_definition(const std::string& kind, const std::string& name,
     const auto type = exchange_type(text_of(t, "type"));
     if (!type || exchanges_.contains(name)) return;
     auto ex = broker_.declare_exchange(name, *type, true, flag_of(t, "auto_delete"));
-    exchanges_.emplace(name, ExchangeInfo{std::move(ex), arguments});
+    exchanges_.emplace(name, ExchangeInfo{std::move(ex), arguments, flag_of(t, "internal")});
   } else if (kind == kQueueKind) {
     QueueArguments qa;
     if (parse_queue_arguments(arguments, qa) || queues_.contains(name)) return;

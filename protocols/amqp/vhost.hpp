@@ -66,6 +66,7 @@ using AmqpQueuePtr = std::shared_ptr<AmqpQueue>;
 struct ExchangeInfo {
   core::ExchangePtr exchange;
   FieldTable arguments;
+  bool internal = false;  // only reached through bindings, never by a publish
 };
 
 struct BindingInfo {
@@ -79,6 +80,7 @@ struct BindingInfo {
 struct Target {
   bool found = false;
   core::ExchangePtr exchange;  // null for the default exchange
+  bool internal = false;
 };
 
 struct DeclareQueueResult {
@@ -154,6 +156,9 @@ class Vhost {
   AmqpQueuePtr create_queue_locked(const std::string& name, bool durable, bool exclusive, bool auto_delete,
                                    const FieldTable& arguments, const QueueArguments& args, std::uint64_t owner);
   void remove_queue_locked(const AmqpQueuePtr& q, std::vector<AmqpQueuePtr>& removed);
+  // An auto-delete exchange goes once its last binding is gone.
+  void drop_if_unbound_locked(const std::string& exchange);
+  void erase_exchange_locked(std::unordered_map<std::string, ExchangeInfo>::iterator it);
   void finish_removed(std::vector<AmqpQueuePtr>& removed);
   void persist_queue(const AmqpQueue& q);
   void persist_exchange(const std::string& name, const ExchangeInfo& e);

@@ -55,6 +55,18 @@ def broker_config(mqtt=None, anonymous=True, extra=""):
     return text + extra
 
 
+def amqp_config(amqp=None, anonymous=True, extra="", mqtt_port=None):
+    """A configuration with one AMQP listener on the test's port plus `amqp:` settings
+    (and an MQTT listener on `mqtt_port` when given)."""
+    text = ("listeners:\n  - protocol: amqp\n    address: 127.0.0.1\n    port: {port}\n"
+            f"    allow_anonymous: {'true' if anonymous else 'false'}\n")
+    if mqtt_port:
+        text += f"  - protocol: mqtt\n    address: 127.0.0.1\n    port: {mqtt_port}\n    allow_anonymous: true\n"
+    if amqp:
+        text += "amqp:\n" + "".join(f"  {k}: {v}\n" for k, v in amqp.items())
+    return text + extra
+
+
 class Broker:
     """The real broker on a free loopback port, stopped by its process id."""
 
