@@ -24,7 +24,11 @@ bool AmqpSession::handle_basic_method(Channel& ch, const Method& m) {
     case m::publish: return start_publish(ch, m);
     case m::qos:
       // prefetch-size, prefetch-count, global. global=true bounds the channel, false each
-      // consumer created afterwards (RabbitMQ's reading of 0-9-1).
+      // consumer created afterwards (RabbitMQ's reading of 0-9-1). A byte window is not
+      // kept: refused as RabbitMQ refuses it, rather than silently ignored.
+      if (m.num(0) != 0) {
+        return connection_error(not_implemented, fmt::format("NOT_IMPLEMENTED - prefetch_size!=0 ({})", m.num(0)), &m);
+      }
       if (m.flag(2)) {
         ch.prefetch_channel = static_cast<std::uint32_t>(m.num(1));
       } else {
