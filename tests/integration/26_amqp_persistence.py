@@ -3,6 +3,8 @@
 persistent messages in durable queues survive a clean stop and a SIGKILL; transient
 messages, non-durable queues and exchanges and exclusive queues do not; a message the
 broker confirmed is never lost."""
+import time
+
 import pika
 
 from amqp_raw import RawAmqp, body_frame, header_frame, method_frame
@@ -131,6 +133,46 @@ class AmqpPersistence(unittest.TestCase):
                 break
             bodies.append(body)
         self.assertEqual(sorted(bodies), [b"1", b"2", b"3", b"4"])
+        conn.close()
+
+    def test_queue_ttl_still_applies_after_restart(self):
+        conn, ch = self.connect()
+        ch.queue_declare("p-ttl", durable=True, arguments={"x-message-ttl": 300})
+        ch.confirm_delivery()
+        ch.basic_publish("", "p-ttl", b"short-lived", pika.BasicProperties(delivery_mode=2))
+        conn.close()
+        self.broker.restart()
+        conn, ch = self.connect()
+        deadline = time.time() + 5
+        while ch.queue_declare("p-ttl", passive=True, durable=True).method.message_count and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(ch.queue_declare("p-ttl", passive=True, durable=True).method.message_count, 0)
+        self.assertEqual(ch.basic_get("p-ttl")[0], None)
+        conn.close()
+
+    def test_purged_and_recreated_queues_stay_empty(self):
+        conn, ch = self.connect()
+        ch.confirm_delivery()
+        persistent = pika.BasicProperties(delivery_mode=2)
+        ch.queue_declare("p-purged", durable=True)
+        ch.queue_declare("p-recreated", durable=True)
+        ch.queue_declare("p-capped", durable=True, arguments={"x-max-length": 2})
+        for i in range(3):
+            for q in ("p-purged", "p-recreated", "p-capped"):
+                ch.basic_publish("", q, b"%d" % i, persistent)
+        ch.queue_purge("p-purged")
+        ch.queue_delete("p-recreated")
+        ch.queue_declare("p-recreated", durable=True)
+        ch.basic_publish("", "p-recreated", b"new", persistent)
+        conn.close()
+        self.broker.kill()
+        self.broker.start()
+        conn, ch = self.connect()
+        self.assertEqual(ch.queue_declare("p-purged", passive=True).method.message_count, 0)
+        self.assertEqual(ch.queue_declare("p-recreated", passive=True).method.message_count, 1)
+        self.assertEqual(ch.basic_get("p-recreated", auto_ack=True)[2], b"new")
+        self.assertEqual([ch.basic_get("p-capped", auto_ack=True)[2] for _ in range(2)], [b"1", b"2"])
+        self.assertEqual(ch.queue_declare("p-capped", passive=True).method.message_count, 0)
         conn.close()
 
     def test_confirmed_messages_are_never_lost(self):
