@@ -11,6 +11,15 @@
 
 namespace outpost::amqp {
 
+namespace {
+// A stored delivery handed to a client is marked as sent, so that after a restart it
+// comes back with redelivered set: the client may have seen it (section 1.8.3.9, as
+// RabbitMQ's durable queues do). The store folds this into a put still pending.
+void mark_sent(core::Queue& queue, const core::Delivery& d) {
+  if (d.seq != 0) queue.entry_sent(d, store::EntryState::awaiting_puback, 0);
+}
+}  // namespace
+
 void ConsumerState::on_messages_available() {
   if (session) session->deliver(*this);
 }
@@ -152,6 +161,7 @@ void AmqpSession::deliver(ConsumerState& c) {
     if (c.no_ack) {
       queue.entry_done(d);
     } else {
+      mark_sent(queue, d);
       ++c.unacked;
       ++ch->unacked_count;
       ch->unacked.emplace(tag, Unacked{tag, c.queue, std::move(d), self});
@@ -212,6 +222,7 @@ bool AmqpSession::handle_get(Channel& ch, const Method& m) {
   if (no_ack) {
     q->queue->entry_done(d);
   } else {
+    mark_sent(*q->queue, d);
     ++ch.unacked_count;
     ch.unacked.emplace(tag, Unacked{tag, q, std::move(d), nullptr});
   }
