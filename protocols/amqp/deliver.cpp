@@ -140,9 +140,20 @@ void AmqpSession::deliver(ConsumerState& c) {
   const auto now = core::now_unix_ms();
   for (;;) {
     if (c.session == nullptr) return;
-    if (!ch->flow || link_.write_pressure() || (!c.no_ack && credit(*ch, c) == 0)) {
+    const bool no_credit = !ch->flow || (!c.no_ack && credit(*ch, c) == 0);
+    if (no_credit || link_.write_pressure()) {
       c.starved = true;
+      if (no_credit && !c.stalled) {
+        // Without credit this consumer drains nothing: the queue wakes another one and
+        // does not hold publishers back on its account.
+        c.stalled = true;
+        queue.stall(&c, wakeups_);
+      }
       break;
+    }
+    if (c.stalled) {
+      c.stalled = false;
+      queue.rearm(wakeups_, &c);
     }
     core::Delivery d;
     if (!queue.pull_one(d)) {

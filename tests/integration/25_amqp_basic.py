@@ -7,11 +7,12 @@ and queue TTL, length limits with both overflow policies, queue expiry and
 dead-lettering with x-death."""
 import datetime
 import decimal
+import threading
 import time
 
 import pika
 
-from amqp_raw import RawAmqp, body_frame, header_frame
+from amqp_raw import RawAmqp, body_frame, header_frame, method_frame
 from harness import *
 
 PE = pika.exceptions
@@ -292,6 +293,72 @@ class AmqpBasic(BrokerTestCase):
         self.assertEqual(len(fast_got), 29)
         self.assertEqual(sorted(fast_got + slow.bodies(), key=int), [str(i).encode() for i in range(30)])
         slow_conn.close()
+        self.ch.queue_delete(q)
+
+    # ---------------------------------------------------------------- backpressure
+
+    def raw_publisher(self, heartbeat=0):
+        r = RawAmqp(self.port)
+        r.open(heartbeat=heartbeat)
+        r.open_ok()
+        r.open_channel(1)
+        r.method(1, 85, 10, False)
+        r.expect(85, 11)
+        return r
+
+    def wait_confirms(self, r, n, timeout=10.0):
+        """Reads confirms up to tag n; the last tag confirmed."""
+        deadline, acked = time.time() + timeout, 0
+        while acked < n and time.time() < deadline:
+            try:
+                f = r.read_frame(timeout=max(0.01, deadline - time.time()))
+            except TimeoutError:
+                break
+            if f.is_method(60, 80):
+                acked = f.args[0]
+        return acked
+
+    def test_consumer_holding_its_window_does_not_block_publishers(self):
+        # Past the queue's flow mark, a consumer that holds its prefetch window drains
+        # nothing: publishers carry on (the queue buffers), as without a consumer.
+        q = self.queue("basic-held-window")
+        self.ch.basic_qos(prefetch_count=1)
+        held = Collector(self.conn, self.ch, q)
+        r = self.raw_publisher()
+        one = method_frame(1, 60, 40, 0, "", q, False, False) + header_frame(1, 1) + body_frame(1, b"x")
+        n = 15000
+        r.send(one * n)
+        self.assertEqual(self.wait_confirms(r, n), n)
+        held.wait(1)
+        self.assertEqual(self.count(q), n - 1)
+        r.close()
+        self.ch.queue_delete(q)
+
+    def test_paused_publisher_is_not_dropped_for_missed_heartbeats(self):
+        # A consumer that does not read its socket: its queue passes the flow mark and the
+        # publisher is paused with its frames (heartbeats too) waiting unread in the
+        # broker's socket; the broker must not take its own pause for the peer's silence.
+        q = self.queue("basic-paused-publisher")
+        reader = RawAmqp(self.port)
+        reader.open()
+        reader.open_ok()
+        reader.open_channel(1)
+        reader.method(1, 60, 20, 0, q, "sink", False, True, False, False, {})
+        reader.expect(60, 21)
+        r = self.raw_publisher(heartbeat=1)
+        one = method_frame(1, 60, 40, 0, "", q, False, False) + header_frame(1, 1024) + body_frame(1, b"p" * 1024)
+        n = 30000
+        r.send(one * 2000)
+        self.assertEqual(self.wait_confirms(r, 2000), 2000)
+        sender = threading.Thread(target=lambda: r.sock.sendall(one * (n - 2000)))
+        sender.start()
+        acked = self.wait_confirms(r, n, timeout=3.0)  # paused, past two heartbeat intervals
+        self.assertLess(acked, n)
+        reader.close()  # the consumer goes: the queue no longer holds the publisher back
+        self.assertEqual(self.wait_confirms(r, n), n)
+        sender.join()
+        self.assertFalse(self.broker.wait_for_log("missed heartbeats", timeout=0.1))
+        r.close()
         self.ch.queue_delete(q)
 
     # ---------------------------------------------------------------- get, recover
