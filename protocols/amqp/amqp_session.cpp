@@ -29,7 +29,12 @@ AmqpSession::~AmqpSession() { handle_->session = nullptr; }
 
 void AmqpSession::Handle::on_space_available() {
   if (!session || session->flow_waits_ == 0) return;
-  if (--session->flow_waits_ == 0 && !session->closed_) session->link_.resume_reading();
+  if (--session->flow_waits_ == 0 && !session->closed_) {
+    // Unread frames (heartbeats among them) waited in the socket: silence while paused
+    // is ours, not the peer's.
+    session->last_received_ = Clock::now();
+    session->link_.resume_reading();
+  }
 }
 
 std::string AmqpSession::describe() const {
@@ -318,6 +323,8 @@ void AmqpSession::on_deadline() {
   }
   if (heartbeat_ != 0) {
     const auto hb = std::chrono::seconds(heartbeat_);
+    // While reading is paused (backpressure) the peer's heartbeats wait unread.
+    if (flow_waits_ > 0) last_received_ = now;
     if (now >= last_received_ + 2 * hb) {
       // Two heartbeat intervals without a frame: the peer is gone (section 4.2.7).
       spdlog::info("{}: missed heartbeats (nothing received for {} s); closed", describe(), 2 * heartbeat_);

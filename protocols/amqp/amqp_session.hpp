@@ -47,6 +47,7 @@ struct ConsumerState final : core::Consumer, QueueWatcher, std::enable_shared_fr
   std::uint32_t prefetch = 0;  // 0 = unlimited
   std::uint32_t unacked = 0;
   bool starved = false;  // stopped with messages left (no credit, write pressure)
+  bool stalled = false;  // told the queue it has no credit (Queue::stall), until rearmed
   void on_messages_available() override;
   void on_queue_deleted(const std::string& queue) override;
 };

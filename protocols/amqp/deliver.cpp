@@ -11,6 +11,15 @@
 
 namespace outpost::amqp {
 
+namespace {
+// A stored delivery handed to a client is marked as sent, so that after a restart it
+// comes back with redelivered set: the client may have seen it (section 1.8.3.9, as
+// RabbitMQ's durable queues do). The store folds this into a put still pending.
+void mark_sent(core::Queue& queue, const core::Delivery& d) {
+  if (d.seq != 0) queue.entry_sent(d, store::EntryState::awaiting_puback, 0);
+}
+}  // namespace
+
 void ConsumerState::on_messages_available() {
   if (session) session->deliver(*this);
 }
@@ -24,7 +33,11 @@ bool AmqpSession::handle_basic_method(Channel& ch, const Method& m) {
     case m::publish: return start_publish(ch, m);
     case m::qos:
       // prefetch-size, prefetch-count, global. global=true bounds the channel, false each
-      // consumer created afterwards (RabbitMQ's reading of 0-9-1).
+      // consumer created afterwards (RabbitMQ's reading of 0-9-1). A byte window is not
+      // kept: refused as RabbitMQ refuses it, rather than silently ignored.
+      if (m.num(0) != 0) {
+        return connection_error(not_implemented, fmt::format("NOT_IMPLEMENTED - prefetch_size!=0 ({})", m.num(0)), &m);
+      }
       if (m.flag(2)) {
         ch.prefetch_channel = static_cast<std::uint32_t>(m.num(1));
       } else {
@@ -127,12 +140,20 @@ void AmqpSession::deliver(ConsumerState& c) {
   const auto now = core::now_unix_ms();
   for (;;) {
     if (c.session == nullptr) return;
-    if (!ch->flow || link_.write_pressure() || (!c.no_ack && credit(*ch, c) == 0)) {
+    const bool no_credit = !ch->flow || (!c.no_ack && credit(*ch, c) == 0);
+    if (no_credit || link_.write_pressure()) {
       c.starved = true;
-      // Another consumer of the queue with credit takes what waits; this one pulls again
-      // when it has credit (resume_starved).
-      queue.stall(&c, wakeups_);
+      if (no_credit && !c.stalled) {
+        // Without credit this consumer drains nothing: the queue wakes another one and
+        // does not hold publishers back on its account.
+        c.stalled = true;
+        queue.stall(&c, wakeups_);
+      }
       break;
+    }
+    if (c.stalled) {
+      c.stalled = false;
+      queue.rearm(wakeups_, &c);
     }
     core::Delivery d;
     if (!queue.pull_one(d)) {
@@ -151,6 +172,7 @@ void AmqpSession::deliver(ConsumerState& c) {
     if (c.no_ack) {
       queue.entry_done(d);
     } else {
+      mark_sent(queue, d);
       ++c.unacked;
       ++ch->unacked_count;
       ch->unacked.emplace(tag, Unacked{tag, c.queue, std::move(d), self});
@@ -211,6 +233,7 @@ bool AmqpSession::handle_get(Channel& ch, const Method& m) {
   if (no_ack) {
     q->queue->entry_done(d);
   } else {
+    mark_sent(*q->queue, d);
     ++ch.unacked_count;
     ch.unacked.emplace(tag, Unacked{tag, q, std::move(d), nullptr});
   }

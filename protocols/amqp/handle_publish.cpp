@@ -34,6 +34,14 @@ bool AmqpSession::finish_publish(Channel& ch) {
     return channel_fail(ch, access_refused,
                          fmt::format("ACCESS_REFUSED - cannot publish to internal exchange '{}'", p->exchange), &as_method);
   }
+  // The user-id property, when set, must name the user of the connection (as RabbitMQ
+  // validates it), so a consumer can trust it.
+  if (p->header.properties.has(prop::user_id) && p->header.properties.user_id != user_) {
+    return channel_fail(ch, precondition_failed,
+                        fmt::format("PRECONDITION_FAILED - user_id property set to '{}' but authenticated user was '{}'",
+                                    p->header.properties.user_id, user_),
+                        &as_method);
+  }
   const bool topic = target.exchange && target.exchange->type() == core::ExchangeType::topic;
   const auto now = core::now_unix_ms();
   auto props = std::make_shared<core::MessageProperties>();

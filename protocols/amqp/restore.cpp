@@ -39,6 +39,9 @@ void AmqpRestorer::entry(store::EntryRecord&& e) {
   d.qos = e.qos;
   d.seq = e.seq;
   d.redelivered = e.state != store::EntryState::queued;
+  // x-message-ttl: the store keeps no enqueue time, so the queue's TTL counts again from
+  // the restart (a message may outlive its TTL by the downtime, but never stays forever).
+  if (q->args.message_ttl_ms >= 0) d.expires_unix_ms = core::now_unix_ms() + q->args.message_ttl_ms;
   q->queue->restore(std::move(d));
   ++counts_.messages;
 }

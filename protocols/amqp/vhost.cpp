@@ -230,6 +230,7 @@ AmqpQueuePtr Vhost::create_queue_locked(const std::string& name, bool durable, b
   limits.overflow = args.reject_publish ? core::Overflow::reject_new : core::Overflow::drop_head;
   limits.flow_high = 10000;
   limits.flow_low = 5000;
+  limits.congestion_needs_credit = true;
   limits.message_ttl_ms = args.message_ttl_ms;
   limits.keep_evicted = args.dead_letter_exchange.has_value();
   auto q = std::make_shared<AmqpQueue>();

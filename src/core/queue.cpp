@@ -54,6 +54,12 @@ void Queue::wake_locked(WakeupBatch& wakeups) {
   }
 }
 
+bool Queue::draining_locked() const {
+  if (!has_consumer_) return false;
+  if (!limits_.congestion_needs_credit) return true;
+  return std::any_of(consumers_.begin(), consumers_.end(), [](const ConsumerSlot& c) { return !c.stalled; });
+}
+
 PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
   PushResult result;
   const std::uint64_t size = bytes_of(delivery);
@@ -94,7 +100,7 @@ PushResult Queue::push(Delivery delivery, WakeupBatch& wakeups) {
   items_.push_back(std::move(delivery));
   bytes_ += size;
   ++pushed_;
-  result.congested = has_consumer_ && items_.size() >= limits_.flow_high;
+  result.congested = items_.size() >= limits_.flow_high && draining_locked();
   wake_locked(wakeups);
   return result;
 }
@@ -180,15 +186,21 @@ void Queue::rearm(WakeupBatch& wakeups, const Consumer* consumer) {
 }
 
 void Queue::stall(const Consumer* consumer, WakeupBatch& wakeups) {
-  std::lock_guard lock(mutex_);
-  if (items_.empty()) return;
-  for (auto& c : consumers_) {
-    if (c.raw == consumer) {
-      c.stalled = true;
-      c.woken = false;
+  std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>> waiters;
+  {
+    std::lock_guard lock(mutex_);
+    if (items_.empty()) return;
+    for (auto& c : consumers_) {
+      if (c.raw == consumer) {
+        c.stalled = true;
+        c.woken = false;
+      }
     }
+    wake_locked(wakeups);
+    // Nobody with credit is left: paused publishers must not wait for this queue.
+    if (!waiters_.empty() && !draining_locked()) release_waiters_locked(waiters);
   }
-  wake_locked(wakeups);
+  notify_waiters(waiters);
 }
 
 std::size_t Queue::take_expired(std::int64_t now, std::vector<Delivery>& out, std::size_t max) {
@@ -265,7 +277,7 @@ std::size_t Queue::consumers() const {
 
 bool Queue::wait_for_space(std::weak_ptr<SpaceWaiter> waiter, boost::asio::any_io_executor ex) {
   std::lock_guard lock(mutex_);
-  if (!has_consumer_ || items_.size() <= limits_.flow_low) return false;
+  if (!draining_locked() || items_.size() <= limits_.flow_low) return false;
   waiters_.emplace_back(std::move(ex), std::move(waiter));
   return true;
 }

@@ -74,6 +74,11 @@ struct QueueLimits {
   bool keep_evicted = false;
   // max_bytes counts message bodies only (AMQP x-max-length-bytes), not the overhead.
   bool payload_bytes_only = false;
+  // Congestion only while some consumer can pull (is not stalled for lack of credit).
+  // AMQP: a consumer that holds its whole prefetch window unacknowledged must not pause
+  // publishers (and, on its own connection, its own acks); the queue buffers up to its
+  // limits instead, as it does without consumers. MQTT keeps pausing publishers.
+  bool congestion_needs_credit = false;
 };
 
 // Implemented by whoever consumes a queue (an MQTT session, an AMQP consumer).
@@ -209,6 +214,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
  private:
   void wake_locked(WakeupBatch& wakeups);
+  // Someone drains the queue: a consumer is attached (with credit, if limits_ say so).
+  bool draining_locked() const;
   bool store_entry_locked(Delivery& delivery);
   void release_waiters_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
   void after_remove_locked(std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<SpaceWaiter>>>& out);
