@@ -21,10 +21,13 @@ check() {
 check src/store 'store/'
 check src/core 'core/|store/|log\.hpp'
 check protocols/mqtt/codec 'mqtt/codec/'
+check protocols/amqp/codec 'amqp/codec/'
 check protocols/common 'common/'
 check protocols/mqtt 'mqtt/|common/|core/|store/|settings\.hpp|log\.hpp'
 check protocols/websocket 'websocket/'
 check src/server 'server/|common/|websocket/|settings\.hpp|log\.hpp'
+# The load generator is a client: it may use the pure codecs, never the broker.
+check bench/loadgen '[a-z_]+\.hpp|mqtt/codec/|amqp/codec/'
 
 if [ $status -eq 0 ]; then echo "layering: every include goes down the layers"; fi
 exit $status

@@ -1,8 +1,10 @@
-// outpost-loadgen: drives an MQTT broker with a scenario and prints one JSON line of
-// results. It checks what it measures: each payload carries a publisher id, a sequence
+// outpost-loadgen: drives an MQTT or AMQP 0-9-1 broker with a scenario and prints one
+// JSON line of results. It checks what it measures: each payload carries a publisher id, a sequence
 // number and a send timestamp, so lost and duplicated messages are counted, not guessed.
 //
 //   outpost-loadgen --port 1883 --scenario fanin --publishers 10 --qos 1 --duration 5
+//   outpost-loadgen --protocol amqp --port 5672 --persistent --confirm --window 100 --prefetch 100
+#include "amqp_run.hpp"
 #include "client.hpp"
 
 #include <CLI/CLI.hpp>
@@ -52,7 +54,12 @@ void raise_fd_limit() {
 
 int main(int argc, char** argv) {
   Config cfg;
-  CLI::App app{"MQTT load generator for Outpost's benchmarks", "outpost-loadgen"};
+  AmqpRunConfig amqp;
+  std::string protocol = "mqtt";
+  CLI::App app{"MQTT and AMQP load generator for Outpost's benchmarks", "outpost-loadgen"};
+  app.add_option("--protocol", protocol,
+                 "mqtt (the scenarios below) or amqp (publishers -> one queue -> consumers)")
+      ->check(CLI::IsMember({"mqtt", "amqp"}));
   app.add_option("--host", cfg.host);
   app.add_option("--port", cfg.port)->required();
   app.add_option("--scenario", cfg.scenario)->check(CLI::IsMember({"fanin", "fanout", "topics", "connections"}));
@@ -64,17 +71,41 @@ int main(int argc, char** argv) {
   app.add_option("--duration", cfg.duration, "measured seconds");
   app.add_option("--warmup", cfg.warmup, "seconds of publishing before measuring");
   app.add_option("--rate", cfg.rate, "total messages per second (0 = as fast as possible)");
-  app.add_option("--window", cfg.window, "QoS 1/2 messages in flight per publisher");
+  app.add_option("--window", cfg.window, "QoS 1/2 messages (AMQP: unconfirmed messages) in flight per publisher");
   app.add_option("--mqtt-version", cfg.version)->check(CLI::IsMember({4, 5}));
   app.add_option("--threads", cfg.threads);
   app.add_option("--hold", cfg.hold, "connections scenario: seconds to hold the connections");
   app.add_option("--label", cfg.label);
-  app.add_flag("--persistent", cfg.persistent, "subscribers use persistent sessions (durable delivery)");
+  app.add_flag("--persistent", cfg.persistent,
+               "MQTT: subscribers use persistent sessions; AMQP: a durable queue and persistent messages");
   std::string transport_name = "tcp";
   app.add_option("--transport", transport_name, "tcp, tls, ws or wss (WebSocket on /mqtt, subprotocol mqtt)")
       ->check(CLI::IsMember({"tcp", "tls", "ws", "wss"}));
+  auto* amqp_opts = app.add_option_group("AMQP", "with --protocol amqp");
+  amqp_opts->add_option("--consumers", amqp.consumers, "consumers of the queue");
+  amqp_opts->add_flag("--confirm", amqp.confirm, "publisher confirms, --window unconfirmed per publisher");
+  amqp_opts->add_flag("--no-ack", amqp.no_ack, "consumers use automatic acknowledgement");
+  amqp_opts->add_option("--prefetch", amqp.prefetch, "basic.qos prefetch-count of each consumer");
+  amqp_opts->add_option("--queue", amqp.queue, "queue name (default: one unique to the run)");
+  amqp_opts->add_option("--user", amqp.user);
+  amqp_opts->add_option("--password", amqp.password);
   CLI11_PARSE(app, argc, argv);
   raise_fd_limit();
+  if (protocol == "amqp") {
+    // --persistent: a durable queue and persistent messages (delivery-mode 2).
+    amqp.host = cfg.host;
+    amqp.port = cfg.port;
+    amqp.publishers = cfg.publishers;
+    amqp.payload = cfg.payload;
+    amqp.duration = cfg.duration;
+    amqp.warmup = cfg.warmup;
+    amqp.rate = cfg.rate;
+    amqp.window = cfg.window;
+    amqp.threads = cfg.threads;
+    amqp.label = cfg.label;
+    amqp.persistent = cfg.persistent;
+    return run_amqp(amqp);
+  }
 
   asio::ip::tcp::endpoint broker(asio::ip::make_address(cfg.host), cfg.port);
   const Transport transport = transport_name == "tls"  ? Transport::tls
