@@ -12,10 +12,10 @@ namespace {
 
 struct Match {
   const Binding* binding;
-  std::uint8_t qos;
   bool retain_as_published;
-  SubscriptionIds ids;
-  Delivery delivery;  // built once the matches are merged
+  // Built in place: qos holds the granted maximum until prepare(), subscription_ids
+  // collects the identifiers of merged subscriptions.
+  Delivery delivery;
 };
 
 // Collects the matches of one publish, merges those of the same queue and pushes,
@@ -28,9 +28,9 @@ class PublishSink final : public RouteSink {
   void on_match(const Binding& b) override {
     // [MQTT-3.8.3-3] no local: not back to the session that published it.
     if (b.options.no_local && b.options.owner != 0 && b.options.owner == message_->origin()) return;
-    Match m{&b, b.options.max_qos, b.options.retain_as_published, {}, {}};
-    if (b.options.subscription_id != 0) m.ids.push_back(b.options.subscription_id);
-    matches_.push_back(std::move(m));
+    Match& m = matches_.emplace_back(Match{&b, b.options.retain_as_published, {}});
+    m.delivery.qos = b.options.max_qos;
+    if (b.options.subscription_id != 0) m.delivery.subscription_ids.push_back(b.options.subscription_id);
   }
 
   void on_done() override {
@@ -55,9 +55,9 @@ class PublishSink final : public RouteSink {
         // Overlapping subscriptions of one session: one delivery, highest QoS, all
         // subscription identifiers [MQTT-3.3.4-2, 3.3.4-3].
         Match& into = matches_[out - 1];
-        into.qos = std::max(into.qos, matches_[i].qos);
+        into.delivery.qos = std::max(into.delivery.qos, matches_[i].delivery.qos);
         into.retain_as_published = into.retain_as_published || matches_[i].retain_as_published;
-        for (auto id : matches_[i].ids) into.ids.push_back(id);
+        for (auto id : matches_[i].delivery.subscription_ids) into.delivery.subscription_ids.push_back(id);
       } else {
         if (out != i) matches_[out] = std::move(matches_[i]);
         ++out;
@@ -69,11 +69,10 @@ class PublishSink final : public RouteSink {
   void prepare(Match& m) {
     Delivery& d = m.delivery;
     d.message = message_;
-    d.qos = std::min(message_->qos(), m.qos);
+    d.qos = std::min(message_->qos(), d.qos);
     // A message forwarded to a live subscription carries retain 0 unless the
     // subscription asked for retain-as-published [MQTT-3.3.1-9, MQTT-3.3.1-12/13].
     d.retain = m.retain_as_published && message_->retain();
-    d.subscription_ids = std::move(m.ids);
   }
 
   void push(Match& m) {

@@ -1,18 +1,59 @@
 #include "core/message.hpp"
 
+#include <cstddef>
+#include <cstring>
+#include <new>
+
 namespace outpost::core {
 
-Message::Message(Init&& init)
+namespace {
+
+// Allocates the shared control block and the message with room for the payload behind
+// them: one allocation per message instead of two.
+template <class T>
+struct TailAllocator {
+  using value_type = T;
+  std::size_t extra;
+  Message::Tail* tail;
+
+  TailAllocator(std::size_t e, Message::Tail* t) noexcept : extra(e), tail(t) {}
+  template <class U>
+  TailAllocator(const TailAllocator<U>& o) noexcept : extra(o.extra), tail(o.tail) {}
+
+  static std::size_t head_bytes(std::size_t n) noexcept {
+    constexpr std::size_t align = alignof(std::max_align_t);
+    return (n * sizeof(T) + align - 1) / align * align;
+  }
+  T* allocate(std::size_t n) {
+    auto* p = static_cast<std::uint8_t*>(::operator new(head_bytes(n) + extra));
+    tail->bytes = p + head_bytes(n);
+    return reinterpret_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, head_bytes(n) + extra); }
+  template <class U>
+  bool operator==(const TailAllocator<U>& o) const noexcept {
+    return extra == o.extra;
+  }
+};
+
+}  // namespace
+
+Message::Message(Init&& init, const Tail& tail)
     : topic_(std::move(init.topic)),
-      payload_(init.payload.begin(), init.payload.end()),
       qos_(init.qos),
       retain_(init.retain),
       origin_(init.origin),
       expiry_unix_ms_(init.expiry_unix_ms),
-      properties_(std::move(init.properties)) {}
+      properties_(std::move(init.properties)) {
+  if (!init.payload.empty()) std::memcpy(tail.bytes, init.payload.data(), init.payload.size());
+  payload_ = {tail.bytes, init.payload.size()};
+}
 
 std::shared_ptr<const Message> Message::make(Init init) {
-  return std::make_shared<const Message>(std::move(init));
+  Tail tail;
+  const std::size_t extra = init.payload.size();
+  // The allocator fills `tail` before the message is constructed, which reads it.
+  return std::allocate_shared<const Message>(TailAllocator<Message>(extra, &tail), std::move(init), tail);
 }
 
 std::shared_ptr<const Message> Message::with_retain(bool retain) const {

@@ -68,7 +68,7 @@ class Message {
   static std::shared_ptr<const Message> make(Init init);
 
   const std::string& topic() const noexcept { return topic_; }
-  std::span<const std::uint8_t> payload() const noexcept { return {payload_.data(), payload_.size()}; }
+  std::span<const std::uint8_t> payload() const noexcept { return payload_; }
   std::uint8_t qos() const noexcept { return qos_; }
   bool retain() const noexcept { return retain_; }
   std::uint64_t origin() const noexcept { return origin_; }
@@ -98,11 +98,15 @@ class Message {
   // properties; the payload is copied, so use only off the hot path.
   std::shared_ptr<const Message> with_retain(bool retain) const;
 
-  explicit Message(Init&& init);
+  // Use make(): the payload lives in the same allocation as the message, behind it.
+  struct Tail {
+    std::uint8_t* bytes = nullptr;
+  };
+  Message(Init&& init, const Tail& tail);
 
  private:
   std::string topic_;
-  std::vector<std::uint8_t> payload_;
+  std::span<const std::uint8_t> payload_;
   std::uint8_t qos_;
   bool retain_;
   std::uint64_t origin_;

@@ -2,9 +2,10 @@
 // a value, where the key names a subscriber (a queue id, say) and the filter is in
 // canonical form (see topic.hpp); `match` finds every pair whose filter matches a topic.
 //
-// Filters are stored level by level. Each node keeps its exact-level children in a hash
-// map (looked up by string_view, no allocation), and its '+' and '#' children apart, so
-// a lookup costs O(levels) plus the wildcard branches actually present.
+// Filters are stored level by level. Each node keeps its exact-level children in a small
+// array (with a hash index once it is crowded; looked up by string_view, no allocation)
+// and its '+' and '#' children apart, so a lookup costs O(levels) plus the wildcard
+// branches actually present.
 //
 // Matching rules [MQTT-4.7]:
 //   - '+' matches exactly one level, an empty one too ("a/+" matches "a/").
@@ -150,11 +151,7 @@ class TopicTrie {
         if (n.hash) enter_hash(*n.hash, frame.rest, stack, seen, f);
         continue;
       }
-      if (!n.children.empty()) {
-        if (const auto c = n.children.find(level); c != n.children.end()) {
-          stack.push_back(Frame{c->second.get(), after, Step::visit});
-        }
-      }
+      if (const Node* c = n.children.find(level)) stack.push_back(Frame{c, after, Step::visit});
       // [MQTT-4.7.2-1]: a first-level wildcard does not match a '$' topic.
       if (dollar && &n == &root_) continue;
       if (n.plus) stack.push_back(Frame{n.plus.get(), after, Step::visit});
@@ -236,11 +233,90 @@ class TopicTrie {
   // Past this many keys on one filter, a hash index replaces the linear scan.
   static constexpr std::size_t index_above = 16;
 
+  // Past this many exact-level children, a hash index replaces the linear scan.
+  static constexpr std::size_t children_index_above = 8;
+
   using Entry = std::pair<Key, Value>;
   using Index = std::unordered_map<Key, std::size_t, KeyHash, KeyEqual>;
 
+  struct Node;
+
+  // A node's exact-level children. Most nodes have a few: they are scanned, which costs
+  // less than hashing the level; a crowded node (e.g. one child per device) gets an index.
+  class Children {
+   public:
+    using Item = std::pair<std::string, std::unique_ptr<Node>>;
+
+    Node* find(std::string_view level) const {
+      if (index_) {
+        const auto it = index_->find(level);
+        return it == index_->end() ? nullptr : items_[it->second].second.get();
+      }
+      for (const auto& item : items_) {
+        if (item.first == level) return item.second.get();
+      }
+      return nullptr;
+    }
+
+    // The slot for `level`, made empty if there was none.
+    std::unique_ptr<Node>& slot(std::string_view level) {
+      if (index_) {
+        if (const auto it = index_->find(level); it != index_->end()) return items_[it->second].second;
+      } else {
+        for (auto& item : items_) {
+          if (item.first == level) return item.second;
+        }
+      }
+      items_.emplace_back(std::string(level), nullptr);
+      if (index_) {
+        index_->emplace(items_.back().first, items_.size() - 1);
+      } else if (items_.size() > children_index_above) {
+        index_ = std::make_unique<NameIndex>();
+        for (std::size_t i = 0; i < items_.size(); ++i) index_->emplace(items_[i].first, i);
+      }
+      return items_.back().second;
+    }
+
+    void erase(std::string_view level) {
+      std::size_t pos = npos;
+      if (index_) {
+        const auto it = index_->find(level);
+        if (it == index_->end()) return;
+        pos = it->second;
+        index_->erase(it);
+      } else {
+        for (std::size_t i = 0; i < items_.size() && pos == npos; ++i) {
+          if (items_[i].first == level) pos = i;
+        }
+        if (pos == npos) return;
+      }
+      // Order does not matter: the last child fills the gap.
+      if (pos + 1 != items_.size()) {
+        items_[pos] = std::move(items_.back());
+        if (index_) index_->find(std::string_view(items_[pos].first))->second = pos;
+      }
+      items_.pop_back();
+      if (index_ && items_.size() <= children_index_above / 2) index_.reset();
+    }
+
+    bool empty() const noexcept { return items_.empty(); }
+    auto begin() const noexcept { return items_.begin(); }
+    auto end() const noexcept { return items_.end(); }
+    auto begin() noexcept { return items_.begin(); }
+    auto end() noexcept { return items_.end(); }
+    void clear() noexcept {
+      items_.clear();
+      index_.reset();
+    }
+
+   private:
+    using NameIndex = std::unordered_map<std::string, std::size_t, TransparentStringHash, std::equal_to<>>;
+    std::vector<Item> items_;
+    std::unique_ptr<NameIndex> index_;  // name -> position in items_, only for crowded nodes
+  };
+
   struct Node {
-    std::unordered_map<std::string, std::unique_ptr<Node>, TransparentStringHash, std::equal_to<>> children;
+    Children children;
     std::unique_ptr<Node> plus;
     std::unique_ptr<Node> hash;
     std::vector<Entry> entries;
@@ -255,8 +331,7 @@ class TopicTrie {
     Node* find_child(std::string_view level) const {
       if (level == "+") return plus.get();
       if (level == "#") return hash.get();
-      const auto it = children.find(level);
-      return it == children.end() ? nullptr : it->second.get();
+      return children.find(level);
     }
 
     void remove_child(std::string_view level) {
@@ -264,8 +339,8 @@ class TopicTrie {
         plus.reset();
       } else if (level == "#") {
         hash.reset();
-      } else if (const auto it = children.find(level); it != children.end()) {
-        children.erase(it);
+      } else {
+        children.erase(level);
       }
     }
 
@@ -320,9 +395,7 @@ class TopicTrie {
       slot = &n.hash;
       is_hash = true;
     } else {
-      auto it = n.children.find(level);
-      if (it == n.children.end()) it = n.children.emplace(std::string(level), nullptr).first;
-      slot = &it->second;
+      slot = &n.children.slot(level);
     }
     if (!*slot) {
       *slot = std::make_unique<Node>();

@@ -1,13 +1,25 @@
 #include "mqtt/codec/utf8.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 namespace outpost::mqtt {
 
 bool valid_utf8(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
   const auto* end = p + s.size();
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t high = 0x8080808080808080ull;
   while (p < end) {
+    if (end - p >= 8) {
+      // Eight ASCII bytes at once: no high bit set and no zero byte (U+0000 is not allowed).
+      std::uint64_t w;
+      std::memcpy(&w, p, sizeof w);
+      if (((w | ((w - ones) & ~w)) & high) == 0) {
+        p += 8;
+        continue;
+      }
+    }
     const std::uint8_t c = *p;
     if (c < 0x80) {
       if (c == 0) return false;

@@ -269,6 +269,29 @@ TEST(TopicTrie, ManyKeysOnOneFilter) {
   EXPECT_EQ(trie.node_count(), 0u);
 }
 
+TEST(TopicTrie, ManyChildrenOfOneLevel) {
+  // Enough siblings to cross from the scanned array to the hash index and back.
+  TopicTrie<int, int> trie;
+  constexpr int n = 100;
+  for (int i = 0; i < n; ++i) EXPECT_TRUE(trie.insert("site/" + std::to_string(i) + "/temp", i, i));
+  for (int i = 0; i < n; ++i) {
+    std::vector<int> seen;
+    trie.match("site/" + std::to_string(i) + "/temp", [&](const int& k, const int&) { seen.push_back(k); });
+    ASSERT_EQ(seen, std::vector<int>{i});
+  }
+  for (int i = 0; i < n; i += 2) EXPECT_TRUE(trie.erase("site/" + std::to_string(i) + "/temp", i));
+  for (int i = 0; i < n; ++i) {
+    std::vector<int> seen;
+    trie.match("site/" + std::to_string(i) + "/temp", [&](const int& k, const int&) { seen.push_back(k); });
+    EXPECT_EQ(seen.size(), i % 2 == 1 ? 1u : 0u) << i;
+  }
+  for (int i = 1; i < n - 2; i += 2) EXPECT_TRUE(trie.erase("site/" + std::to_string(i) + "/temp", i));
+  EXPECT_EQ(trie.size(), 1u);
+  EXPECT_NE(trie.find("site/" + std::to_string(n - 1) + "/temp", n - 1), nullptr);
+  EXPECT_TRUE(trie.erase("site/" + std::to_string(n - 1) + "/temp", n - 1));
+  EXPECT_EQ(trie.node_count(), 0u);
+}
+
 TEST(TopicTrie, OverlappingFiltersOfOneKeyAreEachReported) {
   TopicTrie<int, std::string> trie;
   trie.insert("a/#", 7, "hash");

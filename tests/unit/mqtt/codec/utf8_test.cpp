@@ -18,6 +18,26 @@ TEST(Utf8, Valid) {
   EXPECT_TRUE(valid_utf8("\x7F"));                      // control characters are allowed (a SHOULD NOT)
 }
 
+TEST(Utf8, EveryPositionOfALongString) {
+  // Long strings take the eight-bytes-at-a-time path: what it skips must be plain ASCII.
+  const std::string ascii(24, 'a');
+  for (std::size_t at = 0; at <= ascii.size(); ++at) {
+    std::string nul = ascii;
+    nul.insert(at, 1, '\0');
+    EXPECT_FALSE(valid_utf8(nul)) << "NUL at " << at;
+    for (std::string_view bad : {"\xC0\x80", "\xED\xA0\x80", "\x80", "\xFF", "\xC3"}) {
+      std::string s = ascii;
+      s.insert(at, bad);
+      EXPECT_FALSE(valid_utf8(s)) << "invalid sequence at " << at;
+    }
+    for (std::string_view good : {"\xC3\xA9", "\xEF\xBB\xBF", "\xF0\x9F\x98\x80", "\x7F"}) {
+      std::string s = ascii;
+      s.insert(at, good);
+      EXPECT_TRUE(valid_utf8(s)) << "valid sequence at " << at;
+    }
+  }
+}
+
 TEST(Utf8, Invalid) {
   EXPECT_FALSE(valid_utf8(std::string_view("a\0b", 3)));  // U+0000 [MQTT-1.5.3-2]
   EXPECT_FALSE(valid_utf8("\xC0\x80"));                   // overlong U+0000
