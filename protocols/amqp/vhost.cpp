@@ -652,14 +652,18 @@ void Vhost::start(boost::asio::any_io_executor ex) {
 void Vhost::arm_timer() {
   timer_->expires_after(std::chrono::milliseconds(200));
   timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || !timer_) return;
     sweep();
     arm_timer();
   });
 }
 
 void Vhost::stop() {
+  // The timer goes now, on its own thread: the vhost outlives the I/O threads' contexts
+  // (sessions refer to it until the server is gone), and a timer destroyed after its
+  // context is a use after free.
   if (timer_) timer_->cancel();
+  timer_.reset();
 }
 
 // ---------------------------------------------------------------------------------------
