@@ -178,6 +178,49 @@ TEST(Queue, CongestionAndSpaceWaiters) {
   EXPECT_FALSE(q.wait_for_space(waiter, io.get_executor()));
 }
 
+TEST(Queue, StalledConsumersDoNotCongestWhenCongestionNeedsCredit) {
+  boost::asio::io_context io;
+  QueueLimits limits;
+  limits.flow_high = 2;
+  limits.flow_low = 1;
+  limits.congestion_needs_credit = true;
+  Queue q(1, "q", limits);
+  auto a = std::make_shared<CountingConsumer>();
+  auto b = std::make_shared<CountingConsumer>();
+  auto waiter = std::make_shared<CountingWaiter>();
+  WakeupBatch w;
+  q.attach(a, io.get_executor(), w);
+  q.attach(b, io.get_executor(), w);
+  for (int i = 0; i < 2; ++i) q.push(delivery("a"), w);
+  EXPECT_TRUE(q.push(delivery("a"), w).congested);
+  ASSERT_TRUE(q.wait_for_space(waiter, io.get_executor()));
+  q.stall(a.get(), w);  // b still drains: the waiter keeps waiting
+  io.run();
+  EXPECT_EQ(waiter->calls, 0);
+  q.stall(b.get(), w);  // nobody with credit left: the waiter goes
+  io.restart();
+  io.run();
+  EXPECT_EQ(waiter->calls, 1);
+  EXPECT_FALSE(q.push(delivery("a"), w).congested);
+  EXPECT_FALSE(q.wait_for_space(waiter, io.get_executor()));
+  q.rearm(w, a.get());  // credit again: congestion again
+  EXPECT_TRUE(q.push(delivery("a"), w).congested);
+}
+
+TEST(Queue, StalledConsumersStillCongestByDefault) {
+  boost::asio::io_context io;
+  QueueLimits limits;
+  limits.flow_high = 2;
+  limits.flow_low = 1;
+  Queue q(1, "q", limits);
+  auto a = std::make_shared<CountingConsumer>();
+  WakeupBatch w;
+  q.attach(a, io.get_executor(), w);
+  for (int i = 0; i < 2; ++i) q.push(delivery("a"), w);
+  q.stall(a.get(), w);
+  EXPECT_TRUE(q.push(delivery("a"), w).congested);
+}
+
 TEST(Queue, DetachReleasesWaiters) {
   boost::asio::io_context io;
   QueueLimits limits;
