@@ -1,7 +1,8 @@
 #include "amqp/vhost.hpp"
 
-#include "core/topic.hpp"
+#include "amqp/vhost_tables.hpp"
 #include "core/persist.hpp"
+#include "core/topic.hpp"
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -12,41 +13,9 @@
 
 namespace outpost::amqp {
 
+using namespace detail;
+
 namespace {
-
-constexpr const char* kExchangeKind = "amqp.exchange";
-constexpr const char* kQueueKind = "amqp.queue";
-constexpr const char* kBindingKind = "amqp.binding";
-
-std::string encode(const FieldTable& t) {
-  std::vector<std::uint8_t> out;
-  Writer w(out);
-  write_table(w, t);
-  return {out.begin(), out.end()};
-}
-
-bool decode(const std::string& body, FieldTable& t) {
-  std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
-  Reader r(bytes);
-  return read_table(r, t) && r.at_end();
-}
-
-const FieldValue* field(const FieldTable& t, std::string_view name) { return find_field(t, name); }
-std::string text_of(const FieldTable& t, std::string_view name) {
-  const auto* v = field(t, name);
-  return v && (v->type == 'S' || v->type == 'x') ? v->s : std::string();
-}
-bool flag_of(const FieldTable& t, std::string_view name) {
-  const auto* v = field(t, name);
-  return v && v->i != 0;
-}
-
-std::optional<core::ExchangeType> exchange_type(std::string_view t) {
-  if (t == "direct") return core::ExchangeType::direct;
-  if (t == "fanout") return core::ExchangeType::fanout;
-  if (t == "topic") return core::ExchangeType::topic;
-  return std::nullopt;
-}
 
 // Two values of x-arguments are the same setting (an integer is an integer whatever its width).
 bool same_value(const FieldValue* a, const FieldValue* b) {
@@ -482,7 +451,7 @@ void Vhost::connection_closed(std::uint64_t connection) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Routing and dead-lettering
+// Routing (dead-lettering and the sweep: dead_letter.cpp; durable definitions: definitions.cpp)
 
 core::PublishResult Vhost::route(const Target& target, const core::MessagePtr& message, core::WakeupBatch& wakeups,
                                  std::vector<core::QueuePtr>* congested) {
@@ -510,245 +479,6 @@ core::PublishResult Vhost::route(const Target& target, const core::MessagePtr& m
   }
   r.needs_commit = r.stored > 0;
   return r;
-}
-
-void Vhost::dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string_view reason,
-                        core::WakeupBatch& wakeups) {
-  if (!q.args.dead_letter_exchange) return;
-  const auto target = resolve(*q.args.dead_letter_exchange);
-  if (!target.found) {
-    spdlog::warn("amqp: dead-letter exchange '{}' of queue '{}' does not exist; message dropped",
-                 *q.args.dead_letter_exchange, q.name);
-    return;
-  }
-  const core::Message& m = *d.message;
-  const core::MessageProperties* old = m.properties();
-  auto props = std::make_shared<core::MessageProperties>(old ? *old : core::MessageProperties{});
-  FieldTable headers;
-  if (!props->amqp_headers.empty() && !(props->amqp_headers.size() == 1 && props->amqp_headers[0] == '\0')) {
-    decode_table_body({reinterpret_cast<const std::uint8_t*>(props->amqp_headers.data()), props->amqp_headers.size()},
-                      headers);
-  } else {
-    for (const auto& up : props->user_properties) headers.push_back(FieldEntry{up.key, FieldValue::string(up.value)});
-  }
-  const std::string exchange = old && old->amqp_exchange ? *old->amqp_exchange : "amq.topic";
-  const std::string key = old && old->amqp_key_verbatim ? m.topic() : core::topic_to_amqp_key(m.topic());
-  // x-death: one entry per (queue, reason), most recent first, with a count.
-  FieldTable* death_list_owner = nullptr;
-  FieldValue* deaths = nullptr;
-  for (auto& e : headers) {
-    if (e.name == "x-death" && e.value.type == 'A') deaths = &e.value;
-  }
-  (void)death_list_owner;
-  if (!deaths) {
-    headers.push_back(FieldEntry{"x-death", FieldValue::of_array({})});
-    deaths = &headers.back().value;
-  }
-  std::int64_t count = 1;
-  for (auto it = deaths->array.begin(); it != deaths->array.end(); ++it) {
-    if (it->type != 'F') continue;
-    if (text_of(it->table, "queue") == q.name && text_of(it->table, "reason") == reason) {
-      if (const auto* c = field(it->table, "count"); c && c->as_integer()) count = *c->as_integer() + 1;
-      deaths->array.erase(it);
-      break;
-    }
-  }
-  FieldTable entry{
-      {"count", FieldValue::integer('l', count)},
-      {"reason", FieldValue::string(std::string(reason))},
-      {"queue", FieldValue::string(q.name)},
-      {"time", FieldValue::integer('T', core::now_unix_ms() / 1000)},
-      {"exchange", FieldValue::string(exchange)},
-      {"routing-keys", FieldValue::of_array({FieldValue::string(key)})},
-  };
-  if (!props->amqp_expiration.empty()) entry.push_back({"original-expiration", FieldValue::string(props->amqp_expiration)});
-  deaths->array.insert(deaths->array.begin(), FieldValue::of_table(std::move(entry)));
-  if (!find_field(headers, "x-first-death-reason")) {
-    headers.push_back({"x-first-death-reason", FieldValue::string(std::string(reason))});
-    headers.push_back({"x-first-death-queue", FieldValue::string(q.name)});
-    headers.push_back({"x-first-death-exchange", FieldValue::string(exchange)});
-  }
-  {
-    std::vector<std::uint8_t> out;
-    Writer w(out);
-    write_table(w, headers);
-    props->amqp_headers.assign(out.begin() + 4, out.end());
-    if (props->amqp_headers.empty()) props->amqp_headers.push_back('\0');
-  }
-  props->user_properties.clear();
-  for (const auto& e : headers) {
-    props->user_properties.push_back(
-        core::UserProperty{e.name, e.value.type == 'S' ? e.value.s : describe(e.value)});
-  }
-  props->amqp_expiration.clear();  // a dead-lettered message does not expire again
-  const std::string new_key = q.args.dead_letter_routing_key.value_or(key);
-  const bool topic = target.exchange && target.exchange->type() == core::ExchangeType::topic;
-  props->amqp_exchange = *q.args.dead_letter_exchange;
-  props->amqp_key_verbatim = !topic;
-  core::Message::Init init;
-  init.topic = topic ? core::amqp_key_to_topic(new_key) : new_key;
-  init.payload = m.payload();
-  init.qos = m.qos();
-  init.properties = std::move(props);
-  auto copy = core::Message::make(std::move(init));
-  route(target, copy, wakeups, nullptr);
-}
-
-void Vhost::drain_evicted(core::WakeupBatch& wakeups) {
-  std::vector<AmqpQueuePtr> dlq;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [name, q] : queues_) {
-      if (q->args.dead_letter_exchange) dlq.push_back(q);
-    }
-  }
-  std::vector<core::Delivery> out;
-  for (auto& q : dlq) {
-    out.clear();
-    q->queue->take_evicted(out);
-    for (auto& d : out) dead_letter(*q, d, "maxlen", wakeups);
-  }
-}
-
-void Vhost::sweep() {
-  std::vector<AmqpQueuePtr> all;
-  std::vector<AmqpQueuePtr> removed;
-  const auto now = core::now_unix_ms();
-  {
-    std::lock_guard lock(mutex_);
-    all.reserve(queues_.size());
-    for (auto& [name, q] : queues_) {
-      if (q->args.expires_ms > 0 && q->consumers == 0 && now - q->last_used_ms >= q->args.expires_ms) {
-        removed.push_back(q);
-      } else {
-        all.push_back(q);
-      }
-    }
-    std::vector<AmqpQueuePtr> gone;
-    for (auto& q : removed) remove_queue_locked(q, gone);
-    removed.swap(gone);
-  }
-  for (auto& q : removed) spdlog::info("amqp: queue '{}' expired (x-expires) and was deleted", q->name);
-  finish_removed(removed);
-  core::WakeupBatch wakeups;
-  std::vector<core::Delivery> out;
-  for (auto& q : all) {
-    out.clear();
-    q->queue->take_expired(now, out, 10000);
-    if (q->args.dead_letter_exchange) q->queue->take_evicted(out);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      dead_letter(*q, out[i], out[i].expired(now) ? "expired" : "maxlen", wakeups);
-      q->queue->entry_done(out[i]);
-    }
-  }
-  wakeups.flush();
-}
-
-void Vhost::start(boost::asio::any_io_executor ex) {
-  timer_ = std::make_unique<boost::asio::steady_timer>(ex);
-  arm_timer();
-}
-
-void Vhost::arm_timer() {
-  timer_->expires_after(std::chrono::milliseconds(200));
-  timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    sweep();
-    arm_timer();
-  });
-}
-
-void Vhost::stop() {
-  // The timer goes with the call: the I/O contexts it belongs to may end before the vhost.
-  if (timer_) {
-    timer_->cancel();
-    timer_.reset();
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Durable definitions
-
-void Vhost::persist_exchange(const std::string& name, const ExchangeInfo& e) {
-  FieldTable t{
-      {"type", FieldValue::string(core::to_string(e.exchange->type()))},
-      {"durable", FieldValue::boolean(true)},
-      {"auto_delete", FieldValue::boolean(e.exchange->auto_delete())},
-      {"internal", FieldValue::boolean(e.internal)},
-      {"arguments", FieldValue::of_table(e.arguments)},
-  };
-  broker_.store().put_definition(store::DefinitionRecord{kExchangeKind, name, encode(t)});
-}
-
-void Vhost::persist_queue(const AmqpQueue& q) {
-  FieldTable t{
-      {"auto_delete", FieldValue::boolean(q.auto_delete)},
-      {"arguments", FieldValue::of_table(q.arguments)},
-  };
-  broker_.store().put_definition(store::DefinitionRecord{kQueueKind, q.name, encode(t)});
-}
-
-std::string Vhost::binding_name(const BindingInfo& b) {
-  return fmt::format("{}:{}|{}:{}|{}", b.exchange.size(), b.exchange, b.queue.size(), b.queue, b.key);
-}
-
-void Vhost::persist_binding(const BindingInfo& b, bool add) {
-  if (!add) {
-    broker_.store().delete_definition(kBindingKind, binding_name(b));
-    return;
-  }
-  FieldTable t{
-      {"exchange", FieldValue::string(b.exchange)},
-      {"queue", FieldValue::string(b.queue)},
-      {"key", FieldValue::string(b.key)},
-      {"arguments", FieldValue::of_table(b.arguments)},
-  };
-  broker_.store().put_definition(store::DefinitionRecord{kBindingKind, binding_name(b), encode(t)});
-}
-
-void Vhost::restore_definition(const std::string& kind, const std::string& name, const std::string& body) {
-  FieldTable t;
-  if (!decode(body, t)) {
-    spdlog::warn("store: AMQP {} '{}' has a damaged definition; skipped", kind, name);
-    return;
-  }
-  const auto* args = field(t, "arguments");
-  const FieldTable arguments = args && args->type == 'F' ? args->table : FieldTable{};
-  std::lock_guard lock(mutex_);
-  if (kind == kExchangeKind) {
-    const auto type = exchange_type(text_of(t, "type"));
-    if (!type || exchanges_.contains(name)) return;
-    auto ex = broker_.declare_exchange(name, *type, true, flag_of(t, "auto_delete"));
-    exchanges_.emplace(name, ExchangeInfo{std::move(ex), arguments, flag_of(t, "internal")});
-  } else if (kind == kQueueKind) {
-    QueueArguments qa;
-    if (parse_queue_arguments(arguments, qa) || queues_.contains(name)) return;
-    create_queue_locked(name, true, false, flag_of(t, "auto_delete"), arguments, qa, 0);
-  } else if (kind == kBindingKind) {
-    // Bindings sort before exchanges and queues: applied by finish_restore.
-    bindings_.push_back(BindingInfo{text_of(t, "exchange"), text_of(t, "queue"), text_of(t, "key"), arguments});
-  }
-}
-
-void Vhost::finish_restore() {
-  std::lock_guard lock(mutex_);
-  for (auto b = bindings_.begin(); b != bindings_.end();) {
-    auto ex = exchanges_.find(b->exchange);
-    auto q = queues_.find(b->queue);
-    if (ex == exchanges_.end() || q == queues_.end()) {
-      b = bindings_.erase(b);
-      continue;
-    }
-    auto& e = *ex->second.exchange;
-    e.bind(e.type() == core::ExchangeType::topic ? core::amqp_pattern_to_filter(b->key) : b->key, q->second->queue, {});
-    ++b;
-  }
-}
-
-AmqpQueuePtr Vhost::restored_queue(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  auto it = queues_.find(name);
-  return it == queues_.end() ? nullptr : it->second;
 }
 
 }  // namespace outpost::amqp
