@@ -265,7 +265,8 @@ def report(results, rounds, duration, command):
     w("| scenario | measure | Outpost | RabbitMQ | ratio |")
     w("|---|---|---:|---:|---:|")
     for name, desc, _ in SCENARIOS:
-        rows = [("msgs_per_s", "delivered msg/s", 0), ("p50_us", "delivery latency p50 (us)", 0),
+        rows = [("msgs_per_s", "delivered msg/s", 0), ("published_per_s", "published msg/s (taken from the publishers)", 0),
+                ("p50_us", "delivery latency p50 (us)", 0),
                 ("p99_us", "delivery latency p99 (us)", 0)]
         if name == "persistent_confirm":
             rows += [("ack_p50_us", "confirm latency p50 (us)", 0), ("ack_p99_us", "confirm latency p99 (us)", 0)]
