@@ -12,8 +12,11 @@ RabbitMQ runs as a child process of this script: its own epmd on a free port, it
 on free AMQP and distribution ports, its database and logs in a temporary directory,
 stopped by process id. No system service is started or used."""
 
+import datetime
 import json
 import os
+import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -228,9 +231,22 @@ def loadgen_sampling(build, broker, pin, *args):
     return res
 
 
+def machine():
+    """Where and when: the AMQP section may come from a run other than the MQTT one."""
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        m = re.search(r"model name\s*:\s*(.*)", f.read())
+        cpu = m.group(1) if m else cpu
+    with open("/proc/meminfo") as f:
+        mem = f"{int(f.readline().split()[1]) // 1024 // 1024} GiB"
+    return (f"{datetime.date.today().isoformat()}, {cpu}, {os.cpu_count()} cores, {mem}, kernel "
+            f"{platform.release()}, load average {os.getloadavg()[0]:.1f} at the start")
+
+
 def run(build, rounds, pins, duration, payload=64):
     ensure_rabbitmq()
     results = {name: {"outpost": [], "rabbitmq": []} for name, _, _ in SCENARIOS}
+    results["machine"] = machine()
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             for name, desc, args in SCENARIOS:
@@ -262,10 +278,13 @@ def report(results, rounds, duration, command):
     w("")
     w(f"Command: `{command}`")
     w("")
+    w(f"Machine: {results['machine']}.")
+    w("")
     w("| scenario | measure | Outpost | RabbitMQ | ratio |")
     w("|---|---|---:|---:|---:|")
     for name, desc, _ in SCENARIOS:
-        rows = [("msgs_per_s", "delivered msg/s", 0), ("p50_us", "delivery latency p50 (us)", 0),
+        rows = [("msgs_per_s", "delivered msg/s", 0), ("published_per_s", "published msg/s (taken from the publishers)", 0),
+                ("p50_us", "delivery latency p50 (us)", 0),
                 ("p99_us", "delivery latency p99 (us)", 0)]
         if name == "persistent_confirm":
             rows += [("ack_p50_us", "confirm latency p50 (us)", 0), ("ack_p99_us", "confirm latency p99 (us)", 0)]

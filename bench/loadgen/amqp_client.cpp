@@ -318,6 +318,7 @@ void AmqpClient::publish_one() {
   write_header(publish_frames_.data() + body_at_, PayloadHeader{options_.publisher_id, sent_, now});
   pending_.insert(pending_.end(), publish_frames_.begin(), publish_frames_.end());
   ++sent_;
+  std::atomic_ref<std::uint64_t>(stats_.published).fetch_add(1, std::memory_order_relaxed);
   if (options_.confirm) {
     unconfirmed_.push_back(Unconfirmed{now, false});
     ++inflight_;

@@ -86,6 +86,11 @@ int run_amqp(const AmqpRunConfig& cfg) {
     for (auto& s : stats) n += std::atomic_ref<std::uint64_t>(s->received).load(std::memory_order_relaxed);
     return n;
   };
+  auto published = [&] {
+    std::uint64_t n = 0;
+    for (auto& s : stats) n += std::atomic_ref<std::uint64_t>(s->published).load(std::memory_order_relaxed);
+    return n;
+  };
 
   run.publishing = true;
   for (std::size_t i = 0; i < publishers.size(); ++i) {
@@ -93,12 +98,13 @@ int run_amqp(const AmqpRunConfig& cfg) {
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(cfg.warmup));
   const auto start = std::chrono::steady_clock::now();
-  const std::uint64_t before = received();
+  const std::uint64_t before = received(), published_before = published();
   std::this_thread::sleep_for(std::chrono::duration<double>(cfg.duration));
-  const std::uint64_t after = received();
+  const std::uint64_t after = received(), published_after = published();
   const double measured = seconds_since(start);
   run.publishing = false;
-  // Drain: wait until deliveries stop arriving (at most 20 s; a broker may hold a backlog).
+  // Drain: wait until deliveries stop arriving (at most 20 s; without confirms the
+  // publishers may have left a backlog in the queue).
   std::uint64_t last = received();
   for (int quiet = 0, i = 0; quiet < 5 && i < 200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -135,10 +141,11 @@ int run_amqp(const AmqpRunConfig& cfg) {
   const std::string json = fmt::format(
       R"({{"label":"{}","scenario":"amqp_queue","persistent":{},"confirm":{},"no_ack":{},"prefetch":{},"window":{},)"
       R"("payload":{},"publishers":{},"subscribers":{},"rate_target":{},"delivered":{},"seconds":{:.3f},)"
-      R"("msgs_per_s":{:.0f},"sent":{},"acked":{},"nacked":{},"received_total":{},"lost_acked":{},"duplicates":{},)"
+      R"("msgs_per_s":{:.0f},"published_per_s":{:.0f},"sent":{},"acked":{},"nacked":{},"received_total":{},"lost_acked":{},"duplicates":{},)"
       R"("p50_us":{:.1f},"p99_us":{:.1f},"max_us":{:.1f},"ack_p50_us":{:.1f},"ack_p99_us":{:.1f},"failed":{}}})",
       cfg.label, cfg.persistent, cfg.confirm, cfg.no_ack, cfg.prefetch, cfg.window, cfg.payload, cfg.publishers,
-      cfg.consumers, cfg.rate, after - before, measured, static_cast<double>(after - before) / measured, sent,
+      cfg.consumers, cfg.rate, after - before, measured, static_cast<double>(after - before) / measured,
+      static_cast<double>(published_after - published_before) / measured, sent,
       confirmed, nacked, last, lost, dups, static_cast<double>(all.quantile(0.5)) / 1e3,
       static_cast<double>(all.quantile(0.99)) / 1e3, static_cast<double>(all.max()) / 1e3,
       static_cast<double>(acks.quantile(0.5)) / 1e3, static_cast<double>(acks.quantile(0.99)) / 1e3,

@@ -30,6 +30,7 @@ struct ThreadStats {
   Histogram latency;
   Histogram ack_latency;  // publisher: PUBLISH sent -> PUBACK / PUBREC received
   std::uint64_t received = 0;  // read by the main thread through std::atomic_ref
+  std::uint64_t published = 0;  // AMQP publishers: messages written; the same
 };
 
 class Client : public std::enable_shared_from_this<Client> {

@@ -146,6 +146,9 @@ class SqliteStore final : public Store {
   bool restored_ = false;            // guarded by mu_
   std::atomic<bool> stopping_{false};
   bool gave_up_ = false;             // writer thread: a batch was abandoned at shutdown
+  // Writer thread: the last batch both added entries and deleted about as many, i.e.
+  // consumers are settling messages soon after they are stored (see writer_main).
+  bool churn_ = false;
   std::mutex close_mu_;              // serializes close()
   bool closed_ = false;              // guarded by close_mu_
   std::thread writer_thread_;
