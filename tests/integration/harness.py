@@ -5,6 +5,7 @@ for the cases a well-behaved client library cannot produce.
 Only for /usr/bin/python3 (Debian's python3-paho-mqtt 1.6)."""
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -92,12 +93,27 @@ class Broker:
         cmd += ["--data-dir", self.data_dir] + self.args
         return cmd
 
+    def listener_ports(self):
+        """Every port the broker is told to listen on: the test's, those of the config's
+        listeners and of --listen arguments."""
+        ports = [self.port]
+        if any(a in self.args for a in ("--listen", "-p", "--port")):
+            # The command line's listeners replace the configuration's.
+            ports += [int(p) for a in self.args for p in re.findall(r"^[a-z]+://[^/\s]*:(\d+)", a)]
+        else:
+            text = (self.config_text or "").replace("{port}", str(self.port))
+            ports += [int(p) for p in re.findall(r"\bport:\s*(\d+)", text)]
+        return sorted(set(ports))
+
     def start(self):
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdout=self.log_file, stderr=subprocess.STDOUT)
-        if not wait_for_port(self.port, proc=self.proc):
-            self.stop()
-            raise RuntimeError("broker did not start:\n" + self.log_text())
+        # Listeners open one after another (a TLS one loads its certificates first): the
+        # broker is ready when every one of them accepts.
+        for port in self.listener_ports():
+            if not wait_for_port(port, proc=self.proc):
+                self.stop()
+                raise RuntimeError(f"broker did not listen on {port}:\n" + self.log_text())
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
