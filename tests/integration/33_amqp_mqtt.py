@@ -39,22 +39,14 @@ def get(ch, queue, timeout=5.0):
     raise AssertionError(f"nothing arrived on {queue}")
 
 
-class CrossProtocol(unittest.TestCase):
+class CrossProtocol(harness.BrokerTestCase):
+    """The broker with an MQTT listener on the test's port and an AMQP one on `aport`."""
+
     @classmethod
     def setUpClass(cls):
         cls.aport = harness.free_port()
-        cls.broker = Broker(args=["--listen", f"amqp://127.0.0.1:{cls.aport}"]).start()
-        cls.port = cls.broker.port
-        if not harness.wait_for_port(cls.aport, proc=cls.broker.proc):
-            raise AssertionError("no AMQP listener:\n" + cls.broker.log_text())
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.broker.stop()
-        text = cls.broker.log_text()
-        cls.broker.tmp.cleanup()
-        if "AddressSanitizer" in text or "runtime error:" in text or code not in (0, None):
-            raise AssertionError(f"broker exited with {code}:\n" + text)
+        cls.broker_args = ("--listen", f"amqp://127.0.0.1:{cls.aport}")
+        super().setUpClass()
 
     def setUp(self):
         self.conn, self.ch = amqp_channel(self.aport)
