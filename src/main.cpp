@@ -17,6 +17,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -97,8 +99,31 @@ void restore(store::Store& store, core::Broker& broker, const Settings& settings
                n.skipped ? fmt::format("; {} damaged record(s) skipped", n.skipped) : std::string());
 }
 
+// Every connection holds a file descriptor. A shell's default soft limit (often 1024)
+// would refuse the thousandth device while the hard limit allows far more, so the soft
+// limit is raised to the hard one; the systemd unit sets the hard limit (LimitNOFILE).
+// Returns the limit in effect.
+rlim_t raise_fd_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
+  if (r.rlim_cur < r.rlim_max) {
+    const rlim_t was = r.rlim_cur;
+    r.rlim_cur = r.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &r) != 0) {
+      spdlog::warn("could not raise the open-file limit from {} to {}", was, r.rlim_max);
+      r.rlim_cur = was;
+    }
+  }
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < 4096) {
+    spdlog::warn("open-file limit is {}: fewer than {} connections can be held (raise LimitNOFILE / ulimit -n)",
+                 r.rlim_cur, r.rlim_cur);
+  }
+  return r.rlim_cur;
+}
+
 int run(const Settings& settings) {
   log::setup(settings.logging.level, settings.logging.file);
+  const rlim_t fd_limit = raise_fd_limit();
   const unsigned threads = settings.threads != 0 ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
 
   auto store_ptr = open_store(settings.persistence);
@@ -121,7 +146,8 @@ int run(const Settings& settings) {
     server.add_listener(l, factory_for(l, broker, settings, vhost), limits);
   }
   server.start();
-  spdlog::info("outpost {} running with {} I/O thread(s); store: {}", OUTPOST_VERSION, threads, store.describe());
+  spdlog::info("outpost {} running with {} I/O thread(s); store: {}; open-file limit {}", OUTPOST_VERSION, threads,
+               store.describe(), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
 
   ExpirySweep sweep(server.executor(0), broker);
   boost::asio::post(server.executor(0), [&sweep] { sweep.start(); });

@@ -2,6 +2,7 @@
 """The command line: --version, --help, --check-config, configuration errors with
 file:line:column, -p and --listen."""
 import os
+import resource
 import subprocess
 import tempfile
 
@@ -51,6 +52,22 @@ class Cli(unittest.TestCase):
             self.assertIn(f"{path}:3:11:", r.stderr)
         finally:
             os.unlink(path)
+
+    def test_open_file_limit_raised(self):
+        """Each connection holds a file descriptor: a low soft limit (a shell's 1024) is
+        raised to the hard limit at start, and the start line says which limit holds."""
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        hard_text = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+
+        class Limited(Broker):
+            def command(self):
+                return ["prlimit", f"--nofile=256:{hard_text}", "--"] + super().command()
+
+        with Limited() as b:
+            with open(f"/proc/{b.proc.pid}/limits") as f:
+                row = next(line for line in f if line.startswith("Max open files"))
+            self.assertEqual(row.split()[3], hard_text, row)
+            self.assertTrue(b.wait_for_log(f"open-file limit {hard_text}"), b.log_text())
 
     def test_unknown_option(self):
         r = run("--no-such-option")
