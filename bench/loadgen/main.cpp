@@ -50,6 +50,22 @@ void raise_fd_limit() {
   }
 }
 
+// Clients start from within their thread's event loop, a batch at a time, like devices
+// that send CONNECT as soon as their TCP connection is up: thousands of connect() calls
+// in a row (each slow while the listener is under a SYN burst) would otherwise hold
+// back the CONNECT of every connection already established, past the broker's connect
+// timeout.
+constexpr std::size_t kStartBatch = 64;
+
+void start_in_batches(asio::io_context& io, std::shared_ptr<std::vector<std::shared_ptr<Client>>> list,
+                      std::size_t from) {
+  const std::size_t end = std::min(list->size(), from + kStartBatch);
+  for (std::size_t i = from; i < end; ++i) (*list)[i]->start();
+  if (end < list->size()) {
+    asio::post(io, [&io, list = std::move(list), end]() mutable { start_in_batches(io, std::move(list), end); });
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -189,7 +205,11 @@ int main(int argc, char** argv) {
   }
 
   const auto t0 = std::chrono::steady_clock::now();
-  for (auto& c : clients) c->start();
+  for (std::size_t t = 0; t < ios.size(); ++t) {
+    auto list = std::make_shared<std::vector<std::shared_ptr<Client>>>();
+    for (std::size_t i = t; i < clients.size(); i += ios.size()) list->push_back(clients[i]);
+    asio::post(*ios[t], [io = ios[t].get(), list = std::move(list)]() mutable { start_in_batches(*io, std::move(list), 0); });
+  }
   std::vector<std::thread> threads;
   for (auto& io : ios) {
     threads.emplace_back([io = io.get()] {
