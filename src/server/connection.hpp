@@ -1,13 +1,19 @@
 // Connection<Stream>: one accepted connection, implementing proto::Link for a protocol
 // session. The stream type is a template parameter so TCP, TLS and WebSocket share this
 // code (any stream with async_read_some / async_write_some and lowest_layer()). Plain TCP
-// has fast paths of its own (wait for readability, then read into a per-thread buffer;
-// write at once when the socket takes it); TLS and WebSocket streams use plain
-// asynchronous reads and writes, each batch written as one contiguous buffer.
+// (PolledSocket) is not an Asio stream: its socket sits in its thread's Poller, which
+// reports readiness edges; the connection keeps readiness bits, reads into a per-thread
+// buffer when the socket is readable and writes at once, and the rest when it becomes
+// writable again. TLS and WebSocket streams use plain asynchronous reads and writes, each
+// batch written as one contiguous buffer.
 //
 // Threading: a connection lives on one I/O thread (its stream's executor) for its whole
 // life; every member, and every call into its session, runs there. Other threads hold
 // weak_from_link() and post to executor(). No call blocks.
+//
+// Lifetime: the connection holds itself (self_) until its session has ended; that last
+// reference is dropped in a handler posted by end(), never inside an event dispatch, so
+// the poller never reaches a freed connection (see poller.hpp).
 //
 // Reading: bytes accumulate in a buffer that starts small and grows only while a packet
 // is still incomplete; the session consumes what it can and the rest is presented again
@@ -26,6 +32,7 @@
 
 #include "common/link.hpp"
 #include "server/connection_registry.hpp"
+#include "server/poller.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,6 +41,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
 #include <chrono>
@@ -78,6 +86,7 @@ concept HasGoodbye = requires(S& s, void (*handler)(const boost::system::error_c
 template <class Stream>
 class Connection final : public proto::Link,
                          public ConnectionBase,
+                         public PollTarget,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
   // `transport` must have static storage ("tcp", "tls", ...). `lease` is released when the
@@ -95,9 +104,10 @@ class Connection final : public proto::Link,
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Creates the session and starts reading. Call once, on the connection's thread.
-  // If the factory throws, nothing is registered and the connection dies with its owner.
-  void start(const proto::SessionFactory& factory) {
+  // Creates the session and starts reading. Call once, on the connection's thread; a
+  // PolledSocket needs its thread's poller. If the factory throws, nothing is registered
+  // and the connection dies with its owner.
+  void start(const proto::SessionFactory& factory, Poller* poller = nullptr) {
     // Registered first: the session may set a deadline as it is created.
     registry_.add(this);
     registered_ = true;
@@ -108,12 +118,19 @@ class Connection final : public proto::Link,
       registered_ = false;
       throw;
     }
-    if constexpr (kWaitThenRead) {
-      boost::system::error_code ignored;
-      stream_.non_blocking(true, ignored);
-    }
-    // Alive until the session has ended, even while no operation is pending (paused).
+    // Alive until the session has ended: a polled connection never has an operation
+    // pending, and no other connection has while paused.
     self_ = this->shared_from_this();
+    if constexpr (kPolled) {
+      boost::system::error_code ec;
+      if (poller == nullptr) ec = boost::asio::error::bad_descriptor;
+      if (ec || !poller->add(stream_.native_handle(), this, ec)) {
+        spdlog::warn("connection {}: cannot watch the socket: {}", remote_, ec.message());
+        end(proto::CloseCause::io_error, ec.message());
+        close_socket();
+        return;
+      }
+    }
     read_more();
   }
 
@@ -198,6 +215,27 @@ class Connection final : public proto::Link,
     close_socket();
   }
 
+  // --- PollTarget (PolledSocket only) ---
+  void on_poll(std::uint32_t events) override {
+    if constexpr (kPolled) {
+      if (socket_closed_) return;  // closed earlier in this batch; released after it
+      if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hup_ = true;
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        readable_ = true;
+        if (read_state_ == ReadState::waiting) {
+          read_state_ = ReadState::idle;
+          poll_read();
+        }
+      }
+      if (socket_closed_) return;
+      if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && write_in_flight_) {
+        if (send_in_flight()) flush();
+      }
+    } else {
+      (void)events;
+    }
+  }
+
   Stream& stream() noexcept { return stream_; }
   // For TLS: the certificate's identity, set before start().
   void set_peer_identity(std::string id) { extras().identity = std::move(id); }
@@ -230,6 +268,7 @@ class Connection final : public proto::Link,
     Batch batch;
     std::vector<boost::asio::const_buffer> iov;
     std::vector<std::uint8_t> linear;  // the batch in one piece, for TLS and WebSocket streams
+    std::size_t done = 0;              // bytes of the batch already sent (PolledSocket)
   };
 
   proto::CloseCause graceful_cause() const noexcept {
@@ -282,8 +321,13 @@ class Connection final : public proto::Link,
         iov.emplace_back(s.owner ? s.data : writing.bytes.data() + s.offset, s.size);
       }
       write_in_flight_ = true;
-      std::size_t done = 0;
-      if constexpr (!kWaitThenRead) {
+      if constexpr (kPolled) {
+        // Most batches fit in the socket's send buffer: they leave at once; the rest
+        // when the poller reports the socket writable again.
+        inflight_->done = 0;
+        if (!send_in_flight()) return;
+        continue;
+      } else {
         // A TLS stream writes one buffer at a time (a record each) and a WebSocket stream
         // sends one message per write: one contiguous buffer makes the whole batch leave
         // as few records and one frame. The copy is small next to the encryption.
@@ -297,32 +341,34 @@ class Connection final : public proto::Link,
           }
           iov.assign(1, boost::asio::buffer(linear));
         }
+        boost::asio::async_write(stream_, iov,
+                                 [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                                   if (self->complete_write(ec, n)) self->flush();
+                                 });
+        return;
       }
-      if constexpr (kWaitThenRead) {
-        // Most batches fit in the socket's send buffer: write at once, and wait (an
-        // asynchronous write) only for what does not.
-        boost::system::error_code ec;
-        done = stream_.write_some(iov, ec);
-        if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
-          ec = {};
-          done = 0;
-        }
-        if (ec || done == boost::asio::buffer_size(iov)) {
-          if (!complete_write(ec, done)) return;
-          continue;
-        }
-        std::size_t skip = done;
-        std::size_t first = 0;
-        while (skip > 0 && skip >= iov[first].size()) skip -= iov[first++].size();
-        iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(first));
-        if (!iov.empty()) iov.front() += skip;
-      }
-      boost::asio::async_write(stream_, iov,
-                               [self = this->shared_from_this(), done](const boost::system::error_code& ec,
-                                                                       std::size_t n) {
-                                 if (self->complete_write(ec, done + n)) self->flush();
-                               });
-      return;
+    }
+  }
+
+  // PolledSocket: sends what is left of the batch in flight, until it is all sent or the
+  // socket is full (the poller's next writable event continues). True when the batch is
+  // done and flush() has more to do (complete_write's answer).
+  bool send_in_flight() {
+    auto& iov = inflight_->iov;
+    for (;;) {
+      boost::system::error_code ec;
+      const std::size_t n = stream_.write_some(iov, ec);
+      if (ec == boost::asio::error::would_block) return false;
+      if (ec) return complete_write(ec, inflight_->done);
+      inflight_->done += n;
+      std::size_t skip = n;
+      std::size_t first = 0;
+      while (first < iov.size() && skip >= iov[first].size()) skip -= iov[first++].size();
+      iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(first));
+      if (iov.empty()) return complete_write({}, inflight_->done);
+      iov.front() += skip;
+      // A short write: the next attempt either sends more or reports the socket full,
+      // which guarantees a writable event later.
     }
   }
 
@@ -439,42 +485,75 @@ class Connection final : public proto::Link,
     return true;
   }
 
-  // A plain TCP socket with nothing buffered waits for readability and then reads into
-  // its thread's scratch buffer: an idle connection holds no read buffer at all, and
-  // only the tail of an incomplete packet is ever copied into one.
-  static constexpr bool kWaitThenRead = std::is_same_v<Stream, TcpSocket>;
+  // A plain TCP socket is polled (see poller.hpp): it reads when its readiness bits say
+  // so, and with nothing buffered it reads into its thread's scratch buffer, so an idle
+  // connection holds no read buffer at all and only the tail of an incomplete packet is
+  // ever copied into one.
+  static constexpr bool kPolled = std::is_same_v<Stream, PolledSocket>;
 
   static std::vector<std::uint8_t>& scratch() {
     thread_local std::vector<std::uint8_t> buffer(64 * 1024);
     return buffer;
   }
 
-  void on_readable(const boost::system::error_code& ec) {
-    read_in_flight_ = false;
-    if (ended_) {
-      continue_linger(ec);
-      return;
-    }
-    if (ec) {
-      if (ec != boost::asio::error::operation_aborted) {
-        end(proto::CloseCause::io_error, ec.message());
-        close_socket();
+  void read_more() {
+    if (read_state_ != ReadState::idle) return;
+    // Not now: for a polled socket, the readiness bits remember what arrives meanwhile.
+    if (!may_deliver()) return;
+    if constexpr (kPolled) {
+      if (rbeg_ == rend_) {
+        rbeg_ = rend_ = 0;
+        if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
       }
+      await_readable();
+    } else {
+      if (!make_room()) return;
+      start_read();
+    }
+  }
+
+  // --- reading a polled socket ---
+
+  // Reads at once if the socket may hold data (after the handlers already queued, so one
+  // busy peer cannot starve the others), else when the poller reports it readable.
+  void await_readable() {
+    if (!readable_ && !hup_) {
+      read_state_ = ReadState::waiting;
       return;
     }
-    auto& buf = scratch();
-    boost::system::error_code e;
-    const std::size_t n = stream_.read_some(boost::asio::buffer(buf), e);
-    // A full buffer may have left more in the socket.
-    if (!e && n == buf.size()) unread_maybe_ = true;
-    if (e == boost::asio::error::would_block || e == boost::asio::error::try_again) {
+    read_state_ = ReadState::posted;
+    boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->read_state_ != ReadState::posted) return;
+      self->read_state_ = ReadState::idle;
+      self->poll_read();
+    });
+  }
+
+  // One read from a readable socket: into the scratch buffer when nothing is buffered,
+  // else after the buffered bytes; discarded while lingering.
+  void poll_read() {
+    if (socket_closed_) return;
+    if (ended_) {
+      std::size_t n = 0;
+      if (!read_socket(scratch(), n)) {
+        if (!socket_closed_) read_state_ = ReadState::waiting;
+        return;
+      }
+      await_readable();
+      return;
+    }
+    if (rbeg_ != rend_) {
+      if (!make_room()) return;
+      std::size_t n = 0;
+      if (!read_socket({rbuf_.data() + rend_, rbuf_.size() - rend_}, n)) return;
+      rend_ += n;
+      deliver();
       read_more();
       return;
     }
-    if (e) {
-      on_read_error(e);
-      return;
-    }
+    auto& buf = scratch();
+    std::size_t n = 0;
+    if (!read_socket(buf, n)) return;
     std::size_t used = 0;
     if (may_deliver() && session_) used = std::min(session_->on_data({buf.data(), n}), n);
     if (ended_) return;
@@ -490,39 +569,32 @@ class Connection final : public proto::Link,
     read_more();
   }
 
-  void read_more() {
-    if (read_in_flight_) return;
-    if (!may_deliver()) {
-      // Whatever arrives meanwhile raises no new readiness event later (the reactor is
-      // edge-triggered): read before waiting once reading resumes.
-      unread_maybe_ = true;
-      return;
+  // recv() into `into`, keeping the readiness bits. True with n > 0 bytes read; false
+  // when there was nothing (then waiting for the next readable event, or for reading to
+  // resume), or the connection ended or is lingering and closed.
+  bool read_socket(std::span<std::uint8_t> into, std::size_t& n) {
+    boost::system::error_code ec;
+    n = stream_.read_some(into, ec);
+    if (ec == boost::asio::error::would_block) {
+      readable_ = false;
+      read_more();
+      return false;
     }
-    if constexpr (kWaitThenRead) {
-      if (rbeg_ == rend_) {
-        rbeg_ = rend_ = 0;
-        if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
-        read_in_flight_ = true;
-        if (unread_maybe_) {
-          // The socket may hold data already signalled: read it now (after the handlers
-          // already queued, so one busy peer cannot starve the others).
-          unread_maybe_ = false;
-          boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->on_readable({}); });
-          return;
-        }
-        stream_.async_wait(TcpSocket::wait_read,
-                           [self = this->shared_from_this()](const boost::system::error_code& ec) {
-                             self->on_readable(ec);
-                           });
-        return;
-      }
+    if (ec) {
+      if (ended_) close_socket();  // lingering: the peer's close or an error ends it
+      else on_read_error(ec);
+      return false;
     }
-    if (!make_room()) return;
-    start_read();
+    // A short read emptied the socket: data arriving later raises a new edge. After the
+    // peer's half-close there is no edge left to wait for: read until the end of stream.
+    if (n < into.size() && !hup_) readable_ = false;
+    return true;
   }
 
+  // --- reading an Asio stream ---
+
   void start_read() {
-    read_in_flight_ = true;
+    read_state_ = ReadState::waiting;
     stream_.async_read_some(boost::asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
                             [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                               self->on_read(ec, n);
@@ -530,7 +602,7 @@ class Connection final : public proto::Link,
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
-    read_in_flight_ = false;
+    read_state_ = ReadState::idle;
     if (ended_) {
       continue_linger(ec);
       return;
@@ -574,6 +646,8 @@ class Connection final : public proto::Link,
       // A closing handshake of the stream's own (WebSocket close frames): the reads below
       // end when the peer answers it.
       if (!peer_eof_) stream_.async_goodbye([self = this->shared_from_this()](const boost::system::error_code&) {});
+    } else if constexpr (kPolled) {
+      stream_.shutdown_send();
     } else {
       boost::system::error_code ignored;
       stream_.lowest_layer().shutdown(boost::asio::socket_base::shutdown_send, ignored);
@@ -584,7 +658,7 @@ class Connection final : public proto::Link,
     start_timer(limits_.linger_timeout, [self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->close_socket();
     });
-    if (!read_in_flight_) continue_linger({});
+    if (read_state_ == ReadState::idle) continue_linger({});
   }
 
   // Reads and discards until the peer closes, an error, or the linger timer.
@@ -595,8 +669,13 @@ class Connection final : public proto::Link,
       return;
     }
     rbeg_ = rend_ = 0;
-    if (rbuf_.empty()) rbuf_.resize(std::max<std::size_t>(limits_.initial_read_buffer, 64));
-    start_read();
+    if constexpr (kPolled) {
+      if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
+      await_readable();
+    } else {
+      if (rbuf_.empty()) rbuf_.resize(std::max<std::size_t>(limits_.initial_read_buffer, 64));
+      start_read();
+    }
   }
 
   // Ends the session: on_closed exactly once, for every way a connection ends.
@@ -622,8 +701,12 @@ class Connection final : public proto::Link,
   void close_socket() {
     if (socket_closed_) return;
     socket_closed_ = true;
-    boost::system::error_code ignored;
-    stream_.lowest_layer().close(ignored);
+    if constexpr (kPolled) {
+      stream_.close();  // also leaves the poller's set
+    } else {
+      boost::system::error_code ignored;
+      stream_.lowest_layer().close(ignored);
+    }
     if (timer_) timer_->cancel();
     lease_.reset();
   }
@@ -640,8 +723,14 @@ class Connection final : public proto::Link,
   std::vector<std::uint8_t> rbuf_;
   std::size_t rbeg_ = 0;  // first byte not yet consumed
   std::size_t rend_ = 0;  // end of received bytes
-  bool read_in_flight_ = false;
-  bool unread_maybe_ = false;  // the socket may hold bytes no readiness event will announce
+  // idle; waiting (for the poller's readable event, or an Asio read in flight); posted (a
+  // read of a polled socket known to be readable, queued behind the other handlers).
+  enum class ReadState : std::uint8_t { idle, waiting, posted };
+  ReadState read_state_ = ReadState::idle;
+  // Polled socket: it may hold unread bytes (a readable edge, and no short read since);
+  // the peer half-closed or the socket failed (readable until the end of stream).
+  bool readable_ = false;
+  bool hup_ = false;
   bool paused_ = false;
   bool write_pressure_ = false;
 

@@ -5,7 +5,14 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 
 namespace outpost::server {
@@ -27,6 +34,8 @@ class Lease {
 };
 
 constexpr std::chrono::milliseconds accept_backoff{100};
+// Connections accepted per turn of the acceptor's thread.
+constexpr int kAcceptBatch = 32;
 
 }  // namespace
 
@@ -43,9 +52,11 @@ std::string format_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
 }
 
 Listener::Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionRegistry>>& registries,
-                   const ListenerSettings& settings, proto::SessionFactory factory, const ConnectionLimits& limits)
+                   std::vector<std::unique_ptr<Poller>>& pollers, const ListenerSettings& settings,
+                   proto::SessionFactory factory, const ConnectionLimits& limits)
     : threads_(threads),
       registries_(registries),
+      pollers_(pollers),
       settings_(settings),
       factory_(std::move(factory)),
       limits_(limits),
@@ -86,6 +97,8 @@ Listener::Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionReg
   if (!ec && address.is_v6()) acceptor_.set_option(ip::v6_only(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
+  // accept4() until it would block (see on_acceptable).
+  if (!ec) acceptor_.non_blocking(true, ec);
   if (ec) {
     throw std::runtime_error("cannot listen for " + kind + " on " + format_endpoint(endpoint) + ": " + ec.message());
   }
@@ -109,26 +122,49 @@ void Listener::stop() {
   backoff_.cancel();
 }
 
+bool Listener::plain() const noexcept { return !tls_ && !is_websocket_protocol(settings_.protocol); }
+
 void Listener::accept() {
   if (stopped_) return;
-  const std::size_t thread = threads_.next();
-  acceptor_.async_accept(threads_.context(thread),
-                         [self = shared_from_this(), thread](const boost::system::error_code& ec,
-                                                             TcpSocket socket) {
-                           self->on_accept(ec, std::move(socket), thread);
-                         });
+  acceptor_.async_wait(boost::asio::socket_base::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) { self->on_acceptable(ec); });
 }
 
-void Listener::on_accept(const boost::system::error_code& ec, TcpSocket socket,
-                         std::size_t thread) {
+void Listener::on_acceptable(const boost::system::error_code& ec) {
   if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-  if (ec == boost::asio::error::connection_aborted) {
-    // The peer gave up while queued: nothing to do with it.
-    accept();
+  // The descriptor is accepted here rather than by an Asio socket: a plain TCP connection
+  // then never enters Asio's reactor (its poller watches it), and the others are handed
+  // to their thread's reactor as before.
+  for (int i = 0; !ec && i < kAcceptBatch; ++i) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    const int fd = ::accept4(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&addr), &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      boost::asio::ip::tcp::endpoint peer;
+      if (len <= peer.capacity()) {
+        std::memcpy(peer.data(), &addr, len);
+        peer.resize(len);
+      }
+      on_accept(fd, peer);
+      continue;
+    }
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      accept();
+      return;
+    }
+    // The peer gave up while queued, or a signal: nothing to do with it.
+    if (err == ECONNABORTED || err == EINTR || err == EPROTO) continue;
+    // EMFILE, ENFILE, ENOBUFS...: retrying at once would spin; wait, then go on.
+    spdlog::warn("accept for {} failed: {}; retrying in {} ms", where_, std::strerror(err), accept_backoff.count());
+    backoff_.expires_after(accept_backoff);
+    backoff_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+      if (!e) self->accept();
+    });
     return;
   }
   if (ec) {
-    // EMFILE, ENFILE, ENOBUFS...: retrying at once would spin; wait, then go on.
     spdlog::warn("accept for {} failed: {}; retrying in {} ms", where_, ec.message(), accept_backoff.count());
     backoff_.expires_after(accept_backoff);
     backoff_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
@@ -136,36 +172,58 @@ void Listener::on_accept(const boost::system::error_code& ec, TcpSocket socket,
     });
     return;
   }
-  boost::system::error_code e2;
-  const auto peer = socket.remote_endpoint(e2);
-  if (e2) {
-    accept();  // already reset by the peer
-    return;
-  }
+  // More may be queued: accept them after the handlers already waiting on this thread.
+  boost::asio::post(threads_.context(0), [self = shared_from_this()] { self->on_acceptable({}); });
+}
+
+void Listener::on_accept(int fd, const boost::asio::ip::tcp::endpoint& peer) {
   std::string remote = format_endpoint(peer);
   if (settings_.max_connections != 0 && live_->load(std::memory_order_relaxed) >= settings_.max_connections) {
     spdlog::warn("connection from {} refused: {} is at max_connections ({})", remote, where_,
                  settings_.max_connections);
-    socket.close(e2);
-    accept();
+    ::close(fd);
     return;
   }
   // Counted from now, so a burst of accepts cannot overshoot the limit.
   auto lease = std::make_shared<Lease>(live_);
-  socket.set_option(boost::asio::ip::tcp::no_delay(true), e2);
-  socket.set_option(boost::asio::socket_base::keep_alive(true), e2);
-  // The socket already belongs to `thread`'s context; the connection is made there: at
-  // once when that is this thread (a burst of accepts then queues no handlers).
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  const std::size_t thread = threads_.next();
+  auto& context = threads_.context(thread);
+  if (plain()) {
+    // The connection is made on its thread: at once when that is this thread (a burst of
+    // accepts then queues no handlers).
+    auto make = [self = shared_from_this(), sock = PolledSocket(context.get_executor(), fd),
+                 remote = std::move(remote), lease = std::move(lease), thread]() mutable {
+      self->open(std::move(sock), std::move(remote), std::move(lease), thread);
+    };
+    if (context.get_executor().running_in_this_thread()) {
+      make();
+    } else {
+      boost::asio::post(context, std::move(make));
+    }
+    return;
+  }
+  // An Asio socket of `thread`'s context (registered with its reactor from here, as an
+  // accept onto that context would).
+  boost::system::error_code ec;
+  TcpSocket socket(context.get_executor());
+  socket.assign(peer.protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    spdlog::warn("connection from {} dropped: {}", remote, ec.message());
+    return;
+  }
   auto make = [self = shared_from_this(), sock = std::move(socket), remote = std::move(remote),
                lease = std::move(lease), thread]() mutable {
     self->open(std::move(sock), std::move(remote), std::move(lease), thread);
   };
-  if (threads_.context(thread).get_executor().running_in_this_thread()) {
+  if (context.get_executor().running_in_this_thread()) {
     make();
   } else {
-    boost::asio::post(threads_.context(thread), std::move(make));
+    boost::asio::post(context, std::move(make));
   }
-  accept();
 }
 
 }  // namespace outpost::server

@@ -1,8 +1,9 @@
 // Listener: accepts TCP connections on one address and port and places each on an I/O
-// thread (accepting straight onto that thread's io_context), where a Connection gets a
-// protocol session from the listener's factory. TLS kinds (mqtts, wss, amqps) do the TLS
-// handshake first and WebSocket kinds (ws, wss) the HTTP upgrade (listener_accept.cpp);
-// the session then reads the same bytes over every transport.
+// thread, where a Connection gets a protocol session from the listener's factory. Plain
+// TCP kinds (mqtt, amqp) give the socket to that thread's Poller and never register it
+// with Asio; TLS kinds (mqtts, wss, amqps) do the TLS handshake first and WebSocket kinds
+// (ws, wss) the HTTP upgrade (listener_accept.cpp), over an Asio socket of that thread's
+// io_context; the session then reads the same bytes over every transport.
 //
 // Threading: constructed on the main thread (binding there, so a bind failure throws at
 // start-up); start() and stop() run on I/O thread 0, which owns the acceptor. port() and
@@ -14,6 +15,7 @@
 #include "server/connection.hpp"
 #include "server/connection_registry.hpp"
 #include "server/io_threads.hpp"
+#include "server/poller.hpp"
 #include "server/tls_context.hpp"
 #include "settings.hpp"
 #include "websocket/upgrade.hpp"
@@ -35,9 +37,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds and listens now; throws std::runtime_error naming the address, port and the
   // OS error, or, for a TLS kind, the certificate or key file that cannot be used.
-  // `registries` holds one registry per I/O thread.
+  // `registries` and `pollers` hold one registry and one poller per I/O thread.
   Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionRegistry>>& registries,
-           const ListenerSettings& settings, proto::SessionFactory factory, const ConnectionLimits& limits);
+           std::vector<std::unique_ptr<Poller>>& pollers, const ListenerSettings& settings,
+           proto::SessionFactory factory, const ConnectionLimits& limits);
 
   void start();
   void stop();
@@ -54,17 +57,23 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   friend class Handshake;
+  // Waits until a connection can be accepted, then accepts what is queued.
   void accept();
-  void on_accept(const boost::system::error_code& ec, TcpSocket socket, std::size_t thread);
+  void on_acceptable(const boost::system::error_code& ec);
+  // A new connection's descriptor (non-blocking), its peer address and the thread chosen.
+  void on_accept(int fd, const boost::asio::ip::tcp::endpoint& peer);
+  bool plain() const noexcept;
   // On `thread`: the TLS handshake and WebSocket upgrade as the kind needs, then the
-  // Connection (listener_accept.cpp).
+  // Connection (listener_accept.cpp); a plain TCP connection at once.
   void open(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread);
+  void open(PolledSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread);
   template <class Stream>
   void start_session(Stream stream, std::string remote, std::shared_ptr<void> lease, std::size_t thread,
                      std::string identity);
 
   IoThreads& threads_;
   std::vector<std::unique_ptr<ConnectionRegistry>>& registries_;
+  std::vector<std::unique_ptr<Poller>>& pollers_;
   const ListenerSettings settings_;
   const proto::SessionFactory factory_;
   const ConnectionLimits limits_;

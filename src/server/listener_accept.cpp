@@ -281,18 +281,18 @@ void Listener::start_session(Stream stream, std::string remote, std::shared_ptr<
                                                    std::move(lease));
   if (!identity.empty()) conn->set_peer_identity(std::move(identity));
   try {
-    conn->start(factory_);
+    conn->start(factory_, pollers_[thread].get());
   } catch (const std::exception& e) {
     spdlog::error("connection from {} dropped: the {} session could not be created: {}", conn->remote_address(),
                   to_string(settings_.protocol), e.what());
   }
 }
 
+void Listener::open(PolledSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread) {
+  start_session(std::move(socket), std::move(remote), std::move(lease), thread, {});
+}
+
 void Listener::open(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread) {
-  if (!tls_ && !is_websocket_protocol(settings_.protocol)) {
-    start_session(std::move(socket), std::move(remote), std::move(lease), thread, {});
-    return;
-  }
   std::make_shared<Handshake>(shared_from_this(), std::move(socket), std::move(remote), std::move(lease), thread)
       ->begin();
 }

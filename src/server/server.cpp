@@ -21,6 +21,7 @@ Server::Server(unsigned threads, ConnectionLimits limits)
       signals_(std::make_unique<boost::asio::signal_set>(*signals_io_, SIGINT, SIGTERM, SIGHUP)) {
   for (std::size_t i = 0; i < threads_.size(); ++i) {
     registries_.push_back(std::make_unique<ConnectionRegistry>(connections_, threads_.context(i)));
+    pollers_.push_back(std::make_unique<Poller>(threads_.context(i)));
   }
 }
 
@@ -32,7 +33,7 @@ std::size_t Server::add_listener(const ListenerSettings& settings, proto::Sessio
 
 std::size_t Server::add_listener(const ListenerSettings& settings, proto::SessionFactory factory,
                                  const ConnectionLimits& limits) {
-  listeners_.push_back(std::make_shared<Listener>(threads_, registries_, settings, std::move(factory), limits));
+  listeners_.push_back(std::make_shared<Listener>(threads_, registries_, pollers_, settings, std::move(factory), limits));
   if (started_ && !stopped_) boost::asio::post(threads_.context(0), [l = listeners_.back()] { l->start(); });
   return listeners_.size() - 1;
 }

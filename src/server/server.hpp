@@ -12,6 +12,7 @@
 #include "server/connection_registry.hpp"
 #include "server/io_threads.hpp"
 #include "server/listener.hpp"
+#include "server/poller.hpp"
 #include "settings.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -76,6 +77,9 @@ class Server {
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::atomic<std::size_t> connections_{0};
   std::vector<std::unique_ptr<ConnectionRegistry>> registries_;  // one per I/O thread
+  // One per I/O thread, for its plain TCP connections. Destroyed after the threads have
+  // stopped, before their contexts.
+  std::vector<std::unique_ptr<Poller>> pollers_;
   std::vector<std::shared_ptr<Listener>> listeners_;
   bool started_ = false;
   bool stopped_ = false;
