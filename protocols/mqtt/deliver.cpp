@@ -15,7 +15,9 @@ void MqttSession::deliver() {
   if (auto* q = state_->queue()) drain(*q, nullptr, nullptr);
   // Shared subscriptions after the session's own queue; each group's queue hands a
   // message to whichever member pulls it.
-  for (auto& [filter, membership] : state_->shared()) drain(*membership.queue, &membership.queue, &membership.record);
+  if (state_->has_shared()) {
+    for (auto& [filter, membership] : state_->shared()) drain(*membership.queue, &membership.queue, &membership.record);
+  }
   delivering_ = false;
 }
 
@@ -117,8 +119,8 @@ bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id,
 }
 
 void MqttSession::resend_inflight() {
+  if (!state_->has_outflight()) return;
   auto& inflight = state_->outflight();
-  if (inflight.empty()) return;
   std::vector<std::pair<std::uint64_t, std::uint16_t>> order;
   order.reserve(inflight.size());
   for (const auto& [id, f] : inflight) order.emplace_back(f.sequence, id);

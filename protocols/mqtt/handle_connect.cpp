@@ -239,7 +239,9 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
                link_.peer_identity().empty() ? std::string()
                                              : fmt::format(", user '{}' (client certificate)", link_.peer_identity()));
   if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), wakeups_);
-  for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), wakeups_);
+  if (state_->has_shared()) {
+    for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), wakeups_);
+  }
   // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are re-sent on resume.
   resend_inflight();
   deliver();

@@ -59,7 +59,7 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     return true;
   }
   if (p.qos > 0 && version_ == ProtocolVersion::v5 &&
-      state_->incoming_qos2().size() + puback_waiting_ >= s.receive_maximum) {
+      state_->incoming_qos2_count() + puback_waiting_ >= s.receive_maximum) {
     // [MQTT-3.3.4-7/8]: more unacknowledged QoS 1/2 PUBLISH packets than we announced.
     fail(ReasonCode::receive_maximum_exceeded,
          fmt::format("more than the receive maximum of {} QoS 1/2 messages unacknowledged", s.receive_maximum));

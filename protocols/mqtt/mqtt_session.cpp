@@ -189,7 +189,9 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
 void MqttSession::end_session() {
   if (!state_) return;
   if (auto* q = state_->queue()) q->detach(handle_.get());
-  for (auto& [filter, membership] : state_->shared()) membership.queue->detach(handle_.get());
+  if (state_->has_shared()) {
+    for (auto& [filter, membership] : state_->shared()) membership.queue->detach(handle_.get());
+  }
   state_->return_shared_inflight(wakeups_);
   if (!will_cleared_ && pending_will_ && (!shutting_down_ || ctx_->settings.publish_will_on_shutdown)) publish_will();
   auto& registry = ctx_->broker.sessions();

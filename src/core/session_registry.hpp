@@ -45,20 +45,28 @@ class Session {
 
   // A will waiting for its delay to pass while the session is detached (MQTT 5 will
   // delay interval). Touched only by whoever holds the session, or by the registry
-  // while it is detached.
+  // while it is detached. Rare, so kept out of line.
   void set_delayed_will(MessagePtr will, Clock::time_point due) {
-    delayed_will_ = std::move(will);
-    will_due_ = due;
+    if (!will) {
+      delayed_will_.reset();
+      return;
+    }
+    delayed_will_ = std::make_unique<DelayedWill>(DelayedWill{std::move(will), due});
   }
   MessagePtr take_delayed_will() {
-    will_due_ = Clock::time_point::max();
-    return std::move(delayed_will_);
+    if (!delayed_will_) return nullptr;
+    MessagePtr will = std::move(delayed_will_->will);
+    delayed_will_.reset();
+    return will;
   }
-  Clock::time_point will_due() const noexcept { return delayed_will_ ? will_due_ : Clock::time_point::max(); }
+  Clock::time_point will_due() const noexcept { return delayed_will_ ? delayed_will_->due : Clock::time_point::max(); }
 
  private:
-  MessagePtr delayed_will_;
-  Clock::time_point will_due_ = Clock::time_point::max();
+  struct DelayedWill {
+    MessagePtr will;
+    Clock::time_point due;
+  };
+  std::unique_ptr<DelayedWill> delayed_will_;
   const std::string client_id_;
   const std::uint64_t origin_;
 };
