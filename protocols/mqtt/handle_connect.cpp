@@ -97,7 +97,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
                        fmt::format("authentication method '{}' is not supported", method));
         return false;
       }
-      auth_ = std::make_unique<AuthState>(AuthState{method, std::move(exchange), {}});
+      extras().auth = std::make_unique<AuthState>(AuthState{method, std::move(exchange), {}});
     }
     client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
     client_alias_maximum_ = c.properties.topic_alias_maximum.value_or(0);
@@ -109,7 +109,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   // as the user name (tls.use_identity_as_username), authenticates the client: the user
   // name and password in CONNECT are not used then. So does an enhanced authentication.
   const bool certified = !link_.peer_identity().empty();
-  if (auth_ || certified) {
+  if (auth() || certified) {
     // The method or the certificate proves who the client is.
   } else if (!c.username && !ctx_->allow_anonymous) {
     refuse_connect(ReasonCode::not_authorized, "anonymous access is not allowed on this listener");
@@ -160,7 +160,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     session_expiry_ = std::min(c.properties.session_expiry_interval.value_or(0), s.max_session_expiry);
   }
 
-  if (auth_) {
+  if (auth()) {
     const auto& data = c.properties.authentication_data;
     return auth_step(data ? std::string_view(*data) : std::string_view{}, false);
   }
@@ -273,11 +273,11 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason, std::str
       if (!s.wildcard_subscriptions) props.wildcard_subscription_available = 0;
       if (!s.shared_subscriptions) props.shared_subscription_available = 0;
       if (!s.subscription_identifiers) props.subscription_identifiers_available = 0;
-      if (auth_) {
+      if (auto* a = auth()) {
         // Section 4.12: the CONNACK of an enhanced authentication names its method and
         // carries the final authentication data, if any.
-        props.authentication_method = auth_->method;
-        if (!auth_->final_data.empty()) props.authentication_data = auth_->final_data;
+        props.authentication_method = a->method;
+        if (!a->final_data.empty()) props.authentication_data = a->final_data;
       }
     } else if (!why.empty()) {
       props.reason_string = reason_text(why);
@@ -368,10 +368,10 @@ void MqttSession::on_deadline() {
 }
 
 bool MqttSession::auth_step(std::string_view client_data, bool reauthenticating) {
-  AuthOutcome outcome = auth_->exchange->step(client_data);
+  AuthOutcome outcome = auth()->exchange->step(client_data);
   auto send_auth = [&](ReasonCode reason) {
     Properties props;
-    props.authentication_method = auth_->method;  // every AUTH names the method (section 3.15.2.2)
+    props.authentication_method = auth()->method;  // every AUTH names the method (section 3.15.2.2)
     if (!outcome.data.empty()) props.authentication_data = std::move(outcome.data);
     auto& out = encode_buffer();
     encode_auth(out, reason, &props);
@@ -384,20 +384,20 @@ bool MqttSession::auth_step(std::string_view client_data, bool reauthenticating)
       return true;
     case AuthOutcome::Kind::success:
       if (reauthenticating) {
-        spdlog::info("{}: re-authenticated with '{}'", describe(), auth_->method);
+        spdlog::info("{}: re-authenticated with '{}'", describe(), auth()->method);
         send_auth(ReasonCode::success);
         return true;
       }
-      auth_->final_data = std::move(outcome.data);
+      auth()->final_data = std::move(outcome.data);
       claim_session();
       return false;
     case AuthOutcome::Kind::failure:
       break;
   }
   if (reauthenticating) {
-    fail(ReasonCode::not_authorized, fmt::format("re-authentication with '{}' failed", auth_->method));
+    fail(ReasonCode::not_authorized, fmt::format("re-authentication with '{}' failed", auth()->method));
   } else {
-    refuse_connect(ReasonCode::not_authorized, fmt::format("authentication with '{}' failed", auth_->method));
+    refuse_connect(ReasonCode::not_authorized, fmt::format("authentication with '{}' failed", auth()->method));
   }
   return false;
 }
@@ -414,12 +414,12 @@ bool MqttSession::handle_auth(std::span<const std::uint8_t> body) {
     return false;
   };
   if (!decoded) return refuse(decoded.error().reason, fmt::format("invalid AUTH: {}", decoded.error().message));
-  if (!auth_) {
+  if (!auth()) {
     // Section 4.12: a client that named no method in CONNECT must not send AUTH.
     return refuse(ReasonCode::protocol_error, "AUTH without an authentication method in CONNECT");
   }
   const auto& p = decoded->properties;
-  if (!p.authentication_method || *p.authentication_method != auth_->method) {
+  if (!p.authentication_method || *p.authentication_method != auth()->method) {
     return refuse(ReasonCode::protocol_error, "AUTH with another authentication method than CONNECT's");
   }
   const std::string_view data = p.authentication_data ? std::string_view(*p.authentication_data) : std::string_view{};
@@ -430,9 +430,9 @@ bool MqttSession::handle_auth(std::span<const std::uint8_t> body) {
     return auth_step(data, false);
   }
   if (decoded->reason == ReasonCode::re_authenticate) {
-    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth_->method, client_id_) : nullptr;
+    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth()->method, client_id_) : nullptr;
     if (!exchange) return refuse(ReasonCode::bad_authentication_method, "authentication method no longer available");
-    auth_->exchange = std::move(exchange);
+    auth()->exchange = std::move(exchange);
     return auth_step(data, true);
   }
   if (decoded->reason == ReasonCode::continue_authentication) return auth_step(data, true);
