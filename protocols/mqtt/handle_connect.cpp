@@ -53,7 +53,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   version_ = c.version;
   clean_start_ = c.clean_start;
   keepalive_ = c.keep_alive;
-  client_id_ = std::string(c.client_id);
+  client_id_ = core::ClientId(c.client_id);
   const auto& s = ctx_->settings;
 
   if (client_id_.empty()) {
@@ -62,7 +62,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
       refuse_connect(ReasonCode::client_identifier_not_valid, "empty client id without clean session");
       return false;
     }
-    client_id_ = assign_client_id();
+    client_id_ = core::ClientId(assign_client_id());
     assigned_client_id_ = true;
   } else if (version_ == ProtocolVersion::v31 && client_id_.size() > 23) {
     refuse_connect(ReasonCode::client_identifier_not_valid, "MQTT 3.1 client ids are at most 23 characters");
@@ -175,6 +175,8 @@ void MqttSession::claim_session() {
   // the previous holder on another thread.
   link_.pause_reading();
   auto& registry = ctx_->broker.sessions();
+  // Before the registry can see the handle: other threads read it from then on.
+  handle_->link = link_.weak_from_link();
   registry.claim(client_id_, handle_, link_.executor(),
                  [w = std::weak_ptr<Handle>(handle_), &registry, id = client_id_, clean = clean_start_](
                      std::shared_ptr<core::Session> existing, bool superseded) {
@@ -222,6 +224,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
   if (delayed_will && !session_present) broker.publish(broker.mqtt_exchange(), delayed_will, wakeups_, nullptr);
   if (resumed) {
     state_ = std::move(resumed);
+    client_id_ = state_->client_id();  // one copy of the id, the one the registry keys on
   } else {
     state_ = std::make_shared<SessionState>(broker, client_id_, broker.next_origin());
   }
@@ -262,7 +265,7 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason, std::str
     Properties props;
     if (reason == ReasonCode::success) {
       const auto& s = ctx_->settings;
-      if (assigned_client_id_) props.assigned_client_identifier = client_id_;
+      if (assigned_client_id_) props.assigned_client_identifier = client_id_.str();
       if (server_keepalive_) props.server_keep_alive = keepalive_;
       if (session_expiry_ && *session_expiry_ != 0) props.session_expiry_interval = *session_expiry_;
       props.receive_maximum = s.receive_maximum;

@@ -2,6 +2,7 @@
 
 #include "mqtt/restore.hpp"
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -39,6 +40,17 @@ void MqttSession::Handle::on_messages_available() {
   if (session) session->deliver();
 }
 
+boost::asio::any_io_executor MqttSession::Handle::executor() const {
+  auto l = link.lock();
+  if (!l) return {};
+  auto ex = l->executor();
+  // Called from other threads: should ours be the connection's last reference, it must
+  // still go on the connection's own thread (its destructor leaves that thread's
+  // connection registry), so it is handed back there.
+  boost::asio::post(ex, [l = std::move(l)] {});
+  return ex;
+}
+
 void MqttSession::Handle::on_taken_over() {
   if (!session) return;
   spdlog::info("{}: session taken over by a new connection with the same client id", session->describe());
@@ -57,7 +69,7 @@ void MqttSession::Handle::on_space_available() {
 
 std::string MqttSession::describe() const {
   if (client_id_.empty()) return fmt::format("client <unknown> ({})", link_.remote_address());
-  return fmt::format("client '{}' ({})", client_id_, link_.remote_address());
+  return fmt::format("client '{}' ({})", client_id_.view(), link_.remote_address());
 }
 
 std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {

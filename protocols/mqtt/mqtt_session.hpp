@@ -57,8 +57,12 @@ class MqttSession final : public proto::Session {
   // allocation of its own: the connection keeps running (lingering) after it destroyed
   // its session, so a pointer into the connection's block would outlive the session.
   struct Handle final : core::Consumer, core::SessionOwner, core::SpaceWaiter {
-    MqttSession* session = nullptr;
+    MqttSession* session = nullptr;  // touched on the connection's thread only
+    // Set before the handle is given to the session registry, then never changed: the
+    // registry asks for the executor from other threads.
+    std::weak_ptr<proto::Link> link;
     void on_messages_available() override;
+    boost::asio::any_io_executor executor() const override;
     void on_taken_over() override;
     void on_space_available() override;
   };
@@ -142,7 +146,8 @@ class MqttSession final : public proto::Session {
   proto::Link& link_;
   const SessionContext* ctx_;
   std::shared_ptr<Handle> handle_;
-  std::string client_id_;
+  // Shared with the session state and the registry's entry (one copy of the characters).
+  core::ClientId client_id_;
   std::shared_ptr<SessionState> state_;
   // The will as CONNECT gave it, published on an abnormal end (built then, so that its
   // expiry counts from the publication).

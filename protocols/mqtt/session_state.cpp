@@ -5,7 +5,7 @@
 
 namespace outpost::mqtt {
 
-SessionState::SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin)
+SessionState::SessionState(core::Broker& broker, core::ClientId client_id, std::uint64_t origin)
     : core::Session(std::move(client_id), origin), broker_(broker) {}
 
 bool SessionState::ensure_queue(const core::QueueLimits& limits) {
@@ -22,7 +22,7 @@ void SessionState::make_durable() {
   if (queue_) queue_->make_durable(store, store_queue_name(client_id()));
   if (!extras_) return;
   for (const auto& [filter, record] : extras_->subscriptions) persist_subscription(filter, record);
-  const std::string& client = id();
+  const std::string client = id();
   for (auto packet_id : extras_->incoming_qos2) store.put_incoming_qos2(client, packet_id);
 }
 

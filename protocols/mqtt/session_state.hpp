@@ -54,7 +54,7 @@ constexpr OutFlight::Stage to_stage(store::EntryState s) noexcept {
 
 class SessionState final : public core::Session {
  public:
-  SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin);
+  SessionState(core::Broker& broker, core::ClientId client_id, std::uint64_t origin);
   ~SessionState() override;
 
   void destroy() override;
@@ -140,8 +140,8 @@ class SessionState final : public core::Session {
     if (!extras_) extras_ = std::make_unique<Extras>();
     return *extras_;
   }
-  // The client id, as the store's interface takes it.
-  const std::string& id() const noexcept { return client_id(); }
+  // The client id as a std::string, for the store's interface.
+  std::string id() const { return client_id().str(); }
 
   core::Broker& broker_;
   core::QueuePtr queue_;
