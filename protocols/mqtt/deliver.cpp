@@ -15,7 +15,9 @@ void MqttSession::deliver() {
   if (auto* q = state_->queue()) drain(*q, nullptr, nullptr);
   // Shared subscriptions after the session's own queue; each group's queue hands a
   // message to whichever member pulls it.
-  for (auto& [filter, membership] : state_->shared()) drain(*membership.queue, &membership.queue, &membership.record);
+  if (state_->has_shared()) {
+    for (auto& [filter, membership] : state_->shared()) drain(*membership.queue, &membership.queue, &membership.record);
+  }
   delivering_ = false;
 }
 
@@ -91,8 +93,9 @@ bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id,
     std::string_view topic = m.topic();
     std::uint16_t new_alias = 0;
     if (client_alias_maximum_ > 0) {
-      if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
-      auto& outbound = aliases_->outbound;
+      auto& x = extras();
+      if (!x.aliases) x.aliases = std::make_unique<TopicAliases>();
+      auto& outbound = x.aliases->outbound;
       if (auto it = outbound.find(m.topic()); it != outbound.end()) {
         props.topic_alias = it->second;
         topic = {};
@@ -108,7 +111,7 @@ bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id,
                     m.topic(), client_max_packet_);
       return false;
     }
-    if (new_alias != 0) aliases_->outbound.emplace(m.topic(), new_alias);
+    if (new_alias != 0) extras_->aliases->outbound.emplace(m.topic(), new_alias);
     encode_publish_header(out, version_, topic, d.qos, d.retain, dup, packet_id, p, m.payload().size());
   }
   link_.write(out);
@@ -117,8 +120,8 @@ bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id,
 }
 
 void MqttSession::resend_inflight() {
+  if (!state_->has_outflight()) return;
   auto& inflight = state_->outflight();
-  if (inflight.empty()) return;
   std::vector<std::pair<std::uint64_t, std::uint16_t>> order;
   order.reserve(inflight.size());
   for (const auto& [id, f] : inflight) order.emplace_back(f.sequence, id);

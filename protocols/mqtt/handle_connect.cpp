@@ -53,7 +53,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   version_ = c.version;
   clean_start_ = c.clean_start;
   keepalive_ = c.keep_alive;
-  client_id_ = std::string(c.client_id);
+  client_id_ = core::ClientId(c.client_id);
   const auto& s = ctx_->settings;
 
   if (client_id_.empty()) {
@@ -62,7 +62,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
       refuse_connect(ReasonCode::client_identifier_not_valid, "empty client id without clean session");
       return false;
     }
-    client_id_ = assign_client_id();
+    client_id_ = core::ClientId(assign_client_id());
     assigned_client_id_ = true;
   } else if (version_ == ProtocolVersion::v31 && client_id_.size() > 23) {
     refuse_connect(ReasonCode::client_identifier_not_valid, "MQTT 3.1 client ids are at most 23 characters");
@@ -97,7 +97,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
                        fmt::format("authentication method '{}' is not supported", method));
         return false;
       }
-      auth_ = std::make_unique<AuthState>(AuthState{method, std::move(exchange), {}});
+      extras().auth = std::make_unique<AuthState>(AuthState{method, std::move(exchange), {}});
     }
     client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
     client_alias_maximum_ = c.properties.topic_alias_maximum.value_or(0);
@@ -109,7 +109,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   // as the user name (tls.use_identity_as_username), authenticates the client: the user
   // name and password in CONNECT are not used then. So does an enhanced authentication.
   const bool certified = !link_.peer_identity().empty();
-  if (auth_ || certified) {
+  if (auth() || certified) {
     // The method or the certificate proves who the client is.
   } else if (!c.username && !ctx_->allow_anonymous) {
     refuse_connect(ReasonCode::not_authorized, "anonymous access is not allowed on this listener");
@@ -160,7 +160,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     session_expiry_ = std::min(c.properties.session_expiry_interval.value_or(0), s.max_session_expiry);
   }
 
-  if (auth_) {
+  if (auth()) {
     const auto& data = c.properties.authentication_data;
     return auth_step(data ? std::string_view(*data) : std::string_view{}, false);
   }
@@ -175,6 +175,8 @@ void MqttSession::claim_session() {
   // the previous holder on another thread.
   link_.pause_reading();
   auto& registry = ctx_->broker.sessions();
+  // Before the registry can see the handle: other threads read it from then on.
+  handle_->link = link_.weak_from_link();
   registry.claim(client_id_, handle_, link_.executor(),
                  [w = std::weak_ptr<Handle>(handle_), &registry, id = client_id_, clean = clean_start_](
                      std::shared_ptr<core::Session> existing, bool superseded) {
@@ -222,6 +224,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
   if (delayed_will && !session_present) broker.publish(broker.mqtt_exchange(), delayed_will, wakeups_, nullptr);
   if (resumed) {
     state_ = std::move(resumed);
+    client_id_ = state_->client_id();  // one copy of the id, the one the registry keys on
   } else {
     state_ = std::make_shared<SessionState>(broker, client_id_, broker.next_origin());
   }
@@ -239,7 +242,9 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
                link_.peer_identity().empty() ? std::string()
                                              : fmt::format(", user '{}' (client certificate)", link_.peer_identity()));
   if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), wakeups_);
-  for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), wakeups_);
+  if (state_->has_shared()) {
+    for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), wakeups_);
+  }
   // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are re-sent on resume.
   resend_inflight();
   deliver();
@@ -260,7 +265,7 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason, std::str
     Properties props;
     if (reason == ReasonCode::success) {
       const auto& s = ctx_->settings;
-      if (assigned_client_id_) props.assigned_client_identifier = client_id_;
+      if (assigned_client_id_) props.assigned_client_identifier = client_id_.str();
       if (server_keepalive_) props.server_keep_alive = keepalive_;
       if (session_expiry_ && *session_expiry_ != 0) props.session_expiry_interval = *session_expiry_;
       props.receive_maximum = s.receive_maximum;
@@ -271,11 +276,11 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason, std::str
       if (!s.wildcard_subscriptions) props.wildcard_subscription_available = 0;
       if (!s.shared_subscriptions) props.shared_subscription_available = 0;
       if (!s.subscription_identifiers) props.subscription_identifiers_available = 0;
-      if (auth_) {
+      if (auto* a = auth()) {
         // Section 4.12: the CONNACK of an enhanced authentication names its method and
         // carries the final authentication data, if any.
-        props.authentication_method = auth_->method;
-        if (!auth_->final_data.empty()) props.authentication_data = auth_->final_data;
+        props.authentication_method = a->method;
+        if (!a->final_data.empty()) props.authentication_data = a->final_data;
       }
     } else if (!why.empty()) {
       props.reason_string = reason_text(why);
@@ -366,10 +371,10 @@ void MqttSession::on_deadline() {
 }
 
 bool MqttSession::auth_step(std::string_view client_data, bool reauthenticating) {
-  AuthOutcome outcome = auth_->exchange->step(client_data);
+  AuthOutcome outcome = auth()->exchange->step(client_data);
   auto send_auth = [&](ReasonCode reason) {
     Properties props;
-    props.authentication_method = auth_->method;  // every AUTH names the method (section 3.15.2.2)
+    props.authentication_method = auth()->method;  // every AUTH names the method (section 3.15.2.2)
     if (!outcome.data.empty()) props.authentication_data = std::move(outcome.data);
     auto& out = encode_buffer();
     encode_auth(out, reason, &props);
@@ -382,20 +387,20 @@ bool MqttSession::auth_step(std::string_view client_data, bool reauthenticating)
       return true;
     case AuthOutcome::Kind::success:
       if (reauthenticating) {
-        spdlog::info("{}: re-authenticated with '{}'", describe(), auth_->method);
+        spdlog::info("{}: re-authenticated with '{}'", describe(), auth()->method);
         send_auth(ReasonCode::success);
         return true;
       }
-      auth_->final_data = std::move(outcome.data);
+      auth()->final_data = std::move(outcome.data);
       claim_session();
       return false;
     case AuthOutcome::Kind::failure:
       break;
   }
   if (reauthenticating) {
-    fail(ReasonCode::not_authorized, fmt::format("re-authentication with '{}' failed", auth_->method));
+    fail(ReasonCode::not_authorized, fmt::format("re-authentication with '{}' failed", auth()->method));
   } else {
-    refuse_connect(ReasonCode::not_authorized, fmt::format("authentication with '{}' failed", auth_->method));
+    refuse_connect(ReasonCode::not_authorized, fmt::format("authentication with '{}' failed", auth()->method));
   }
   return false;
 }
@@ -412,12 +417,12 @@ bool MqttSession::handle_auth(std::span<const std::uint8_t> body) {
     return false;
   };
   if (!decoded) return refuse(decoded.error().reason, fmt::format("invalid AUTH: {}", decoded.error().message));
-  if (!auth_) {
+  if (!auth()) {
     // Section 4.12: a client that named no method in CONNECT must not send AUTH.
     return refuse(ReasonCode::protocol_error, "AUTH without an authentication method in CONNECT");
   }
   const auto& p = decoded->properties;
-  if (!p.authentication_method || *p.authentication_method != auth_->method) {
+  if (!p.authentication_method || *p.authentication_method != auth()->method) {
     return refuse(ReasonCode::protocol_error, "AUTH with another authentication method than CONNECT's");
   }
   const std::string_view data = p.authentication_data ? std::string_view(*p.authentication_data) : std::string_view{};
@@ -428,9 +433,9 @@ bool MqttSession::handle_auth(std::span<const std::uint8_t> body) {
     return auth_step(data, false);
   }
   if (decoded->reason == ReasonCode::re_authenticate) {
-    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth_->method, client_id_) : nullptr;
+    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth()->method, client_id_) : nullptr;
     if (!exchange) return refuse(ReasonCode::bad_authentication_method, "authentication method no longer available");
-    auth_->exchange = std::move(exchange);
+    auth()->exchange = std::move(exchange);
     return auth_step(data, true);
   }
   if (decoded->reason == ReasonCode::continue_authentication) return auth_step(data, true);

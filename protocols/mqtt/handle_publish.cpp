@@ -59,7 +59,7 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     return true;
   }
   if (p.qos > 0 && version_ == ProtocolVersion::v5 &&
-      state_->incoming_qos2().size() + puback_waiting_ >= s.receive_maximum) {
+      state_->incoming_qos2_count() + puback_waiting() >= s.receive_maximum) {
     // [MQTT-3.3.4-7/8]: more unacknowledged QoS 1/2 PUBLISH packets than we announced.
     fail(ReasonCode::receive_maximum_exceeded,
          fmt::format("more than the receive maximum of {} QoS 1/2 messages unacknowledged", s.receive_maximum));
@@ -83,7 +83,7 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
   }
 
   auto message = make_message(p, std::string(topic));
-  auto result = ctx_->broker.publish(ctx_->broker.mqtt_exchange(), message, wakeups_, &congested_);
+  auto result = ctx_->broker.publish(ctx_->broker.mqtt_exchange(), message, wakeups_, &extras().congested);
   after_route(result, *message);
 
   if (p.qos == 0) return true;
@@ -125,8 +125,9 @@ std::optional<std::string_view> MqttSession::resolve_topic_alias(std::uint16_t a
     fail(ReasonCode::topic_alias_invalid, fmt::format("topic alias {} outside 1..{}", alias, max));
     return std::nullopt;
   }
-  if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
-  auto& inbound = aliases_->inbound;
+  auto& x = extras();
+  if (!x.aliases) x.aliases = std::make_unique<TopicAliases>();
+  auto& inbound = x.aliases->inbound;
   if (inbound.size() < max) inbound.resize(max);
   std::string& slot = inbound[alias - 1];
   if (!topic.empty()) {
@@ -145,29 +146,31 @@ void MqttSession::after_route(const core::PublishResult& result, const core::Mes
   // Never silent: every refused delivery is counted by the broker and logged here,
   // at most a few lines per second per publisher.
   const auto now = std::chrono::steady_clock::now();
-  if (now - drop_log_window_ >= std::chrono::seconds(1)) {
-    if (drops_unlogged_ > 0) {
-      spdlog::warn("{}: {} more deliveries dropped because subscriber queues were full", describe(), drops_unlogged_);
+  auto& x = extras();
+  if (now - x.drop_log_window >= std::chrono::seconds(1)) {
+    if (x.drops_unlogged > 0) {
+      spdlog::warn("{}: {} more deliveries dropped because subscriber queues were full", describe(), x.drops_unlogged);
     }
-    drop_log_window_ = now;
-    drop_logs_in_window_ = 0;
-    drops_unlogged_ = 0;
+    x.drop_log_window = now;
+    x.drop_logs_in_window = 0;
+    x.drops_unlogged = 0;
   }
-  if (drop_logs_in_window_ < 3) {
-    ++drop_logs_in_window_;
+  if (x.drop_logs_in_window < 3) {
+    ++x.drop_logs_in_window;
     spdlog::warn("{}: message on '{}' (QoS {}) dropped for {} of {} subscribers: their queues are full "
                  "(mqtt.max_queued_messages {}, mqtt.max_queued_bytes {})",
                  describe(), message.topic(), message.qos(), result.dropped, result.matched,
                  ctx_->settings.max_queued_messages, ctx_->settings.max_queued_bytes);
   } else {
-    drops_unlogged_ += result.dropped;
+    x.drops_unlogged += result.dropped;
   }
 }
 
 void MqttSession::log_store_full() {
   const auto now = std::chrono::steady_clock::now();
-  if (now - store_full_logged_ < std::chrono::seconds(1)) return;
-  store_full_logged_ = now;
+  auto& x = extras();
+  if (now - x.store_full_logged < std::chrono::seconds(1)) return;
+  x.store_full_logged = now;
   spdlog::warn("{}: QoS 1/2 PUBLISH refused with 0x97 (quota exceeded): the store is full (persistence.max_bytes)",
                describe());
 }
@@ -175,34 +178,37 @@ void MqttSession::log_store_full() {
 void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason,
                                            bool needs_commit) {
   const bool wait = needs_commit && ctx_->broker.store().persistent();
-  if (!wait && barriers_in_flight_ == 0 && unsent_acks_.empty()) {
+  if (!wait && (!extras_ || (extras_->barriers_in_flight == 0 && extras_->unsent_acks.empty()))) {
     send_ack(type, packet_id, reason);
     return;
   }
+  auto& x = extras();
   // Behind a commit, or behind acknowledgements that wait for one: PUBACK / PUBREC go out
   // in the order the PUBLISH packets came [MQTT-4.6.0-2, 4.6.0-3].
-  unsent_acks_.push_back(PendingAck{type, packet_id, reason});
-  if (type == PacketType::puback) ++puback_waiting_;
+  x.unsent_acks.push_back(PendingAck{type, packet_id, reason});
+  if (type == PacketType::puback) ++x.puback_waiting;
 }
 
 void MqttSession::flush_acks() {
-  if (unsent_acks_.empty()) return;
+  if (!extras_ || extras_->unsent_acks.empty()) return;
+  auto& x = *extras_;
   // One barrier for every acknowledgement of this read: it runs once the store holds
   // all that they acknowledge (barriers complete in call order).
-  ++barriers_in_flight_;
+  ++x.barriers_in_flight;
   ctx_->broker.store().after_commit(
-      [w = std::weak_ptr<Handle>(handle_), ex = link_.executor(), acks = std::move(unsent_acks_)]() mutable {
+      [w = std::weak_ptr<Handle>(handle_), ex = link_.executor(), acks = std::move(x.unsent_acks)]() mutable {
         boost::asio::post(ex, [w = std::move(w), acks = std::move(acks)] {
           auto h = w.lock();
           if (!h || !h->session || h->session->closed_) return;
-          --h->session->barriers_in_flight_;
+          auto& hx = *h->session->extras_;  // made when the barrier was registered
+          --hx.barriers_in_flight;
           for (const auto& a : acks) {
-            if (a.type == PacketType::puback) --h->session->puback_waiting_;
+            if (a.type == PacketType::puback) --hx.puback_waiting;
             h->session->send_ack(a.type, a.packet_id, a.reason);
           }
         });
       });
-  unsent_acks_ = {};
+  x.unsent_acks = {};
 }
 
 void MqttSession::send_ack(PacketType type, std::uint16_t packet_id, ReasonCode reason) {

@@ -2,14 +2,15 @@
 
 #include "mqtt/restore.hpp"
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 namespace outpost::mqtt {
 
-MqttSession::MqttSession(proto::Link& link, std::shared_ptr<const SessionContext> ctx)
-    : link_(link), ctx_(std::move(ctx)), handle_(std::make_shared<Handle>()) {
+MqttSession::MqttSession(proto::Link& link, const SessionContext& ctx)
+    : link_(link), ctx_(&ctx), handle_(std::make_shared<Handle>()) {
   handle_->session = this;
   last_packet_ = std::chrono::steady_clock::now();
   // A connection that never sends CONNECT must not hold a slot forever [MQTT-3.1.4-1 leaves
@@ -39,6 +40,17 @@ void MqttSession::Handle::on_messages_available() {
   if (session) session->deliver();
 }
 
+boost::asio::any_io_executor MqttSession::Handle::executor() const {
+  auto l = link.lock();
+  if (!l) return {};
+  auto ex = l->executor();
+  // Called from other threads: should ours be the connection's last reference, it must
+  // still go on the connection's own thread (its destructor leaves that thread's
+  // connection registry), so it is handed back there.
+  boost::asio::post(ex, [l = std::move(l)] {});
+  return ex;
+}
+
 void MqttSession::Handle::on_taken_over() {
   if (!session) return;
   spdlog::info("{}: session taken over by a new connection with the same client id", session->describe());
@@ -49,20 +61,20 @@ void MqttSession::Handle::on_taken_over() {
 }
 
 void MqttSession::Handle::on_space_available() {
-  if (!session || session->flow_waits_ == 0) return;
-  if (--session->flow_waits_ == 0 && !session->closed_ && session->phase_ == Phase::connected) {
+  if (!session || session->flow_waits() == 0) return;
+  if (--session->extras_->flow_waits == 0 && !session->closed_ && session->phase_ == Phase::connected) {
     session->link_.resume_reading();
   }
 }
 
 std::string MqttSession::describe() const {
   if (client_id_.empty()) return fmt::format("client <unknown> ({})", link_.remote_address());
-  return fmt::format("client '{}' ({})", client_id_, link_.remote_address());
+  return fmt::format("client '{}' ({})", client_id_.view(), link_.remote_address());
 }
 
 std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
   std::size_t consumed = 0;
-  while (!closed_ && phase_ != Phase::closing && phase_ != Phase::awaiting_session && flow_waits_ == 0) {
+  while (!closed_ && phase_ != Phase::closing && phase_ != Phase::awaiting_session && flow_waits() == 0) {
     auto frame = parse_fixed_header(data.subspan(consumed), ctx_->settings.max_packet_size);
     if (frame.status == FrameStatus::need_more) break;
     if (frame.status == FrameStatus::error) {
@@ -77,7 +89,7 @@ std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
     last_packet_ = std::chrono::steady_clock::now();
     if (!handle_packet(h, body)) break;
   }
-  if (!congested_.empty()) wait_for_congested();
+  if (extras_ && !extras_->congested.empty()) wait_for_congested();
   flush_acks();
   flush_wakeups();
   return consumed;
@@ -143,7 +155,7 @@ void MqttSession::fail(ReasonCode reason, std::string_view why) {
 void MqttSession::close(std::string_view why) {
   if (phase_ == Phase::closing || closed_) return;
   phase_ = Phase::closing;
-  close_reason_ = std::string(why);
+  extras().close_reason = std::string(why);
   link_.close(why);
 }
 
@@ -176,7 +188,7 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
   closed_ = true;
   link_.set_deadline(std::chrono::steady_clock::time_point::max());
   if (was_connected) {
-    std::string reason = !close_reason_.empty() ? close_reason_
+    std::string reason = extras_ && !extras_->close_reason.empty() ? extras_->close_reason
                          : cause == proto::CloseCause::peer_closed ? "connection closed by the client"
                                                                     : std::string(detail);
     spdlog::info("{} disconnected: {}", describe(), reason);
@@ -189,7 +201,9 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
 void MqttSession::end_session() {
   if (!state_) return;
   if (auto* q = state_->queue()) q->detach(handle_.get());
-  for (auto& [filter, membership] : state_->shared()) membership.queue->detach(handle_.get());
+  if (state_->has_shared()) {
+    for (auto& [filter, membership] : state_->shared()) membership.queue->detach(handle_.get());
+  }
   state_->return_shared_inflight(wakeups_);
   if (!will_cleared_ && pending_will_ && (!shutting_down_ || ctx_->settings.publish_will_on_shutdown)) publish_will();
   auto& registry = ctx_->broker.sessions();
@@ -213,25 +227,27 @@ bool MqttSession::keep_session() const {
 }
 
 void MqttSession::wait_for_congested() {
-  std::sort(congested_.begin(), congested_.end());
-  congested_.erase(std::unique(congested_.begin(), congested_.end()), congested_.end());
-  for (auto& q : congested_) {
+  auto& x = *extras_;
+  auto& congested = x.congested;
+  std::sort(congested.begin(), congested.end());
+  congested.erase(std::unique(congested.begin(), congested.end()), congested.end());
+  for (auto& q : congested) {
     // A publisher feeding its own queue would wait for itself.
     if (state_ && q == state_->queue_ptr()) continue;
     if (q->wait_for_space(handle_, link_.executor())) {
-      ++flow_waits_;
+      ++x.flow_waits;
       spdlog::debug("{}: reading paused: queue '{}' is congested", describe(), q->name());
     }
   }
-  congested_.clear();
-  if (flow_waits_ > 0) link_.pause_reading();
+  congested.clear();
+  if (x.flow_waits > 0) link_.pause_reading();
 }
 
 proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous,
                                           std::shared_ptr<const EnhancedAuth> enhanced_auth) {
   auto ctx = std::make_shared<const SessionContext>(
       SessionContext{broker, settings, allow_anonymous, std::move(enhanced_auth)});
-  return [ctx](proto::Link& link) -> std::unique_ptr<proto::Session> { return std::make_unique<MqttSession>(link, ctx); };
+  return [ctx](proto::Link& link) -> std::unique_ptr<proto::Session> { return std::make_unique<MqttSession>(link, *ctx); };
 }
 
 }  // namespace outpost::mqtt

@@ -6,6 +6,10 @@
 //
 // Threading: created, used and destroyed on its connection's I/O thread. Other threads
 // reach it only through `Handle` (a weak_ptr they post to the connection's executor).
+//
+// Memory: one lives per connected client, most of them idle, so what an idle connection
+// does not use (close reason, congested queues, acknowledgements waiting for the store,
+// log rate windows, topic aliases, enhanced authentication) is allocated on first use.
 #pragma once
 
 #include "common/link.hpp"
@@ -26,7 +30,8 @@
 
 namespace outpost::mqtt {
 
-// What every MQTT session of one listener shares.
+// What every MQTT session of one listener shares. Owned by the listener's session
+// factory, which outlives the sessions it makes (a listener outlives its connections).
 struct SessionContext {
   core::Broker& broker;
   const MqttSettings& settings;
@@ -37,7 +42,7 @@ struct SessionContext {
 
 class MqttSession final : public proto::Session {
  public:
-  MqttSession(proto::Link& link, std::shared_ptr<const SessionContext> ctx);
+  MqttSession(proto::Link& link, const SessionContext& ctx);
   ~MqttSession() override;
 
   std::size_t on_data(std::span<const std::uint8_t> data) override;
@@ -48,15 +53,21 @@ class MqttSession final : public proto::Session {
 
  private:
   // The face this session shows to other threads: queue wake-ups, takeover, flow
-  // control. Cleared when the connection ends, so late posts find nobody.
+  // control. Cleared when the connection ends, so late posts find nobody. It has an
+  // allocation of its own: the connection keeps running (lingering) after it destroyed
+  // its session, so a pointer into the connection's block would outlive the session.
   struct Handle final : core::Consumer, core::SessionOwner, core::SpaceWaiter {
-    MqttSession* session = nullptr;
+    MqttSession* session = nullptr;  // touched on the connection's thread only
+    // Set before the handle is given to the session registry, then never changed: the
+    // registry asks for the executor from other threads.
+    std::weak_ptr<proto::Link> link;
     void on_messages_available() override;
+    boost::asio::any_io_executor executor() const override;
     void on_taken_over() override;
     void on_space_available() override;
   };
 
-  enum class Phase { awaiting_connect, awaiting_auth, awaiting_session, connected, closing };
+  enum class Phase : std::uint8_t { awaiting_connect, awaiting_auth, awaiting_session, connected, closing };
 
   // One packet; returns false when the connection is being closed.
   bool handle_packet(const FixedHeader& header, std::span<const std::uint8_t> body);
@@ -119,6 +130,11 @@ class MqttSession final : public proto::Session {
   void fail(ReasonCode reason, std::string_view why);
   void close(std::string_view why);
   void flush_wakeups() { wakeups_.flush(); }
+  // The rarely used state below, allocated by the first call.
+  struct Extras;
+  Extras& extras();
+  unsigned flow_waits() const noexcept;
+  std::uint32_t puback_waiting() const noexcept;
   void end_session();
   std::string describe() const;
   // Scratch for encoding a packet before Link::write (which copies it); cleared.
@@ -128,16 +144,11 @@ class MqttSession final : public proto::Session {
   core::QueueLimits queue_limits() const;
 
   proto::Link& link_;
-  std::shared_ptr<const SessionContext> ctx_;
+  const SessionContext* ctx_;
   std::shared_ptr<Handle> handle_;
-  Phase phase_ = Phase::awaiting_connect;
-  ProtocolVersion version_ = ProtocolVersion::v311;
-  std::string client_id_;
-  bool clean_start_ = true;
-  std::uint16_t keepalive_ = 0;
-  std::optional<std::uint32_t> session_expiry_;  // seconds; nullopt = never (3.1.1 persistent)
+  // Shared with the session state and the registry's entry (one copy of the characters).
+  core::ClientId client_id_;
   std::shared_ptr<SessionState> state_;
-  std::string close_reason_;
   // The will as CONNECT gave it, published on an abnormal end (built then, so that its
   // expiry counts from the publication).
   struct PendingWill {
@@ -147,49 +158,70 @@ class MqttSession final : public proto::Session {
     std::optional<std::uint32_t> expiry_interval;  // message expiry interval, seconds
   };
   std::unique_ptr<PendingWill> pending_will_;
-  bool assigned_client_id_ = false;
-  bool server_keepalive_ = false;
-  bool will_cleared_ = false;         // normal DISCONNECT: no will [MQTT-3.1.2-10]
-  bool shutting_down_ = false;
-  bool closed_ = false;
-  bool delivering_ = false;
+  std::unique_ptr<Extras> extras_;
   std::chrono::steady_clock::time_point last_packet_;
   core::WakeupBatch wakeups_;
-  std::vector<core::QueuePtr> congested_;
-  unsigned flow_waits_ = 0;
-  std::chrono::steady_clock::time_point drop_log_window_{};
-  unsigned drop_logs_in_window_ = 0;
-  std::chrono::steady_clock::time_point store_full_logged_{};
-  struct PendingAck {
-    PacketType type;
-    std::uint16_t packet_id;
-    ReasonCode reason;
-  };
-  std::vector<PendingAck> unsent_acks_;  // waiting for this read's barrier
-  unsigned barriers_in_flight_ = 0;      // barriers registered and not yet come back
-  std::uint32_t puback_waiting_ = 0;     // QoS 1 acknowledgements held for a commit
-  std::uint64_t drops_unlogged_ = 0;
+  std::optional<std::uint32_t> session_expiry_;  // seconds; nullopt = never (3.1.1 persistent)
+  std::uint16_t keepalive_ = 0;
+  Phase phase_ = Phase::awaiting_connect;
+  ProtocolVersion version_ = ProtocolVersion::v311;
 
   // What a 5.0 client asked of the packets we send it (CONNECT properties).
   std::uint16_t client_receive_maximum_ = 65535;  // its receive maximum [MQTT-3.3.4-9]
   std::uint16_t client_alias_maximum_ = 0;        // topic aliases it accepts from us
   std::uint32_t client_max_packet_ = 0;           // largest packet it accepts; 0 = no limit
   bool problem_information_ = true;               // reason strings allowed beyond CONNACK/DISCONNECT
+
+  bool clean_start_ = true;
+  bool assigned_client_id_ = false;
+  bool server_keepalive_ = false;
+  bool will_cleared_ = false;         // normal DISCONNECT: no will [MQTT-3.1.2-10]
+  bool shutting_down_ = false;
+  bool closed_ = false;
+  bool delivering_ = false;
+
   // Topic aliases of this connection, both directions [MQTT-3.3.2-7: they do not outlive
-  // it]. Allocated at first use, so connections that use none pay nothing.
+  // it].
   struct TopicAliases {
     std::vector<std::string> inbound;                          // alias - 1 -> topic
     std::unordered_map<std::string, std::uint16_t> outbound;   // topic -> alias we assigned
   };
-  std::unique_ptr<TopicAliases> aliases_;
   // An enhanced authentication in progress or done (only when CONNECT named a method).
   struct AuthState {
     std::string method;
     std::unique_ptr<AuthExchange> exchange;
     std::string final_data;  // for CONNACK
   };
-  std::unique_ptr<AuthState> auth_;
+  struct PendingAck {
+    PacketType type;
+    std::uint16_t packet_id;
+    ReasonCode reason;
+  };
+  AuthState* auth() const noexcept;
 };
+
+struct MqttSession::Extras {
+  std::string close_reason;
+  std::vector<core::QueuePtr> congested;  // queues this read's publishes found congested
+  std::vector<PendingAck> unsent_acks;    // waiting for this read's barrier
+  unsigned flow_waits = 0;                // congested queues reading waits for
+  unsigned barriers_in_flight = 0;        // barriers registered and not yet come back
+  std::uint32_t puback_waiting = 0;       // QoS 1 acknowledgements held for a commit
+  unsigned drop_logs_in_window = 0;
+  std::uint64_t drops_unlogged = 0;
+  std::chrono::steady_clock::time_point drop_log_window{};
+  std::chrono::steady_clock::time_point store_full_logged{};
+  std::unique_ptr<TopicAliases> aliases;  // allocated at first use
+  std::unique_ptr<AuthState> auth;
+};
+
+inline MqttSession::Extras& MqttSession::extras() {
+  if (!extras_) extras_ = std::make_unique<Extras>();
+  return *extras_;
+}
+inline unsigned MqttSession::flow_waits() const noexcept { return extras_ ? extras_->flow_waits : 0; }
+inline std::uint32_t MqttSession::puback_waiting() const noexcept { return extras_ ? extras_->puback_waiting : 0; }
+inline MqttSession::AuthState* MqttSession::auth() const noexcept { return extras_ ? extras_->auth.get() : nullptr; }
 
 // The factory a listener uses for MQTT connections.
 proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous,

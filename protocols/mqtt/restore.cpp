@@ -44,7 +44,7 @@ void SessionRestorer::retained(store::StoredMessage&& m) {
 }
 
 void SessionRestorer::session(store::SessionRecord&& s) {
-  auto state = std::make_shared<SessionState>(broker_, s.client_id, broker_.next_origin());
+  auto state = std::make_shared<SessionState>(broker_, core::ClientId(s.client_id), broker_.next_origin());
   state->make_durable();
   std::string id = s.client_id;
   sessions_.emplace(std::move(id), Restored{std::move(state), std::move(s)});
@@ -150,7 +150,7 @@ RestoreCounts SessionRestorer::finish() {
       }
       expiry = std::chrono::seconds((left_ms + 999) / 1000);
     }
-    broker_.sessions().adopt(client_id, r.state, expiry);
+    broker_.sessions().adopt(r.state->client_id(), r.state, expiry);
     ++counts_.sessions;
   }
   for (const auto& name : orphan_queues_) broker_.store().delete_queue(name);

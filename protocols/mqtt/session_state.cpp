@@ -5,12 +5,12 @@
 
 namespace outpost::mqtt {
 
-SessionState::SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin)
+SessionState::SessionState(core::Broker& broker, core::ClientId client_id, std::uint64_t origin)
     : core::Session(std::move(client_id), origin), broker_(broker) {}
 
 bool SessionState::ensure_queue(const core::QueueLimits& limits) {
   if (queue_) return false;
-  queue_ = broker_.make_queue("mqtt/" + client_id(), limits);
+  queue_ = broker_.make_queue("mqtt/" + id(), limits);
   if (durable_) queue_->make_durable(broker_.store(), store_queue_name(client_id()));
   return true;
 }
@@ -20,15 +20,17 @@ void SessionState::make_durable() {
   durable_ = true;
   auto& store = broker_.store();
   if (queue_) queue_->make_durable(store, store_queue_name(client_id()));
-  for (const auto& [filter, record] : subscriptions_) persist_subscription(filter, record);
-  for (auto id : incoming_qos2_) store.put_incoming_qos2(client_id(), id);
+  if (!extras_) return;
+  for (const auto& [filter, record] : extras_->subscriptions) persist_subscription(filter, record);
+  const std::string client = id();
+  for (auto packet_id : extras_->incoming_qos2) store.put_incoming_qos2(client, packet_id);
 }
 
 void SessionState::persist_session(std::uint8_t protocol_level, std::optional<std::uint32_t> expiry,
                                    std::int64_t disconnected_unix_ms) {
   if (!durable_) return;
   store::SessionRecord r;
-  r.client_id = client_id();
+  r.client_id = id();
   r.protocol_level = protocol_level;
   r.expiry_interval = expiry.value_or(0xFFFFFFFF);
   r.disconnected_unix_ms = disconnected_unix_ms;
@@ -38,7 +40,7 @@ void SessionState::persist_session(std::uint8_t protocol_level, std::optional<st
 void SessionState::persist_subscription(const std::string& filter, const SubscriptionRecord& record) {
   if (!durable_) return;
   store::SubscriptionRecord r;
-  r.client_id = client_id();
+  r.client_id = id();
   r.filter = filter;
   r.qos = record.granted_qos;
   r.options = encode_options(record);
@@ -47,15 +49,15 @@ void SessionState::persist_subscription(const std::string& filter, const Subscri
 }
 
 void SessionState::forget_subscription(const std::string& filter) {
-  if (durable_) broker_.store().delete_subscription(client_id(), filter);
+  if (durable_) broker_.store().delete_subscription(id(), filter);
 }
 
 void SessionState::persist_incoming_qos2(std::uint16_t packet_id) {
-  if (durable_) broker_.store().put_incoming_qos2(client_id(), packet_id);
+  if (durable_) broker_.store().put_incoming_qos2(id(), packet_id);
 }
 
 void SessionState::forget_incoming_qos2(std::uint16_t packet_id) {
-  if (durable_) broker_.store().delete_incoming_qos2(client_id(), packet_id);
+  if (durable_) broker_.store().delete_incoming_qos2(id(), packet_id);
 }
 
 std::uint8_t SessionState::encode_options(const SubscriptionRecord& record) {
@@ -72,23 +74,24 @@ void SessionState::decode_options(std::uint8_t bits, SubscriptionRecord& record)
 SessionState::~SessionState() {
   // Memory only: a session that ends with the process (broker shutdown) stays in the
   // store; destroy() is what deletes it. Shared groups are left alone for the same reason.
-  if (destroyed_ || !queue_) return;
-  for (const auto& [filter, record] : subscriptions_) {
+  if (destroyed_ || !queue_ || !extras_) return;
+  for (const auto& [filter, record] : extras_->subscriptions) {
     if (!core::is_shared_filter(filter)) broker_.mqtt_exchange().unbind(filter, *queue_);
   }
 }
 
 bool SessionState::add_subscription(const std::string& filter, const SubscriptionRecord& record,
                                     const core::QueueLimits& limits) {
-  const bool is_new = !subscriptions_.contains(filter);
-  subscriptions_[filter] = record;
+  auto& x = extras();
+  const bool is_new = !x.subscriptions.contains(filter);
+  x.subscriptions[filter] = record;
   if (auto shared = core::parse_shared(filter)) {
     if (is_new) {
       core::QueueLimits group_limits = limits;
       group_limits.drop_qos0_without_consumer = false;  // other members may come back
-      shared_[filter] = SharedMembership{broker_.shared_groups().join(shared->group, shared->filter, group_limits), record};
+      x.shared[filter] = SharedMembership{broker_.shared_groups().join(shared->group, shared->filter, group_limits), record};
     } else {
-      shared_[filter].record = record;
+      x.shared[filter].record = record;
     }
     return is_new;
   }
@@ -98,11 +101,12 @@ bool SessionState::add_subscription(const std::string& filter, const Subscriptio
 }
 
 bool SessionState::remove_subscription(const std::string& filter) {
-  auto it = subscriptions_.find(filter);
-  if (it == subscriptions_.end()) return false;
-  subscriptions_.erase(it);
+  if (!extras_) return false;
+  auto it = extras_->subscriptions.find(filter);
+  if (it == extras_->subscriptions.end()) return false;
+  extras_->subscriptions.erase(it);
   if (auto shared = core::parse_shared(filter)) {
-    shared_.erase(filter);
+    extras_->shared.erase(filter);
     broker_.shared_groups().leave(shared->group, shared->filter);
   } else if (queue_) {
     broker_.mqtt_exchange().unbind(filter, *queue_);
@@ -111,11 +115,13 @@ bool SessionState::remove_subscription(const std::string& filter) {
 }
 
 void SessionState::return_shared_inflight(core::WakeupBatch& wakeups) {
+  if (!extras_) return;
+  auto& outflight = extras_->outflight;
   std::map<core::Queue*, std::vector<std::pair<std::uint64_t, core::Delivery>>> back;
-  for (auto it = outflight_.begin(); it != outflight_.end();) {
+  for (auto it = outflight.begin(); it != outflight.end();) {
     if (it->second.source && it->second.stage == OutFlight::Stage::awaiting_puback) {
       back[it->second.source.get()].emplace_back(it->second.sequence, std::move(it->second.delivery));
-      it = outflight_.erase(it);
+      it = outflight.erase(it);
     } else {
       ++it;
     }
@@ -136,30 +142,34 @@ void SessionState::destroy() {
     core::WakeupBatch wakeups;
     return_shared_inflight(wakeups);
   }
-  for (const auto& [filter, membership] : shared_) {
-    auto shared = core::parse_shared(filter);
-    broker_.shared_groups().leave(shared->group, shared->filter);
-  }
-  shared_.clear();
-  if (queue_) {
-    for (const auto& [filter, record] : subscriptions_) {
-      if (!core::is_shared_filter(filter)) broker_.mqtt_exchange().unbind(filter, *queue_);
+  if (extras_) {
+    for (const auto& [filter, membership] : extras_->shared) {
+      auto shared = core::parse_shared(filter);
+      broker_.shared_groups().leave(shared->group, shared->filter);
     }
-    queue_->purge();
+    extras_->shared.clear();
+    if (queue_) {
+      for (const auto& [filter, record] : extras_->subscriptions) {
+        if (!core::is_shared_filter(filter)) broker_.mqtt_exchange().unbind(filter, *queue_);
+      }
+    }
+    // Cleared, not freed: callers may still hold references to the containers.
+    extras_->subscriptions.clear();
+    extras_->outflight.clear();
+    extras_->incoming_qos2.clear();
   }
-  subscriptions_.clear();
-  outflight_.clear();
-  incoming_qos2_.clear();
-  if (durable_) broker_.store().delete_session(client_id());
+  if (queue_) queue_->purge();
+  if (durable_) broker_.store().delete_session(id());
 }
 
 std::optional<std::uint16_t> SessionState::allocate_packet_id() {
-  if (outflight_.size() >= 65535) return std::nullopt;
+  auto& x = extras();
+  if (x.outflight.size() >= 65535) return std::nullopt;
   // Packet ids are unique among the messages in flight [MQTT-2.3.1-2]; cycle through
   // the space so a recently acknowledged id is not reused at once.
   for (;;) {
-    last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
-    if (!outflight_.contains(last_packet_id_)) return last_packet_id_;
+    x.last_packet_id = static_cast<std::uint16_t>(x.last_packet_id == 65535 ? 1 : x.last_packet_id + 1);
+    if (!x.outflight.contains(x.last_packet_id)) return x.last_packet_id;
   }
 }
 

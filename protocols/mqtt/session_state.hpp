@@ -13,9 +13,11 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace outpost::mqtt {
@@ -52,7 +54,7 @@ constexpr OutFlight::Stage to_stage(store::EntryState s) noexcept {
 
 class SessionState final : public core::Session {
  public:
-  SessionState(core::Broker& broker, std::string client_id, std::uint64_t origin);
+  SessionState(core::Broker& broker, core::ClientId client_id, std::uint64_t origin);
   ~SessionState() override;
 
   void destroy() override;
@@ -65,8 +67,12 @@ class SessionState final : public core::Session {
   // Creates the queue if there is none yet; true if it was created now.
   bool ensure_queue(const core::QueueLimits& limits);
 
+  // The containers below stay empty for an idle client (one that subscribes to nothing and
+  // publishes at QoS 0), so they live out of line, allocated by the first accessor call;
+  // references stay valid as long as the state. The has_*() checks never allocate.
+
   // Subscriptions by filter (the exact filter string the client sent, `$share/...` too).
-  std::map<std::string, SubscriptionRecord>& subscriptions() noexcept { return subscriptions_; }
+  std::map<std::string, SubscriptionRecord>& subscriptions() { return extras().subscriptions; }
   // Binds a plain filter on the session's queue (creating it), or joins the shared group
   // of a `$share/GROUP/FILTER`; replaces an existing subscription to the same filter.
   // Returns true if the subscription is new [MQTT-3.8.4-3]. Not persisted here.
@@ -80,7 +86,8 @@ class SessionState final : public core::Session {
     core::QueuePtr queue;
     SubscriptionRecord record;
   };
-  std::map<std::string, SharedMembership>& shared() noexcept { return shared_; }
+  std::map<std::string, SharedMembership>& shared() { return extras().shared; }
+  bool has_shared() const noexcept { return extras_ && !extras_->shared.empty(); }
   // The queue an in-flight message came from.
   core::Queue* source_of(const OutFlight& f) noexcept { return f.source ? f.source.get() : queue_.get(); }
   // The connection ended: QoS 1 messages of shared subscriptions that are still
@@ -89,13 +96,15 @@ class SessionState final : public core::Session {
   void return_shared_inflight(core::WakeupBatch& wakeups);
 
   // Outgoing QoS 1/2 in flight, by packet id.
-  std::unordered_map<std::uint16_t, OutFlight>& outflight() noexcept { return outflight_; }
+  std::unordered_map<std::uint16_t, OutFlight>& outflight() { return extras().outflight; }
+  bool has_outflight() const noexcept { return extras_ && !extras_->outflight.empty(); }
   // A free packet identifier, or nullopt when all 65535 are in use.
   std::optional<std::uint16_t> allocate_packet_id();
-  std::uint64_t next_sequence() noexcept { return ++sequence_; }
+  std::uint64_t next_sequence() { return ++extras().sequence; }
 
   // Incoming QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-2].
-  std::set<std::uint16_t>& incoming_qos2() noexcept { return incoming_qos2_; }
+  std::set<std::uint16_t>& incoming_qos2() { return extras().incoming_qos2; }
+  std::size_t incoming_qos2_count() const noexcept { return extras_ ? extras_->incoming_qos2.size() : 0; }
 
   bool destroyed() const noexcept { return destroyed_; }
 
@@ -112,21 +121,31 @@ class SessionState final : public core::Session {
   void persist_incoming_qos2(std::uint16_t packet_id);
   void forget_incoming_qos2(std::uint16_t packet_id);
   // The name of the session's queue in the store.
-  static std::string store_queue_name(const std::string& client_id) { return "mqtt:" + client_id; }
+  static std::string store_queue_name(std::string_view client_id) { return "mqtt:" + std::string(client_id); }
   // Subscription options as stored: no local (bit 0), retain as published (bit 1),
   // retain handling (bits 2-3).
   static std::uint8_t encode_options(const SubscriptionRecord& record);
   static void decode_options(std::uint8_t bits, SubscriptionRecord& record);
 
  private:
+  struct Extras {
+    std::map<std::string, SubscriptionRecord> subscriptions;
+    std::map<std::string, SharedMembership> shared;
+    std::unordered_map<std::uint16_t, OutFlight> outflight;
+    std::set<std::uint16_t> incoming_qos2;
+    std::uint64_t sequence = 0;
+    std::uint16_t last_packet_id = 0;
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  // The client id as a std::string, for the store's interface.
+  std::string id() const { return client_id().str(); }
+
   core::Broker& broker_;
   core::QueuePtr queue_;
-  std::map<std::string, SubscriptionRecord> subscriptions_;
-  std::map<std::string, SharedMembership> shared_;
-  std::unordered_map<std::uint16_t, OutFlight> outflight_;
-  std::set<std::uint16_t> incoming_qos2_;
-  std::uint16_t last_packet_id_ = 0;
-  std::uint64_t sequence_ = 0;
+  std::unique_ptr<Extras> extras_;
   bool destroyed_ = false;
   bool durable_ = false;
 };

@@ -80,8 +80,8 @@ class EnhancedAuthTest : public ::testing::Test {
  protected:
   EnhancedAuthTest() : broker_(store_) {
     link_ = std::make_shared<MemoryLink>(io_);
-    auto factory = make_session_factory(broker_, settings_, false, std::make_shared<ChallengeMethod>());
-    session_ = factory(*link_);
+    factory_ = make_session_factory(broker_, settings_, false, std::make_shared<ChallengeMethod>());
+    session_ = factory_(*link_);
   }
   ~EnhancedAuthTest() override {
     session_->on_closed(proto::CloseCause::local_close, "end of test");
@@ -119,6 +119,7 @@ class EnhancedAuthTest : public ::testing::Test {
   MqttSettings settings_;
   boost::asio::io_context io_;
   std::shared_ptr<MemoryLink> link_;
+  proto::SessionFactory factory_;  // owns what its sessions share: outlives them, as a listener does
   std::unique_ptr<proto::Session> session_;
 };
 
