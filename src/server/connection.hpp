@@ -15,9 +15,16 @@
 // reference is dropped in a handler posted by end(), never inside an event dispatch, so
 // the poller never reaches a freed connection (see poller.hpp).
 //
+// Memory: thousands of connections sit idle, so an idle one holds only what it needs:
+// its socket, its peer's address, its session, one pointer to what its listener's
+// connections share (ListenerContext) and packed flags. The read buffer (polled sockets),
+// the write queue, the timer and rare details live out of line and only while in use.
+//
 // Reading: bytes accumulate in a buffer that starts small and grows only while a packet
 // is still incomplete; the session consumes what it can and the rest is presented again
-// with more data appended. A buffer that grew is given back once it is empty.
+// with more data appended. A buffer that grew is given back once it is empty; a polled
+// socket reads into its thread's scratch buffer and keeps a buffer only for the tail of
+// an incomplete packet (or while reading is paused).
 //
 // Writing: everything written while handling one event leaves in one gather write; one
 // write is in flight at a time and the next batch accumulates meanwhile. When the unsent
@@ -32,7 +39,9 @@
 
 #include "common/link.hpp"
 #include "server/connection_registry.hpp"
+#include "server/listener_context.hpp"
 #include "server/poller.hpp"
+#include "server/write_queue.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,36 +56,18 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
-#include <type_traits>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace outpost::server {
 
 // A TCP socket bound to its io_context's own executor type rather than the type-erased
 // any_io_executor: 48 bytes less per socket and per pending operation, and no
-// type-erased dispatch on every completion.
+// type-erased dispatch on every completion. (TLS and WebSocket connections and
+// handshakes; plain TCP connections use PolledSocket.)
 using TcpSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
-
-// Per-listener tuning of a connection's buffers and timeouts.
-struct ConnectionLimits {
-  std::size_t initial_read_buffer = 4096;
-  // Safety net against a peer that never completes a packet; each protocol enforces its
-  // own packet limit first, so set this a little above it (e.g. max_packet_size + 16).
-  std::size_t max_read_buffer = 300u << 20;
-  // An empty read buffer larger than this is released, so idle connections stay small.
-  std::size_t keep_read_buffer = 64u << 10;
-  std::size_t write_high_watermark = 1u << 20;
-  std::size_t write_low_watermark = 256u << 10;
-  // Shared buffers smaller than this are copied: cheaper than one more iovec entry.
-  std::size_t copy_threshold = 512;
-  // A peer that does not read must not keep a closing connection forever.
-  std::chrono::milliseconds close_timeout{5000};
-  // How long a half-closed connection waits for the peer's own close.
-  std::chrono::milliseconds linger_timeout{2000};
-  // TLS handshake and WebSocket upgrade together, from accept to the first protocol byte.
-  std::chrono::milliseconds handshake_timeout{10000};
-};
 
 // A stream with a closing handshake of its own (WebSocket): Connection calls it where a
 // TCP stream is half-closed.
@@ -89,33 +80,28 @@ class Connection final : public proto::Link,
                          public PollTarget,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  // `transport` must have static storage ("tcp", "tls", ...). `lease` is released when the
-  // socket is closed (the listener counts live connections with it).
-  Connection(Stream stream, std::string remote, std::string_view transport, ConnectionRegistry& registry,
-             const ConnectionLimits& limits, std::shared_ptr<void> lease = {})
-      : stream_(std::move(stream)),
-        remote_(std::move(remote)),
-        transport_(transport),
-        registry_(registry),
-        limits_(limits),
-        lease_(std::move(lease)) {}
+  // `lease` counts the socket in its listener's context, which the connection keeps
+  // pointing to and uncounts when it closes the socket.
+  Connection(Stream stream, std::string remote, SocketLease lease)
+      : stream_(std::move(stream)), remote_(std::move(remote)), context_(lease.release()) {}
 
-  ~Connection() override { leave_registry(); }
+  ~Connection() override {
+    leave_registry();
+    if (!socket_closed_) context_->open_sockets.fetch_sub(1, std::memory_order_relaxed);
+  }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Creates the session and starts reading. Call once, on the connection's thread; a
   // PolledSocket needs its thread's poller. If the factory throws, nothing is registered
   // and the connection dies with its owner.
-  void start(const proto::SessionFactory& factory, Poller* poller = nullptr) {
+  void start(const proto::SessionFactory& factory, ConnectionRegistry& registry, Poller* poller) {
     // Registered first: the session may set a deadline as it is created.
-    registry_.add(this);
-    registered_ = true;
+    registry.add(this);
     try {
       session_ = factory(*this);
     } catch (...) {
-      registry_.remove(this);
-      registered_ = false;
+      leave_registry();
       throw;
     }
     // Alive until the session has ended: a polled connection never has an operation
@@ -137,32 +123,32 @@ class Connection final : public proto::Link,
   // --- proto::Link ---
   void write(std::span<const std::uint8_t> bytes) override {
     if (closing_ || ended_ || bytes.empty()) return;
-    append_copy(bytes);
+    append_copy(queue(), bytes);
     after_append(bytes.size());
   }
 
   void write_shared(std::shared_ptr<const void> owner, std::span<const std::uint8_t> bytes) override {
     if (closing_ || ended_ || bytes.empty()) return;
-    if (bytes.size() < limits_.copy_threshold) {
-      append_copy(bytes);
+    WriteQueue& q = queue();
+    if (bytes.size() < limits().copy_threshold) {
+      append_copy(q, bytes);
     } else {
-      if (pending_.segments.capacity() == 0) take_pending_buffers();
-      pending_.segments.push_back(Segment{std::move(owner), bytes.data(), bytes.size(), 0});
+      q.pending.segments.push_back(WriteSegment{std::move(owner), bytes.data(), bytes.size(), 0});
     }
     after_append(bytes.size());
   }
 
-  std::size_t pending_bytes() const override { return pending_total_; }
+  std::size_t pending_bytes() const override { return writes_ ? writes_->total : 0; }
   bool write_pressure() const override { return write_pressure_; }
 
   void close(std::string_view reason) override {
     if (closing_ || ended_) return;
     closing_ = true;
     extras().close_detail = std::string(reason);
-    start_timer(limits_.close_timeout,[self = this->shared_from_this()](const boost::system::error_code& ec) {
+    start_timer(limits().close_timeout, [self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->ended_) return;
       spdlog::debug("connection {}: peer did not take the last {} byte(s) in time", self->remote_,
-                    self->pending_total_);
+                    self->pending_bytes());
       self->end(self->graceful_cause(), self->close_detail());
       self->close_socket();
     });
@@ -179,7 +165,7 @@ class Connection final : public proto::Link,
   }
 
   const std::string& remote_address() const override { return remote_; }
-  std::string_view transport_name() const override { return transport_; }
+  std::string_view transport_name() const override { return context_->transport; }
   const std::string& peer_identity() const override {
     static const std::string none;
     return extras_ ? extras_->identity : none;
@@ -189,7 +175,7 @@ class Connection final : public proto::Link,
     return std::static_pointer_cast<proto::Link>(this->shared_from_this());
   }
   void set_deadline(std::chrono::steady_clock::time_point when) override {
-    if (registered_) registry_.set_deadline(this, when);
+    if (auto* r = registry()) r->set_deadline(this, when);
   }
 
   // --- ConnectionBase ---
@@ -241,35 +227,7 @@ class Connection final : public proto::Link,
   void set_peer_identity(std::string id) { extras().identity = std::move(id); }
 
  private:
-  // One piece of a gather write: either a range of the batch's own bytes (owner null) or
-  // a buffer kept alive by its owner.
-  struct Segment {
-    std::shared_ptr<const void> owner;
-    const std::uint8_t* data;  // when owner is set
-    std::size_t size;
-    std::size_t offset;  // into Batch::bytes, when owner is null
-  };
-  struct Batch {
-    std::vector<std::uint8_t> bytes;
-    std::vector<Segment> segments;
-    bool empty() const noexcept { return segments.empty(); }
-    void clear() {
-      bytes.clear();
-      segments.clear();
-    }
-    void swap_with(Batch& other) noexcept {
-      bytes.swap(other.bytes);
-      segments.swap(other.segments);
-    }
-  };
-
-  // The batch being written and its iovecs; only while writes are under way.
-  struct InFlight {
-    Batch batch;
-    std::vector<boost::asio::const_buffer> iov;
-    std::vector<std::uint8_t> linear;  // the batch in one piece, for TLS and WebSocket streams
-    std::size_t done = 0;              // bytes of the batch already sent (PolledSocket)
-  };
+  const ConnectionLimits& limits() const noexcept { return context_->limits; }
 
   proto::CloseCause graceful_cause() const noexcept {
     return shutting_down_ ? proto::CloseCause::shutdown : proto::CloseCause::local_close;
@@ -277,20 +235,25 @@ class Connection final : public proto::Link,
 
   // --- writing ---
 
-  void append_copy(std::span<const std::uint8_t> b) {
-    if (pending_.segments.capacity() == 0) take_pending_buffers();
-    const std::size_t offset = pending_.bytes.size();
-    pending_.bytes.insert(pending_.bytes.end(), b.begin(), b.end());
-    if (!pending_.segments.empty() && !pending_.segments.back().owner) {
-      pending_.segments.back().size += b.size();  // adjacent copies share one iovec entry
+  WriteQueue& queue() {
+    if (!writes_) writes_ = WriteQueue::take();
+    return *writes_;
+  }
+
+  static void append_copy(WriteQueue& q, std::span<const std::uint8_t> b) {
+    auto& p = q.pending;
+    const std::size_t offset = p.bytes.size();
+    p.bytes.insert(p.bytes.end(), b.begin(), b.end());
+    if (!p.segments.empty() && !p.segments.back().owner) {
+      p.segments.back().size += b.size();  // adjacent copies share one iovec entry
     } else {
-      pending_.segments.push_back(Segment{nullptr, nullptr, b.size(), offset});
+      p.segments.push_back(WriteSegment{nullptr, nullptr, b.size(), offset});
     }
   }
 
   void after_append(std::size_t n) {
-    pending_total_ += n;
-    if (pending_total_ >= limits_.write_high_watermark) write_pressure_ = true;
+    writes_->total += n;
+    if (writes_->total >= limits().write_high_watermark) write_pressure_ = true;
     if (!write_in_flight_) schedule_flush();
   }
 
@@ -307,24 +270,23 @@ class Connection final : public proto::Link,
   void flush() {
     for (;;) {
       if (ended_ || write_in_flight_) return;
-      if (pending_.empty()) {
+      if (!writes_ || writes_->pending.empty()) {
         if (closing_) begin_linger();
         return;
       }
-      if (!inflight_) inflight_ = take_inflight();
-      Batch& writing = inflight_->batch;
-      auto& iov = inflight_->iov;
-      std::swap(writing, pending_);
+      WriteQueue& q = *writes_;
+      std::swap(q.writing, q.pending);
+      auto& iov = q.iov;
       iov.clear();
-      iov.reserve(writing.segments.size());
-      for (const auto& s : writing.segments) {
-        iov.emplace_back(s.owner ? s.data : writing.bytes.data() + s.offset, s.size);
+      iov.reserve(q.writing.segments.size());
+      for (const auto& s : q.writing.segments) {
+        iov.emplace_back(s.owner ? s.data : q.writing.bytes.data() + s.offset, s.size);
       }
       write_in_flight_ = true;
       if constexpr (kPolled) {
         // Most batches fit in the socket's send buffer: they leave at once; the rest
         // when the poller reports the socket writable again.
-        inflight_->done = 0;
+        q.written = 0;
         if (!send_in_flight()) return;
         continue;
       } else {
@@ -332,7 +294,7 @@ class Connection final : public proto::Link,
         // sends one message per write: one contiguous buffer makes the whole batch leave
         // as few records and one frame. The copy is small next to the encryption.
         if (iov.size() > 1) {
-          auto& linear = inflight_->linear;
+          auto& linear = q.linear;
           linear.clear();
           linear.reserve(boost::asio::buffer_size(iov));
           for (const auto& b : iov) {
@@ -354,18 +316,19 @@ class Connection final : public proto::Link,
   // socket is full (the poller's next writable event continues). True when the batch is
   // done and flush() has more to do (complete_write's answer).
   bool send_in_flight() {
-    auto& iov = inflight_->iov;
+    WriteQueue& q = *writes_;
+    auto& iov = q.iov;
     for (;;) {
       boost::system::error_code ec;
       const std::size_t n = stream_.write_some(iov, ec);
       if (ec == boost::asio::error::would_block) return false;
-      if (ec) return complete_write(ec, inflight_->done);
-      inflight_->done += n;
+      if (ec) return complete_write(ec, q.written);
+      q.written += n;
       std::size_t skip = n;
       std::size_t first = 0;
       while (first < iov.size() && skip >= iov[first].size()) skip -= iov[first++].size();
       iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(first));
-      if (iov.empty()) return complete_write({}, inflight_->done);
+      if (iov.empty()) return complete_write({}, q.written);
       iov.front() += skip;
       // A short write: the next attempt either sends more or reports the socket full,
       // which guarantees a writable event later.
@@ -375,72 +338,49 @@ class Connection final : public proto::Link,
   // A batch was written (or failed). True when flush() has more to do.
   bool complete_write(const boost::system::error_code& ec, std::size_t n) {
     write_in_flight_ = false;
-    Batch& writing = inflight_->batch;
-    writing.clear();
+    WriteQueue& q = *writes_;
+    q.writing.clear();
     // A burst grew the copy buffer; do not keep it for the connection's whole life.
-    if (writing.bytes.capacity() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(writing.bytes);
-    if (inflight_->linear.capacity() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(inflight_->linear);
+    const std::size_t keep = limits().keep_read_buffer;
+    if (q.writing.bytes.capacity() > keep) std::vector<std::uint8_t>().swap(q.writing.bytes);
+    if (q.linear.capacity() > keep) std::vector<std::uint8_t>().swap(q.linear);
     if (ended_) return false;
     if (ec) {
       end(proto::CloseCause::io_error, ec.message());
       close_socket();
       return false;
     }
-    pending_total_ -= std::min(pending_total_, n);
-    if (write_pressure_ && pending_total_ <= limits_.write_low_watermark) {
+    q.total -= std::min(q.total, n);
+    if (write_pressure_ && q.total <= limits().write_low_watermark) {
       write_pressure_ = false;
       if (session_ && !closing_) session_->on_writable();
       process_and_read();
     }
-    if (pending_.empty() && !closing_ && !write_in_flight_) {
-      // Nothing more to send: an idle connection keeps no write buffers (they go back
-      // to the thread's pool for the next busy one).
-      give_back_buffers();
+    if (writes_->pending.empty() && !closing_ && !write_in_flight_) {
+      // Nothing more to send: an idle connection keeps no write queue (it goes back to
+      // the thread's pool for the next busy one).
+      WriteQueue::give_back(std::move(writes_), keep);
+      writes_.reset();
       return false;
     }
     return true;
   }
 
-  // Write buffers of idle connections, kept per thread: a connection that writes now and
-  // then reuses them instead of allocating, and an idle one holds none.
-  struct BufferPool {
-    std::vector<std::unique_ptr<InFlight>> inflight;
-    std::vector<Batch> batches;
-  };
-  static constexpr std::size_t kPoolSize = 256;
-  static BufferPool& pool() {
-    thread_local BufferPool p;
-    return p;
-  }
-  static std::unique_ptr<InFlight> take_inflight() {
-    auto& p = pool().inflight;
-    if (p.empty()) return std::make_unique<InFlight>();
-    auto f = std::move(p.back());
-    p.pop_back();
-    return f;
-  }
-  void take_pending_buffers() {
-    auto& p = pool().batches;
-    if (p.empty()) return;
-    pending_.swap_with(p.back());
-    p.pop_back();
-  }
-  void give_back_buffers() {
-    auto& p = pool();
-    if (inflight_ && p.inflight.size() < kPoolSize) {
-      inflight_->iov.clear();
-      p.inflight.push_back(std::move(inflight_));
-    }
-    inflight_.reset();
-    if (pending_.bytes.capacity() <= limits_.keep_read_buffer && p.batches.size() < kPoolSize) {
-      pending_.clear();
-      p.batches.emplace_back();
-      p.batches.back().swap_with(pending_);
-    }
-    Batch().swap_with(pending_);
-  }
-
   // --- reading ---
+
+  // Bytes received and not yet consumed, out of line; a polled socket has it only while
+  // it holds such bytes.
+  struct ReadBuffer {
+    std::vector<std::uint8_t> bytes;
+    std::size_t begin = 0;  // first byte not yet consumed
+    std::size_t end = 0;    // end of received bytes
+  };
+
+  ReadBuffer& read_buffer() {
+    if (!rbuf_) rbuf_ = std::make_unique<ReadBuffer>();
+    return *rbuf_;
+  }
+  bool buffered() const noexcept { return rbuf_ && rbuf_->begin != rbuf_->end; }
 
   bool may_deliver() const noexcept { return !paused_ && !write_pressure_ && !closing_ && !ended_; }
 
@@ -452,36 +392,38 @@ class Connection final : public proto::Link,
   }
 
   void deliver() {
-    if (!may_deliver() || !session_ || rend_ == rbeg_) return;
-    const std::size_t used = session_->on_data({rbuf_.data() + rbeg_, rend_ - rbeg_});
+    if (!may_deliver() || !session_ || !buffered()) return;
+    ReadBuffer& r = *rbuf_;
+    const std::size_t used = session_->on_data({r.bytes.data() + r.begin, r.end - r.begin});
     // The buffer is not reshaped here: a read may be in flight into its tail.
-    rbeg_ += std::min(used, rend_ - rbeg_);
+    r.begin += std::min(used, r.end - r.begin);
   }
 
   // Makes room at the tail for the next read. Only while no read is in flight. False if
   // the buffer is full at its limit (the connection is then closing).
   bool make_room() {
-    if (rbeg_ == rend_) {
-      rbeg_ = rend_ = 0;
-      if (rbuf_.size() > limits_.keep_read_buffer) std::vector<std::uint8_t>().swap(rbuf_);
+    ReadBuffer& r = read_buffer();
+    if (r.begin == r.end) {
+      r.begin = r.end = 0;
+      if (r.bytes.size() > limits().keep_read_buffer) std::vector<std::uint8_t>().swap(r.bytes);
     }
-    if (rbuf_.empty()) rbuf_.resize(std::max<std::size_t>(limits_.initial_read_buffer, 64));
-    const std::size_t size = rbuf_.size();
+    if (r.bytes.empty()) r.bytes.resize(std::max<std::size_t>(limits().initial_read_buffer, 64));
+    const std::size_t size = r.bytes.size();
     // Compact when the free tail is small, so reads do not shrink to a few bytes.
-    if (rbeg_ > 0 && size - rend_ < size / 4) {
-      std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
-      rend_ -= rbeg_;
-      rbeg_ = 0;
+    if (r.begin > 0 && size - r.end < size / 4) {
+      std::memmove(r.bytes.data(), r.bytes.data() + r.begin, r.end - r.begin);
+      r.end -= r.begin;
+      r.begin = 0;
     }
-    if (rend_ < size) return true;
+    if (r.end < size) return true;
     // Full of one incomplete packet: grow.
-    if (size >= limits_.max_read_buffer) {
+    if (size >= limits().max_read_buffer) {
       spdlog::warn("connection {}: {} bytes buffered without a complete packet; closing", remote_, size);
       end(proto::CloseCause::io_error, "read buffer limit exceeded");
       close_socket();
       return false;
     }
-    rbuf_.resize(std::min(size * 2, std::max(limits_.max_read_buffer, size)));
+    r.bytes.resize(std::min(size * 2, std::max(limits().max_read_buffer, size)));
     return true;
   }
 
@@ -501,10 +443,7 @@ class Connection final : public proto::Link,
     // Not now: for a polled socket, the readiness bits remember what arrives meanwhile.
     if (!may_deliver()) return;
     if constexpr (kPolled) {
-      if (rbeg_ == rend_) {
-        rbeg_ = rend_ = 0;
-        if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
-      }
+      if (rbuf_ && !buffered()) rbuf_.reset();
       await_readable();
     } else {
       if (!make_room()) return;
@@ -542,11 +481,12 @@ class Connection final : public proto::Link,
       await_readable();
       return;
     }
-    if (rbeg_ != rend_) {
+    if (buffered()) {
       if (!make_room()) return;
+      ReadBuffer& r = *rbuf_;
       std::size_t n = 0;
-      if (!read_socket({rbuf_.data() + rend_, rbuf_.size() - rend_}, n)) return;
-      rend_ += n;
+      if (!read_socket({r.bytes.data() + r.end, r.bytes.size() - r.end}, n)) return;
+      r.end += n;
       deliver();
       read_more();
       return;
@@ -561,10 +501,11 @@ class Connection final : public proto::Link,
       // Keep what the session could not use yet (an incomplete packet, or everything
       // while reading is paused).
       const std::size_t rest = n - used;
-      rbuf_.resize(std::max(limits_.initial_read_buffer, rest));
-      std::memcpy(rbuf_.data(), buf.data() + used, rest);
-      rbeg_ = 0;
-      rend_ = rest;
+      ReadBuffer& r = read_buffer();
+      r.bytes.resize(std::max(limits().initial_read_buffer, rest));
+      std::memcpy(r.bytes.data(), buf.data() + used, rest);
+      r.begin = 0;
+      r.end = rest;
     }
     read_more();
   }
@@ -595,7 +536,8 @@ class Connection final : public proto::Link,
 
   void start_read() {
     read_state_ = ReadState::waiting;
-    stream_.async_read_some(boost::asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+    ReadBuffer& r = *rbuf_;
+    stream_.async_read_some(boost::asio::buffer(r.bytes.data() + r.end, r.bytes.size() - r.end),
                             [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                               self->on_read(ec, n);
                             });
@@ -611,7 +553,7 @@ class Connection final : public proto::Link,
       on_read_error(ec);
       return;
     }
-    rend_ += n;
+    rbuf_->end += n;
     deliver();
     read_more();
   }
@@ -635,9 +577,14 @@ class Connection final : public proto::Link,
   // Only a closing connection needs a timer of its own; an open one has none.
   template <class Handler>
   void start_timer(std::chrono::milliseconds after, Handler&& handler) {
-    if (!timer_) timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
-    timer_->expires_after(after);
-    timer_->async_wait(std::forward<Handler>(handler));
+    auto& timer = extras().timer;
+    if (!timer) timer.emplace(stream_.get_executor());
+    timer->expires_after(after);
+    timer->async_wait(std::forward<Handler>(handler));
+  }
+
+  void cancel_timer() {
+    if (extras_ && extras_->timer) extras_->timer->cancel();
   }
 
   // Everything queued was sent: half-close, end the session, wait for the peer's close.
@@ -655,7 +602,7 @@ class Connection final : public proto::Link,
     end(graceful_cause(), close_detail());
     if (peer_eof_) close_socket();  // nothing left to wait for
     if (socket_closed_) return;
-    start_timer(limits_.linger_timeout, [self = this->shared_from_this()](const boost::system::error_code& ec) {
+    start_timer(limits().linger_timeout, [self = this->shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->close_socket();
     });
     if (read_state_ == ReadState::idle) continue_linger({});
@@ -668,12 +615,13 @@ class Connection final : public proto::Link,
       close_socket();
       return;
     }
-    rbeg_ = rend_ = 0;
     if constexpr (kPolled) {
-      if (!rbuf_.empty()) std::vector<std::uint8_t>().swap(rbuf_);
+      rbuf_.reset();
       await_readable();
     } else {
-      if (rbuf_.empty()) rbuf_.resize(std::max<std::size_t>(limits_.initial_read_buffer, 64));
+      ReadBuffer& r = read_buffer();
+      r.begin = r.end = 0;
+      if (r.bytes.empty()) r.bytes.resize(std::max<std::size_t>(limits().initial_read_buffer, 64));
       start_read();
     }
   }
@@ -683,14 +631,13 @@ class Connection final : public proto::Link,
     if (ended_) return;
     ended_ = true;
     closing_ = true;
-    if (timer_) timer_->cancel();
-    pending_.clear();
-    pending_total_ = 0;
-    if (session_) session_->on_closed(cause, detail);
-    if (registered_) {
-      registry_.remove(this);
-      registered_ = false;
+    cancel_timer();
+    if (writes_) {
+      writes_->pending.clear();
+      writes_->total = 0;
     }
+    if (session_) session_->on_closed(cause, detail);
+    leave_registry();
     // Released after this handler returns: a session method may be on the stack of a
     // caller further up, and the connection may still be lingering.
     boost::asio::post(stream_.get_executor(), [self = std::move(self_), conn = this->shared_from_this()] {
@@ -707,56 +654,48 @@ class Connection final : public proto::Link,
       boost::system::error_code ignored;
       stream_.lowest_layer().close(ignored);
     }
-    if (timer_) timer_->cancel();
-    lease_.reset();
+    cancel_timer();
+    context_->open_sockets.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  Stream stream_;
-  std::string remote_;
-  std::string_view transport_;
-  ConnectionRegistry& registry_;
-  const ConnectionLimits& limits_;  // the listener's; it outlives its connections
-  std::shared_ptr<void> lease_;
-  std::unique_ptr<proto::Session> session_;
-  std::unique_ptr<boost::asio::steady_timer> timer_;  // close timeout, then linger timeout
-
-  std::vector<std::uint8_t> rbuf_;
-  std::size_t rbeg_ = 0;  // first byte not yet consumed
-  std::size_t rend_ = 0;  // end of received bytes
-  // idle; waiting (for the poller's readable event, or an Asio read in flight); posted (a
-  // read of a polled socket known to be readable, queued behind the other handlers).
-  enum class ReadState : std::uint8_t { idle, waiting, posted };
-  ReadState read_state_ = ReadState::idle;
-  // Polled socket: it may hold unread bytes (a readable edge, and no short read since);
-  // the peer half-closed or the socket failed (readable until the end of stream).
-  bool readable_ = false;
-  bool hup_ = false;
-  bool paused_ = false;
-  bool write_pressure_ = false;
-
-  Batch pending_;  // accumulating
-  std::unique_ptr<InFlight> inflight_;
-  std::size_t pending_total_ = 0;  // queued + in flight
-  bool write_in_flight_ = false;
-  bool flush_scheduled_ = false;
-
-  bool closing_ = false;        // close() asked, or ended
-  bool shutting_down_ = false;  // the close comes from a server shutdown
-  bool ended_ = false;          // on_closed delivered
-  bool socket_closed_ = false;
-  bool peer_eof_ = false;  // seen while closing
-  bool registered_ = false;
-  // Rarely set, so kept out of line: an open, plain connection has neither.
+  // Rarely needed, so kept out of line: an open, plain connection has none of it.
   struct Extras {
     std::string identity;      // TLS peer identity
     std::string close_detail;  // why close() was called
+    std::optional<boost::asio::steady_timer> timer;  // close timeout, then linger timeout
   };
-  std::unique_ptr<Extras> extras_;
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
     return *extras_;
   }
   std::string_view close_detail() const { return extras_ ? std::string_view(extras_->close_detail) : std::string_view(); }
+
+  // idle; waiting (for the poller's readable event, or an Asio read in flight); posted (a
+  // read of a polled socket known to be readable, queued behind the other handlers).
+  enum class ReadState : std::uint8_t { idle, waiting, posted };
+
+  // The flags share the tail padding of a PolledSocket (a descriptor next to a pointer).
+  [[no_unique_address]] Stream stream_;
+  ReadState read_state_ = ReadState::idle;
+  // Polled socket: it may hold unread bytes (a readable edge, and no short read since).
+  bool readable_ : 1 = false;
+  // Polled socket: the peer half-closed or the socket failed (readable to the end of stream).
+  bool hup_ : 1 = false;
+  bool paused_ : 1 = false;
+  bool write_pressure_ : 1 = false;
+  bool write_in_flight_ : 1 = false;
+  bool flush_scheduled_ : 1 = false;
+  bool closing_ : 1 = false;        // close() asked, or ended
+  bool shutting_down_ : 1 = false;  // the close comes from a server shutdown
+  bool ended_ : 1 = false;          // on_closed delivered
+  bool socket_closed_ : 1 = false;
+  bool peer_eof_ : 1 = false;  // seen while closing
+  std::string remote_;
+  ListenerContext* context_;  // the listener's limits and transport; outlives the connection
+  std::unique_ptr<proto::Session> session_;
+  std::unique_ptr<ReadBuffer> rbuf_;
+  std::unique_ptr<WriteQueue> writes_;  // only while there is something to send
+  std::unique_ptr<Extras> extras_;
   std::shared_ptr<Connection> self_;
 };
 

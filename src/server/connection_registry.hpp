@@ -39,6 +39,8 @@ class ConnectionBase {
  protected:
   // Leaves the registry it is in, if any.
   inline void leave_registry();
+  // The registry it is in; null before it is added and once it left.
+  class ConnectionRegistry* registry() const noexcept { return registry_; }
 
  private:
   friend class ConnectionRegistry;

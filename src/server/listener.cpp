@@ -19,19 +19,15 @@ namespace outpost::server {
 
 namespace {
 
-// Held by a connection until its socket closes; counts the listener's live connections.
-class Lease {
- public:
-  explicit Lease(std::shared_ptr<std::atomic<std::uint32_t>> live) : live_(std::move(live)) {
-    live_->fetch_add(1, std::memory_order_relaxed);
+const char* transport_of(ListenerProtocol p) {
+  switch (p) {
+    case ListenerProtocol::mqtts:
+    case ListenerProtocol::amqps: return "tls";
+    case ListenerProtocol::ws: return "ws";
+    case ListenerProtocol::wss: return "wss";
+    default: return "tcp";
   }
-  ~Lease() { live_->fetch_sub(1, std::memory_order_relaxed); }
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
-
- private:
-  std::shared_ptr<std::atomic<std::uint32_t>> live_;
-};
+}
 
 constexpr std::chrono::milliseconds accept_backoff{100};
 // Connections accepted per turn of the acceptor's thread.
@@ -53,17 +49,18 @@ std::string format_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
 
 Listener::Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionRegistry>>& registries,
                    std::vector<std::unique_ptr<Poller>>& pollers, const ListenerSettings& settings,
-                   proto::SessionFactory factory, const ConnectionLimits& limits)
+                   proto::SessionFactory factory, ListenerContext& context)
     : threads_(threads),
       registries_(registries),
       pollers_(pollers),
       settings_(settings),
       factory_(std::move(factory)),
-      limits_(limits),
+      context_(context),
       acceptor_(threads.context(0)),
       backoff_(threads.context(0)) {
   namespace ip = boost::asio::ip;
   const std::string kind = to_string(settings.protocol);
+  context_.transport = transport_of(settings.protocol);
   if (is_tls_protocol(settings.protocol)) {
     if (!settings.tls) throw std::runtime_error("a " + kind + " listener needs tls settings");
     try {
@@ -178,14 +175,14 @@ void Listener::on_acceptable(const boost::system::error_code& ec) {
 
 void Listener::on_accept(int fd, const boost::asio::ip::tcp::endpoint& peer) {
   std::string remote = format_endpoint(peer);
-  if (settings_.max_connections != 0 && live_->load(std::memory_order_relaxed) >= settings_.max_connections) {
+  if (settings_.max_connections != 0 && live_connections() >= settings_.max_connections) {
     spdlog::warn("connection from {} refused: {} is at max_connections ({})", remote, where_,
                  settings_.max_connections);
     ::close(fd);
     return;
   }
   // Counted from now, so a burst of accepts cannot overshoot the limit.
-  auto lease = std::make_shared<Lease>(live_);
+  SocketLease lease(context_);
   const int on = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
   ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));

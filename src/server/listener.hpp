@@ -15,6 +15,7 @@
 #include "server/connection.hpp"
 #include "server/connection_registry.hpp"
 #include "server/io_threads.hpp"
+#include "server/listener_context.hpp"
 #include "server/poller.hpp"
 #include "server/tls_context.hpp"
 #include "settings.hpp"
@@ -38,16 +39,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Binds and listens now; throws std::runtime_error naming the address, port and the
   // OS error, or, for a TLS kind, the certificate or key file that cannot be used.
   // `registries` and `pollers` hold one registry and one poller per I/O thread.
+  // `context` (its limits set) is the server's, kept until the I/O threads are gone; the
+  // listener sets its transport.
   Listener(IoThreads& threads, std::vector<std::unique_ptr<ConnectionRegistry>>& registries,
            std::vector<std::unique_ptr<Poller>>& pollers, const ListenerSettings& settings,
-           proto::SessionFactory factory, const ConnectionLimits& limits);
+           proto::SessionFactory factory, ListenerContext& context);
 
   void start();
   void stop();
   std::uint16_t port() const noexcept { return port_; }
   const ListenerSettings& settings() const noexcept { return settings_; }
   // Connections of this listener whose socket is still open. Any thread.
-  std::uint32_t live_connections() const noexcept { return live_->load(std::memory_order_relaxed); }
+  std::uint32_t live_connections() const noexcept { return context_.open_sockets.load(std::memory_order_relaxed); }
   // TLS kinds: reads the certificate, key, CA and CRL files again; new handshakes use
   // them, connected clients keep theirs. Throws (and keeps the old ones) if they cannot
   // be used. Does nothing for other kinds. Any thread; blocks on the file reads.
@@ -65,10 +68,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   bool plain() const noexcept;
   // On `thread`: the TLS handshake and WebSocket upgrade as the kind needs, then the
   // Connection (listener_accept.cpp); a plain TCP connection at once.
-  void open(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread);
-  void open(PolledSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread);
+  void open(TcpSocket socket, std::string remote, SocketLease lease, std::size_t thread);
+  void open(PolledSocket socket, std::string remote, SocketLease lease, std::size_t thread);
   template <class Stream>
-  void start_session(Stream stream, std::string remote, std::shared_ptr<void> lease, std::size_t thread,
+  void start_session(Stream stream, std::string remote, SocketLease lease, std::size_t thread,
                      std::string identity);
 
   IoThreads& threads_;
@@ -76,15 +79,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::vector<std::unique_ptr<Poller>>& pollers_;
   const ListenerSettings settings_;
   const proto::SessionFactory factory_;
-  const ConnectionLimits limits_;
+  ListenerContext& context_;  // shared with the connections
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
   std::unique_ptr<TlsContextHolder> tls_;  // TLS kinds only
   websocket::UpgradePolicy ws_policy_;     // WebSocket kinds only
   std::string where_;  // "mqtt on 127.0.0.1:1883", for log lines
   std::uint16_t port_ = 0;
-  // Shared with the connections' leases, which may outlive the listener.
-  std::shared_ptr<std::atomic<std::uint32_t>> live_ = std::make_shared<std::atomic<std::uint32_t>>(0);
   bool stopped_ = false;
 };
 

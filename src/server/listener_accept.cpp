@@ -41,21 +41,11 @@ using WsNext = websocket::ReadAhead<TcpSocket>;
 // A request line and headers larger than this are not a WebSocket upgrade.
 constexpr std::uint32_t kMaxUpgradeRequest = 8 * 1024;
 
-const char* transport_of(ListenerProtocol p) {
-  switch (p) {
-    case ListenerProtocol::mqtts:
-    case ListenerProtocol::amqps: return "tls";
-    case ListenerProtocol::ws: return "ws";
-    case ListenerProtocol::wss: return "wss";
-    default: return "tcp";
-  }
-}
-
 }  // namespace
 
 class Handshake final : public ConnectionBase, public std::enable_shared_from_this<Handshake> {
  public:
-  Handshake(std::shared_ptr<Listener> listener, TcpSocket socket, std::string remote, std::shared_ptr<void> lease,
+  Handshake(std::shared_ptr<Listener> listener, TcpSocket socket, std::string remote, SocketLease lease,
             std::size_t thread)
       : listener_(std::move(listener)),
         remote_(std::move(remote)),
@@ -68,7 +58,7 @@ class Handshake final : public ConnectionBase, public std::enable_shared_from_th
   void begin() {
     auto& registry = *listener_->registries_[thread_];
     registry.add(this);
-    registry.set_deadline(this, Clock::now() + listener_->limits_.handshake_timeout);
+    registry.set_deadline(this, Clock::now() + listener_->context_.limits.handshake_timeout);
     if (listener_->tls_) {
       start_tls();
     } else {
@@ -256,7 +246,7 @@ class Handshake final : public ConnectionBase, public std::enable_shared_from_th
 
   std::shared_ptr<Listener> listener_;
   std::string remote_;
-  std::shared_ptr<void> lease_;
+  SocketLease lease_;
   std::size_t thread_;
   std::shared_ptr<boost::asio::ssl::context> context_;  // the one this handshake started with
   // The stream as it grows: TCP, then TLS over it, then WebSocket over either.
@@ -274,25 +264,23 @@ class Handshake final : public ConnectionBase, public std::enable_shared_from_th
 };
 
 template <class Stream>
-void Listener::start_session(Stream stream, std::string remote, std::shared_ptr<void> lease, std::size_t thread,
+void Listener::start_session(Stream stream, std::string remote, SocketLease lease, std::size_t thread,
                              std::string identity) {
-  auto conn = std::make_shared<Connection<Stream>>(std::move(stream), std::move(remote),
-                                                   transport_of(settings_.protocol), *registries_[thread], limits_,
-                                                   std::move(lease));
+  auto conn = std::make_shared<Connection<Stream>>(std::move(stream), std::move(remote), std::move(lease));
   if (!identity.empty()) conn->set_peer_identity(std::move(identity));
   try {
-    conn->start(factory_, pollers_[thread].get());
+    conn->start(factory_, *registries_[thread], pollers_[thread].get());
   } catch (const std::exception& e) {
     spdlog::error("connection from {} dropped: the {} session could not be created: {}", conn->remote_address(),
                   to_string(settings_.protocol), e.what());
   }
 }
 
-void Listener::open(PolledSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread) {
+void Listener::open(PolledSocket socket, std::string remote, SocketLease lease, std::size_t thread) {
   start_session(std::move(socket), std::move(remote), std::move(lease), thread, {});
 }
 
-void Listener::open(TcpSocket socket, std::string remote, std::shared_ptr<void> lease, std::size_t thread) {
+void Listener::open(TcpSocket socket, std::string remote, SocketLease lease, std::size_t thread) {
   std::make_shared<Handshake>(shared_from_this(), std::move(socket), std::move(remote), std::move(lease), thread)
       ->begin();
 }

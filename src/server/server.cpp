@@ -33,7 +33,9 @@ std::size_t Server::add_listener(const ListenerSettings& settings, proto::Sessio
 
 std::size_t Server::add_listener(const ListenerSettings& settings, proto::SessionFactory factory,
                                  const ConnectionLimits& limits) {
-  listeners_.push_back(std::make_shared<Listener>(threads_, registries_, pollers_, settings, std::move(factory), limits));
+  auto& context = *listener_contexts_.emplace_back(std::make_unique<ListenerContext>());
+  context.limits = limits;
+  listeners_.push_back(std::make_shared<Listener>(threads_, registries_, pollers_, settings, std::move(factory), context));
   if (started_ && !stopped_) boost::asio::post(threads_.context(0), [l = listeners_.back()] { l->start(); });
   return listeners_.size() - 1;
 }

@@ -71,7 +71,10 @@ class Server {
   // Waits until no connection is left or the deadline passes. True if none is left.
   bool wait_for_connections(std::chrono::steady_clock::time_point deadline) const;
 
-  IoThreads threads_;  // first member: destroyed last, after everything that uses it
+  // What each listener's connections share. Before the threads: a connection can be
+  // destroyed as late as its thread's context, and points to its listener's.
+  std::vector<std::unique_ptr<ListenerContext>> listener_contexts_;
+  IoThreads threads_;  // destroyed after everything that uses it but the listener contexts
   ConnectionLimits limits_;
   std::unique_ptr<boost::asio::io_context> signals_io_;
   std::unique_ptr<boost::asio::signal_set> signals_;

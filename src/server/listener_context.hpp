@@ -1,0 +1,79 @@
+// What the connections of one listener share: their limits, their transport's name and
+// the count of the listener's open sockets. A connection holds one pointer to it rather
+// than copies and references of each part.
+//
+// Lifetime: the Server owns every ListenerContext and keeps it until its I/O threads and
+// the handlers they left behind are gone, so a connection or a handshake, however late it
+// is destroyed, can hold a plain pointer.
+// Threading: limits and transport are fixed before the listener starts; open_sockets is
+// atomic (accepted on the acceptor's thread, closed on the connection's).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+namespace outpost::server {
+
+// Per-listener tuning of a connection's buffers and timeouts.
+struct ConnectionLimits {
+  std::size_t initial_read_buffer = 4096;
+  // Safety net against a peer that never completes a packet; each protocol enforces its
+  // own packet limit first, so set this a little above it (e.g. max_packet_size + 16).
+  std::size_t max_read_buffer = 300u << 20;
+  // An empty read buffer larger than this is released, so idle connections stay small.
+  std::size_t keep_read_buffer = 64u << 10;
+  std::size_t write_high_watermark = 1u << 20;
+  std::size_t write_low_watermark = 256u << 10;
+  // Shared buffers smaller than this are copied: cheaper than one more iovec entry.
+  std::size_t copy_threshold = 512;
+  // A peer that does not read must not keep a closing connection forever.
+  std::chrono::milliseconds close_timeout{5000};
+  // How long a half-closed connection waits for the peer's own close.
+  std::chrono::milliseconds linger_timeout{2000};
+  // TLS handshake and WebSocket upgrade together, from accept to the first protocol byte.
+  std::chrono::milliseconds handshake_timeout{10000};
+};
+
+struct ListenerContext {
+  ConnectionLimits limits;
+  std::string_view transport = "tcp";  // static storage: "tcp", "tls", "ws", "wss"
+  // Sockets accepted and not yet closed (in a handshake or connected).
+  std::atomic<std::uint32_t> open_sockets{0};
+};
+
+// One accepted socket counted in its listener's open_sockets until the lease is dropped.
+// A Connection takes the count over (release()) and drops it when it closes its socket:
+// no allocation per connection.
+class SocketLease {
+ public:
+  SocketLease() = default;
+  explicit SocketLease(ListenerContext& context) noexcept : context_(&context) {
+    context.open_sockets.fetch_add(1, std::memory_order_relaxed);
+  }
+  SocketLease(SocketLease&& o) noexcept : context_(std::exchange(o.context_, nullptr)) {}
+  SocketLease& operator=(SocketLease&& o) noexcept {
+    if (this != &o) {
+      reset();
+      context_ = std::exchange(o.context_, nullptr);
+    }
+    return *this;
+  }
+  ~SocketLease() { reset(); }
+
+  void reset() noexcept {
+    if (context_ != nullptr) context_->open_sockets.fetch_sub(1, std::memory_order_relaxed);
+    context_ = nullptr;
+  }
+  // The holder now owns the count (and must drop it with open_sockets.fetch_sub).
+  ListenerContext* release() noexcept { return std::exchange(context_, nullptr); }
+  ListenerContext* context() const noexcept { return context_; }
+
+ private:
+  ListenerContext* context_ = nullptr;
+};
+
+}  // namespace outpost::server
