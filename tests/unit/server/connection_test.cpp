@@ -217,6 +217,57 @@ TEST_F(ConnectionTest, OnClosedOnceWhenThePeerCloses) {
   EXPECT_TRUE(wait_until([&] { return server_.connection_count() == 0; }));
 }
 
+TEST_F(ConnectionTest, HalfCloseRightAfterDataIsSeenWithoutAnotherEvent) {
+  // The bytes and the peer's FIN usually arrive before the broker reads, as one readiness
+  // event: after a read that takes the bytes, the end of stream must still be noticed.
+  const auto port = serve<EchoSession>();
+  for (int i = 0; i < 5; ++i) {
+    TestClient c(port);
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send("y"));
+    c.shutdown_write();
+    EXPECT_TRUE(c.read_to_eof().has_value());
+  }
+  ASSERT_TRUE(wait_until([&] { return probe_->closed_count() == 5; }));
+  probe_->with([&] {
+    for (auto cause : probe_->causes) EXPECT_EQ(cause, proto::CloseCause::peer_closed);
+    EXPECT_EQ(probe_->extra_closed_calls, 0);
+    return 0;
+  });
+  EXPECT_TRUE(wait_until([&] { return server_.connection_count() == 0; }));
+}
+
+TEST_F(ConnectionTest, PeerResetEndsTheConnectionOnce) {
+  const auto port = serve<EchoSession>();
+  TestClient c(port);
+  ASSERT_TRUE(c.send("x"));
+  EXPECT_EQ(c.read_exact(1), "x");
+  c.reset();
+  ASSERT_TRUE(wait_until([&] { return probe_->closed_count() == 1; }));
+  probe_->with([&] {
+    EXPECT_EQ(probe_->causes.at(0), proto::CloseCause::peer_closed);
+    EXPECT_EQ(probe_->extra_closed_calls, 0);
+    return 0;
+  });
+  EXPECT_TRUE(wait_until([&] { return server_.connection_count() == 0; }));
+}
+
+TEST_F(ConnectionTest, PeerResetWhileAWriteWaitsEndsTheConnection) {
+  ConnectionLimits limits;
+  limits.write_high_watermark = 256 * 1024;
+  limits.write_low_watermark = 64 * 1024;
+  const auto port = serve<LineSession>(limits);
+  TestClient c(port, false, /*rcvbuf=*/16 * 1024);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send("flood " + std::to_string(16u << 20) + "\n"));
+  // The socket is full and a write waits for room that never comes: the reset ends it.
+  ASSERT_TRUE(wait_until([&] { return probe_->has_note("pressure"); }));
+  c.reset();
+  ASSERT_TRUE(wait_until([&] { return probe_->closed_count() == 1; }));
+  EXPECT_EQ(probe_->with([&] { return probe_->extra_closed_calls; }), 0);
+  EXPECT_TRUE(wait_until([&] { return server_.connection_count() == 0; }));
+}
+
 TEST_F(ConnectionTest, BurstLargerThanOneReadIsReadWithoutMoreTraffic) {
   // Everything arrives before the broker reads, in more than one read's worth; then the
   // peer only waits. No further readiness event comes: the rest must be read anyway.

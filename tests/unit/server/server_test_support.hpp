@@ -122,6 +122,12 @@ class TestClient {
   }
 
   void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+  // Closes with a reset (RST) instead of a FIN.
+  void reset() {
+    const linger l{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close();
+  }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
