@@ -24,6 +24,16 @@ int make_epoll_set() {
   return fd;
 }
 
+// The error of a failed recv() or sendmsg(): would_block when the socket has no data or
+// no room now, errno otherwise.
+void set_error(boost::system::error_code& ec) noexcept {
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    ec = boost::asio::error::would_block;
+  } else {
+    ec.assign(errno, boost::system::system_category());
+  }
+}
+
 }  // namespace
 
 Poller::Poller(boost::asio::io_context& io) : set_(io.get_executor(), make_epoll_set()) { wait(); }
@@ -82,11 +92,7 @@ std::size_t PolledSocket::read_some(std::span<std::uint8_t> into, boost::system:
       return 0;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ec = boost::asio::error::would_block;
-    } else {
-      ec.assign(errno, boost::system::system_category());
-    }
+    set_error(ec);
     return 0;
   }
 }
@@ -111,11 +117,7 @@ std::size_t PolledSocket::write_some(std::span<const boost::asio::const_buffer> 
       return static_cast<std::size_t>(n);
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ec = boost::asio::error::would_block;
-    } else {
-      ec.assign(errno, boost::system::system_category());
-    }
+    set_error(ec);
     return 0;
   }
 }

@@ -17,6 +17,14 @@ bool is_endpoint(const std::string& s, std::string_view prefix) {
          std::all_of(port.begin(), port.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
 }
 
+// Watermarks low enough for a 16 KiB receive buffer to put a connection under pressure.
+ConnectionLimits small_watermarks() {
+  ConnectionLimits limits;
+  limits.write_high_watermark = 256 * 1024;
+  limits.write_low_watermark = 64 * 1024;
+  return limits;
+}
+
 class ConnectionTest : public ::testing::Test {
  protected:
   template <class S>
@@ -134,10 +142,7 @@ TEST_F(ConnectionTest, SharedAndCopiedWritesKeepTheirOrderAndOwnersAreReleased) 
 }
 
 TEST_F(ConnectionTest, PeerThatDoesNotReadPausesReadingUntilItDrains) {
-  ConnectionLimits limits;
-  limits.write_high_watermark = 256 * 1024;
-  limits.write_low_watermark = 64 * 1024;
-  const auto port = serve<LineSession>(limits);
+  const auto port = serve<LineSession>(small_watermarks());
   TestClient c(port, false, /*rcvbuf=*/16 * 1024);
   ASSERT_TRUE(c.connected());
   constexpr std::size_t flood = 16u << 20;  // far more than the socket buffers hold
@@ -253,10 +258,7 @@ TEST_F(ConnectionTest, PeerResetEndsTheConnectionOnce) {
 }
 
 TEST_F(ConnectionTest, PeerResetWhileAWriteWaitsEndsTheConnection) {
-  ConnectionLimits limits;
-  limits.write_high_watermark = 256 * 1024;
-  limits.write_low_watermark = 64 * 1024;
-  const auto port = serve<LineSession>(limits);
+  const auto port = serve<LineSession>(small_watermarks());
   TestClient c(port, false, /*rcvbuf=*/16 * 1024);
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(c.send("flood " + std::to_string(16u << 20) + "\n"));
