@@ -103,15 +103,9 @@ int run_amqp(const AmqpRunConfig& cfg) {
   const std::uint64_t after = received(), published_after = published();
   const double measured = seconds_since(start);
   run.publishing = false;
-  // Drain: wait until deliveries stop arriving (at most 20 s; without confirms the
-  // publishers may have left a backlog in the queue).
-  std::uint64_t last = received();
-  for (int quiet = 0, i = 0; quiet < 5 && i < 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    const std::uint64_t now = received();
-    quiet = now == last ? quiet + 1 : 0;
-    last = now;
-  }
+  // Drain: wait until deliveries stop arriving (without confirms the publishers may
+  // have left a backlog in the queue).
+  wait_until_quiet(received);
   run.stopping = true;
   for (std::size_t i = 0; i < clients.size(); ++i) asio::post(*ios[i % ios.size()], [c = clients[i]] { c->close(); });
   for (auto& io : ios) io->stop();
@@ -146,7 +140,7 @@ int run_amqp(const AmqpRunConfig& cfg) {
       cfg.label, cfg.persistent, cfg.confirm, cfg.no_ack, cfg.prefetch, cfg.window, cfg.payload, cfg.publishers,
       cfg.consumers, cfg.rate, after - before, measured, static_cast<double>(after - before) / measured,
       static_cast<double>(published_after - published_before) / measured, sent,
-      confirmed, nacked, last, lost, dups, static_cast<double>(all.quantile(0.5)) / 1e3,
+      confirmed, nacked, received(), lost, dups, static_cast<double>(all.quantile(0.5)) / 1e3,
       static_cast<double>(all.quantile(0.99)) / 1e3, static_cast<double>(all.max()) / 1e3,
       static_cast<double>(acks.quantile(0.5)) / 1e3, static_cast<double>(acks.quantile(0.99)) / 1e3,
       run.failed.load());

@@ -247,14 +247,8 @@ int main(int argc, char** argv) {
     const std::uint64_t after = received();
     const double measured = seconds_since(start);
     run.publishing = false;
-    // Drain: wait until deliveries stop arriving (at most 10 s).
-    std::uint64_t last = received();
-    for (int quiet = 0, i = 0; quiet < 5 && i < 200; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      const std::uint64_t now = received();
-      quiet = now == last ? quiet + 1 : 0;
-      last = now;
-    }
+    // Drain: wait until deliveries stop arriving.
+    wait_until_quiet(received);
     run.stopping = true;
     for (std::size_t i = 0; i < clients.size(); ++i) {
       asio::post(*ios[i % ios.size()], [c = clients[i]] { c->close(); });

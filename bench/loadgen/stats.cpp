@@ -4,6 +4,7 @@
 #include <bit>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace outpost::bench {
 
@@ -25,6 +26,16 @@ std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
           .count());
+}
+
+void wait_until_quiet(const std::function<std::uint64_t()>& received) {
+  std::uint64_t last = received();
+  for (int quiet = 0, i = 0; quiet < 5 && i < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::uint64_t now = received();
+    quiet = now == last ? quiet + 1 : 0;
+    last = now;
+  }
 }
 
 namespace {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ constexpr std::size_t kHeaderSize = 20;
 void write_header(std::uint8_t* p, const PayloadHeader& h);
 PayloadHeader read_header(const std::uint8_t* p);
 std::uint64_t now_ns();
+
+// After the publishers stop: waits until `received()` has not moved for half a second
+// (checked every 100 ms, at most 20 s), so what was still on its way is counted.
+void wait_until_quiet(const std::function<std::uint64_t()>& received);
 
 class Histogram {
  public:
