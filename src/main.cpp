@@ -57,14 +57,23 @@ Family family_of(ListenerProtocol p) {
   return p == ListenerProtocol::amqp || p == ListenerProtocol::amqps ? Family::amqp : Family::mqtt;
 }
 
+// How the clients of one listener are authenticated and what they may do: today the
+// listener's allow_anonymous, and no access rules.
+core::ListenerAccess access_for(const ListenerSettings& l) {
+  core::ListenerAccess access;
+  access.name = fmt::format("{} {}:{}", to_string(l.protocol), l.address, l.port);
+  access.authenticator = std::make_shared<core::AnonymousAuthenticator>(l.allow_anonymous);
+  return access;
+}
+
 // One line per protocol: every transport of a protocol shares its session factory.
 proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings,
                                   amqp::Vhost& vhost) {
   switch (family_of(l.protocol)) {
     case Family::mqtt:
-      return mqtt::make_session_factory(broker, settings.mqtt, l.allow_anonymous);
+      return mqtt::make_session_factory(broker, settings.mqtt, access_for(l));
     case Family::amqp:
-      return amqp::make_session_factory(vhost, settings.amqp, l.allow_anonymous);
+      return amqp::make_session_factory(vhost, settings.amqp, access_for(l));
   }
   throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }

@@ -14,12 +14,17 @@ constexpr auto kBlockedRecheck = std::chrono::seconds(1);
 // Room the store must have again before a blocked connection is unblocked.
 constexpr std::size_t kUnblockRoom = 64 * 1024;
 constexpr auto kCloseTimeout = std::chrono::seconds(3);
-std::atomic<std::uint64_t> g_connection_ids{1};
 }  // namespace
 
 AmqpSession::AmqpSession(proto::Link& link, std::shared_ptr<const SessionContext> ctx)
-    : link_(link), ctx_(std::move(ctx)), handle_(std::make_shared<Handle>()),
-      id_(g_connection_ids.fetch_add(1, std::memory_order_relaxed)) {
+    : link_(link),
+      ctx_(std::move(ctx)),
+      handle_(std::make_shared<Handle>()),
+      client_{core::Protocol::amqp, ctx_->access.name, link.remote_address(), link.peer_identity(), {}, {},
+              ctx_->vhost.broker().next_origin()},
+      publisher_(ctx_->vhost.broker(), client_, ctx_->access.access.get(), handle_),
+      dead_letters_(ctx_->vhost.broker(), ctx_->vhost.self(), nullptr),
+      id_(client_.origin) {
   handle_->session = this;
   last_received_ = Clock::now();
   link_.set_deadline(last_received_ + kHandshakeTimeout);
@@ -28,8 +33,8 @@ AmqpSession::AmqpSession(proto::Link& link, std::shared_ptr<const SessionContext
 AmqpSession::~AmqpSession() { handle_->session = nullptr; }
 
 void AmqpSession::Handle::on_space_available() {
-  if (!session || session->flow_waits_ == 0) return;
-  if (--session->flow_waits_ == 0 && !session->closed_) {
+  if (!session || !session->publisher_.on_space_available()) return;
+  if (!session->closed_) {
     // Unread frames (heartbeats among them) waited in the socket: silence while paused
     // is ours, not the peer's.
     session->last_received_ = Clock::now();
@@ -38,7 +43,8 @@ void AmqpSession::Handle::on_space_available() {
 }
 
 std::string AmqpSession::describe() const {
-  return fmt::format("amqp client {}{}", link_.remote_address(), user_.empty() ? "" : " (" + user_ + ")");
+  return fmt::format("amqp client {}{}", link_.remote_address(),
+                     client_.user.empty() ? std::string() : fmt::format(" ({})", client_.user.view()));
 }
 
 void AmqpSession::send_method(std::uint16_t channel, std::uint16_t class_id, std::uint16_t method_id,
@@ -71,7 +77,7 @@ std::size_t AmqpSession::on_data(std::span<const std::uint8_t> data) {
     send_start();
   }
   const std::uint32_t limit = phase_ == Phase::opened || phase_ == Phase::closing ? frame_max_ : ctx_->settings.frame_max;
-  while (!closed_ && phase_ != Phase::closed && flow_waits_ == 0) {
+  while (!closed_ && phase_ != Phase::closed && phase_ != Phase::authenticating && !publisher_.paused()) {
     const auto f = read_frame(data.subspan(consumed), limit);
     if (f.status == FrameStatus::need_more) break;
     if (f.status == FrameStatus::error) {
@@ -85,9 +91,7 @@ std::size_t AmqpSession::on_data(std::span<const std::uint8_t> data) {
     last_received_ = Clock::now();
     if (!handle_frame(f)) break;
   }
-  if (!congested_.empty()) wait_for_congested();
-  flush_confirms();
-  wakeups_.flush();
+  flush_publisher();
   return consumed;
 }
 
@@ -270,7 +274,8 @@ void AmqpSession::on_closed(proto::CloseCause, std::string_view) {
   end_all_channels();
   ctx_->vhost.connection_closed(id_);
   handle_->session = nullptr;
-  wakeups_.flush();
+  publisher_.wakeups().flush();
+  dead_letters_.wakeups().flush();
 }
 
 void AmqpSession::on_shutdown() {
@@ -316,7 +321,7 @@ void AmqpSession::on_deadline() {
     arm_deadline();
     return;
   }
-  if (blocked_ && !ctx_->vhost.broker().store().would_exceed(kUnblockRoom)) {
+  if (blocked_ && publisher_.store_has_room(kUnblockRoom)) {
     blocked_ = false;
     send_method(0, cls::connection, m::unblocked, {});
     spdlog::info("{}: the store has room again; connection unblocked", describe());
@@ -324,7 +329,7 @@ void AmqpSession::on_deadline() {
   if (heartbeat_ != 0) {
     const auto hb = std::chrono::seconds(heartbeat_);
     // While reading is paused (backpressure) the peer's heartbeats wait unread.
-    if (flow_waits_ > 0) last_received_ = now;
+    if (publisher_.paused()) last_received_ = now;
     if (now >= last_received_ + 2 * hb) {
       // Two heartbeat intervals without a frame: the peer is gone (section 4.2.7).
       spdlog::info("{}: missed heartbeats (nothing received for {} s); closed", describe(), 2 * heartbeat_);
@@ -341,8 +346,8 @@ void AmqpSession::on_deadline() {
   arm_deadline();
 }
 
-proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, bool allow_anonymous) {
-  auto ctx = std::make_shared<const SessionContext>(SessionContext{vhost, settings, allow_anonymous});
+proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, core::ListenerAccess access) {
+  auto ctx = std::make_shared<const SessionContext>(SessionContext{vhost, settings, std::move(access)});
   return [ctx](proto::Link& link) { return std::make_unique<AmqpSession>(link, ctx); };
 }
 

@@ -13,7 +13,9 @@
 #include "amqp/codec/method.hpp"
 #include "amqp/vhost.hpp"
 #include "common/link.hpp"
+#include "core/access.hpp"
 #include "core/broker.hpp"
+#include "core/publisher.hpp"
 #include "settings.hpp"
 
 #include <chrono>
@@ -30,7 +32,7 @@ namespace outpost::amqp {
 struct SessionContext {
   Vhost& vhost;
   const AmqpSettings& settings;
-  bool allow_anonymous = false;
+  core::ListenerAccess access;
 };
 
 class AmqpSession;
@@ -67,12 +69,14 @@ class AmqpSession final : public proto::Session {
   friend struct ConsumerState;
 
   // The face this session shows to other threads.
-  struct Handle final : core::SpaceWaiter {
+  struct Handle final : core::PublisherOwner {
     AmqpSession* session = nullptr;
     void on_space_available() override;
+    void on_durable(std::span<const core::HeldAck> acks) override;
   };
 
-  enum class Phase { header, start_ok, tune_ok, open, opened, closing, closed };
+  // authenticating: start-ok was read and the authenticator has not answered yet.
+  enum class Phase { header, start_ok, authenticating, tune_ok, open, opened, closing, closed };
 
   struct Unacked {
     std::uint64_t tag = 0;
@@ -108,12 +112,6 @@ class AmqpSession final : public proto::Session {
     std::string last_queue;  // the queue last declared: what an empty queue name means
   };
 
-  struct PendingConfirm {
-    std::uint16_t channel;
-    std::uint64_t seq;
-    bool ack;
-  };
-
   // Frames.
   bool handle_frame(const FrameRead& f);
   bool handle_method(std::uint16_t channel, const Method& m);
@@ -124,6 +122,7 @@ class AmqpSession final : public proto::Session {
   void send_start();
   bool handle_connection_method(const Method& m);
   bool handle_start_ok(const Method& m);
+  void on_authenticated(core::AuthDecision decision, const std::string& mechanism);
   bool handle_tune_ok(const Method& m);
   bool handle_open(const Method& m);
   bool handle_channel_method(std::uint16_t channel, const Method& m);
@@ -137,8 +136,9 @@ class AmqpSession final : public proto::Session {
   bool start_publish(Channel& ch, const Method& m);
   bool finish_publish(Channel& ch);
   void confirm(Channel& ch, std::uint64_t seq, bool ack, bool needs_commit);
-  void flush_confirms();
-  void wait_for_congested();
+  void send_confirm(std::uint16_t channel, std::uint64_t seq, bool ack);
+  // End of a read or of a delivery round: held confirms, wake-ups, congestion.
+  void flush_publisher();
 
   // deliver.cpp
   bool handle_basic_method(Channel& ch, const Method& m);
@@ -171,9 +171,14 @@ class AmqpSession final : public proto::Session {
   proto::Link& link_;
   std::shared_ptr<const SessionContext> ctx_;
   std::shared_ptr<Handle> handle_;
+  // Who this connection is; origin (an id the broker issues, shared with MQTT sessions)
+  // also names the owner of its exclusive queues.
+  core::ClientInfo client_;
+  core::Publisher publisher_;
+  // Dead letters this connection's acks, rejects and expiries cause: the vhost's identity.
+  core::Publisher dead_letters_;
   const std::uint64_t id_;
   Phase phase_ = Phase::header;
-  std::string user_;
   std::uint16_t channel_max_ = 0;
   std::uint32_t frame_max_ = kFrameMinSize;  // until tune-ok
   std::uint16_t heartbeat_ = 0;               // seconds; 0 = none
@@ -185,17 +190,11 @@ class AmqpSession final : public proto::Session {
   std::chrono::steady_clock::time_point close_deadline_{};
   std::unordered_map<std::uint16_t, std::unique_ptr<Channel>> channels_;
   std::vector<std::uint8_t> out_;  // frames encoded while handling one read
-  core::WakeupBatch wakeups_;
-  std::vector<core::QueuePtr> congested_;
-  unsigned flow_waits_ = 0;
-  std::vector<PendingConfirm> unsent_confirms_;
-  bool confirms_need_commit_ = false;
-  unsigned barriers_in_flight_ = 0;
   bool closed_ = false;
   bool in_deliver_ = false;
 };
 
 // The factory a listener uses for AMQP connections.
-proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, bool allow_anonymous);
+proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, core::ListenerAccess access);
 
 }  // namespace outpost::amqp

@@ -16,8 +16,7 @@ namespace outpost::amqp {
 
 using namespace detail;
 
-void Vhost::dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string_view reason,
-                        core::WakeupBatch& wakeups) {
+void Vhost::dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string_view reason, core::Publisher& via) {
   if (!q.args.dead_letter_exchange) return;
   const auto target = resolve(*q.args.dead_letter_exchange);
   if (!target.found) {
@@ -94,11 +93,10 @@ void Vhost::dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string
   init.payload = m.payload();
   init.qos = m.qos();
   init.properties = std::move(props);
-  auto copy = core::Message::make(std::move(init));
-  route(target, copy, wakeups, nullptr);
+  via.publish(*target.exchange, core::Message::make(std::move(init)), core::Source::broker);
 }
 
-void Vhost::drain_evicted(core::WakeupBatch& wakeups) {
+void Vhost::drain_evicted(core::Publisher& via) {
   std::vector<AmqpQueuePtr> dlq;
   {
     std::lock_guard lock(mutex_);
@@ -110,7 +108,7 @@ void Vhost::drain_evicted(core::WakeupBatch& wakeups) {
   for (auto& q : dlq) {
     out.clear();
     q->queue->take_evicted(out);
-    for (auto& d : out) dead_letter(*q, d, "maxlen", wakeups);
+    for (auto& d : out) dead_letter(*q, d, "maxlen", via);
   }
 }
 
@@ -134,18 +132,18 @@ void Vhost::sweep() {
   }
   for (auto& q : removed) spdlog::info("amqp: queue '{}' expired (x-expires) and was deleted", q->name);
   finish_removed(removed);
-  core::WakeupBatch wakeups;
+  core::Publisher dead_letters(broker_, self_, nullptr);
   std::vector<core::Delivery> out;
   for (auto& q : all) {
     out.clear();
     q->queue->take_expired(now, out, 10000);
     if (q->args.dead_letter_exchange) q->queue->take_evicted(out);
     for (std::size_t i = 0; i < out.size(); ++i) {
-      dead_letter(*q, out[i], out[i].expired(now) ? "expired" : "maxlen", wakeups);
+      dead_letter(*q, out[i], out[i].expired(now) ? "expired" : "maxlen", dead_letters);
       q->queue->entry_done(out[i]);
     }
   }
-  wakeups.flush();
+  dead_letters.wakeups().flush();
 }
 
 void Vhost::start(boost::asio::any_io_executor ex) {

@@ -3,11 +3,11 @@
 #include "amqp/amqp_session.hpp"
 
 #include "amqp/properties.hpp"
+#include "core/random_name.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <random>
 
 namespace outpost::amqp {
 
@@ -76,12 +76,8 @@ bool AmqpSession::handle_consume(Channel& ch, const Method& m) {
   if (!q) return fail(ch.id, e, &m);
   std::string tag = m.str(2);
   if (tag.empty()) {
-    static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    do {
-      tag = "amq.ctag-";
-      for (int i = 0; i < 22; ++i) tag.push_back(kChars[rng() % 64]);
-    } while (ch.consumers.contains(tag));
+    do tag = core::random_name("amq.ctag-", 22, core::NameAlphabet::url_safe);
+    while (ch.consumers.contains(tag));
   } else if (ch.consumers.contains(tag)) {
     return connection_error(not_allowed, fmt::format("NOT_ALLOWED - attempt to reuse consumer tag '{}'", tag), &m);
   }
@@ -100,7 +96,7 @@ bool AmqpSession::handle_consume(Channel& ch, const Method& m) {
   ch.consumers.emplace(tag, c);
   if (!m.flag(6)) send_method(ch.id, cls::basic, m::consume_ok, {tag});
   // The wake-up is posted: deliveries follow consume-ok.
-  q->queue->attach(c, link_.executor(), wakeups_);
+  q->queue->attach(c, link_.executor(), publisher_.wakeups());
   return true;
 }
 
@@ -147,13 +143,13 @@ void AmqpSession::deliver(ConsumerState& c) {
         // Without credit this consumer drains nothing: the queue wakes another one and
         // does not hold publishers back on its account.
         c.stalled = true;
-        queue.stall(&c, wakeups_);
+        queue.stall(&c, publisher_.wakeups());
       }
       break;
     }
     if (c.stalled) {
       c.stalled = false;
-      queue.rearm(wakeups_, &c);
+      queue.rearm(publisher_.wakeups(), &c);
     }
     core::Delivery d;
     if (!queue.pull_one(d)) {
@@ -161,7 +157,7 @@ void AmqpSession::deliver(ConsumerState& c) {
       break;
     }
     if (d.expired(now)) {
-      ctx_->vhost.dead_letter(*c.queue, d, "expired", wakeups_);
+      ctx_->vhost.dead_letter(*c.queue, d, "expired", dead_letters_);
       queue.entry_done(d);
       continue;
     }
@@ -178,7 +174,8 @@ void AmqpSession::deliver(ConsumerState& c) {
       ch->unacked.emplace(tag, Unacked{tag, c.queue, std::move(d), self});
     }
   }
-  wakeups_.flush();
+  publisher_.wakeups().flush();
+  dead_letters_.wakeups().flush();
 }
 
 void AmqpSession::resume_starved(Channel* only) {
@@ -222,7 +219,7 @@ bool AmqpSession::handle_get(Channel& ch, const Method& m) {
       return true;
     }
     if (!d.expired(now)) break;
-    ctx_->vhost.dead_letter(*q, d, "expired", wakeups_);
+    ctx_->vhost.dead_letter(*q, d, "expired", dead_letters_);
     q->queue->entry_done(d);
   }
   const std::uint64_t tag = ch.next_tag++;
@@ -275,11 +272,11 @@ bool AmqpSession::handle_ack(Channel& ch, std::uint64_t tag, bool multiple, bool
       slot.first = u.queue->queue;
       slot.second.push_back(std::move(u.delivery));
     } else {
-      ctx_->vhost.dead_letter(*u.queue, u.delivery, "rejected", wakeups_);
+      ctx_->vhost.dead_letter(*u.queue, u.delivery, "rejected", dead_letters_);
       queue.entry_done(u.delivery);
     }
   }
-  for (auto& [raw, slot] : back) slot.first->requeue_front(std::move(slot.second), wakeups_);
+  for (auto& [raw, slot] : back) slot.first->requeue_front(std::move(slot.second), publisher_.wakeups());
   resume_starved(&ch);
   return true;
 }
@@ -294,7 +291,7 @@ void AmqpSession::requeue_all(Channel& ch) {
   }
   ch.unacked.clear();
   ch.unacked_count = 0;
-  for (auto& [raw, slot] : back) slot.first->requeue_front(std::move(slot.second), wakeups_);
+  for (auto& [raw, slot] : back) slot.first->requeue_front(std::move(slot.second), publisher_.wakeups());
 }
 
 void AmqpSession::close_channel_state(Channel& ch) {

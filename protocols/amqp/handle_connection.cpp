@@ -63,7 +63,7 @@ bool AmqpSession::handle_start_ok(const Method& m) {
   }
   const std::string& mechanism = m.str(1);
   const std::string& response = m.str(2);
-  std::string password;
+  core::AuthRequest request;
   if (mechanism == "PLAIN") {
     // authzid NUL authcid NUL password (RFC 4616).
     const auto first = response.find('\0');
@@ -71,8 +71,8 @@ bool AmqpSession::handle_start_ok(const Method& m) {
     if (second == std::string::npos) {
       return connection_error(access_refused, "ACCESS_REFUSED - malformed PLAIN response", &m);
     }
-    user_ = response.substr(first + 1, second - first - 1);
-    password = response.substr(second + 1);
+    request.user = response.substr(first + 1, second - first - 1);
+    request.password = response.substr(second + 1);
   } else if (mechanism == "AMQPLAIN") {
     // A field table without its length prefix (as clients send it), or with one.
     FieldTable t;
@@ -85,24 +85,46 @@ bool AmqpSession::handle_start_ok(const Method& m) {
     const auto* login = find_field(t, "LOGIN");
     const auto* pass = find_field(t, "PASSWORD");
     if (!login || !pass) return connection_error(access_refused, "ACCESS_REFUSED - AMQPLAIN without LOGIN and PASSWORD", &m);
-    user_ = login->s;
-    password = pass->s;
+    request.user = login->s;
+    request.password = pass->s;
   } else {
     return connection_error(access_refused, fmt::format("ACCESS_REFUSED - unsupported mechanism '{}'", mechanism), &m);
   }
-  // No authentication backend yet: as on the MQTT side, a listener that allows anonymous
-  // clients accepts every user, and one that does not refuses every user.
-  if (!ctx_->allow_anonymous) {
-    return connection_error(access_refused,
-                            fmt::format("ACCESS_REFUSED - Login was refused using authentication mechanism {}: no "
-                                        "authentication backend accepts user '{}'",
-                                        mechanism, user_),
-                            &m);
+  request.protocol = core::Protocol::amqp;
+  request.listener = std::string(client_.listener);
+  request.remote_address = std::string(client_.remote_address);
+  request.certificate_identity = std::string(client_.certificate_identity);
+  request.mechanism = mechanism;
+  // Nothing more is read until the authenticator answers (on this thread, later): the
+  // client waits for connection.tune anyway.
+  phase_ = Phase::authenticating;
+  link_.pause_reading();
+  ctx_->access.authenticator->authenticate(
+      std::move(request), link_.executor(),
+      [w = std::weak_ptr<Handle>(handle_), mechanism](core::AuthDecision decision) {
+        auto h = w.lock();
+        if (h && h->session) h->session->on_authenticated(std::move(decision), mechanism);
+      });
+  return true;
+}
+
+void AmqpSession::on_authenticated(core::AuthDecision decision, const std::string& mechanism) {
+  if (closed_ || phase_ != Phase::authenticating) return;
+  if (decision.status != core::AuthStatus::accepted) {
+    // As RabbitMQ: 403 ACCESS_REFUSED closes the connection (authentication_failure_close).
+    spdlog::info("{}: login refused ({}): {}", describe(), mechanism, decision.reason);
+    connection_error(access_refused,
+                     fmt::format("ACCESS_REFUSED - Login was refused using authentication mechanism {}: {}", mechanism,
+                                 decision.reason),
+                     nullptr, cls::connection, m::start_ok);
+    link_.resume_reading();  // for the client's close-ok
+    return;
   }
+  client_.user = core::ClientId(decision.user);
   const auto& s = ctx_->settings;
   send_method(0, cls::connection, m::tune, {s.channel_max, s.frame_max, s.heartbeat});
   phase_ = Phase::tune_ok;
-  return true;
+  link_.resume_reading();
 }
 
 bool AmqpSession::handle_tune_ok(const Method& m) {

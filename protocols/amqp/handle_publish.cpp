@@ -5,7 +5,6 @@
 #include "core/topic.hpp"
 #include "amqp/properties.hpp"
 
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -36,10 +35,10 @@ bool AmqpSession::finish_publish(Channel& ch) {
   }
   // The user-id property, when set, must name the user of the connection (as RabbitMQ
   // validates it), so a consumer can trust it.
-  if (p->header.properties.has(prop::user_id) && p->header.properties.user_id != user_) {
+  if (p->header.properties.has(prop::user_id) && p->header.properties.user_id != client_.user.view()) {
     return channel_fail(ch, precondition_failed,
                         fmt::format("PRECONDITION_FAILED - user_id property set to '{}' but authenticated user was '{}'",
-                                    p->header.properties.user_id, user_),
+                                    p->header.properties.user_id, client_.user.view()),
                         &as_method);
   }
   const bool topic = target.exchange && target.exchange->type() == core::ExchangeType::topic;
@@ -55,11 +54,20 @@ bool AmqpSession::finish_publish(Channel& ch) {
   init.payload = p->body;
   // Persistent (delivery-mode 2) is QoS 1 in the core: a durable queue stores it.
   init.qos = p->header.properties.delivery_mode == 2 ? 1 : 0;
-  init.origin = id_;
+  init.origin = client_.origin;
   init.properties = std::move(props);
 
-  auto& store = ctx_->vhost.broker().store();
-  if (init.qos > 0 && store.would_exceed(init.topic.size() + p->body.size())) {
+  auto message = core::Message::make(std::move(init));
+  const auto outcome = publisher_.publish(*target.exchange, message);
+  if (outcome.refused == core::Refusal::not_authorized) {
+    return channel_fail(ch,
+                        access_refused,
+                        fmt::format("ACCESS_REFUSED - access to routing key '{}' of exchange '{}' refused for user '{}'",
+                                    p->routing_key, p->exchange.empty() ? "amq.default" : p->exchange,
+                                    client_.user.view()),
+                        &as_method);
+  }
+  if (outcome.refused == core::Refusal::store_full) {
     spdlog::warn("{}: persistent message to '{}' refused: the store is full (persistence.max_bytes)", describe(),
                  p->exchange);
     if (client_blocked_notify_ && !blocked_) {
@@ -71,9 +79,8 @@ bool AmqpSession::finish_publish(Channel& ch) {
     if (ch.confirm) confirm(ch, ++ch.publish_seq, false, false);
     return true;
   }
-  auto message = core::Message::make(std::move(init));
-  const auto result = ctx_->vhost.route(target, message, wakeups_, &congested_);
-  if (result.evicted > 0) ctx_->vhost.drain_evicted(wakeups_);
+  const auto& result = outcome.routed;
+  if (result.evicted > 0) ctx_->vhost.drain_evicted(dead_letters_);
   if (result.matched == 0 && p->mandatory) {
     // Unroutable and mandatory: back to the publisher (basic.return 312 NO_ROUTE).
     send_method(ch.id, cls::basic, m::return_, {no_route, "NO_ROUTE", p->exchange, p->routing_key});
@@ -88,46 +95,31 @@ bool AmqpSession::finish_publish(Channel& ch) {
 }
 
 void AmqpSession::confirm(Channel& ch, std::uint64_t seq, bool ack, bool needs_commit) {
-  const bool wait = needs_commit && ctx_->vhost.broker().store().persistent();
-  if (!wait && barriers_in_flight_ == 0 && unsent_confirms_.empty()) {
-    send_method(ch.id, cls::basic, ack ? m::ack : m::nack, {seq, false, false});
-    return;
+  // Behind a commit, or behind confirms that wait for one, it is held by the publisher and
+  // comes back (Handle::on_durable) in publish order.
+  if (publisher_.acknowledge(core::HeldAck{seq, ch.id, static_cast<std::uint8_t>(ack ? 1 : 0), 0}, needs_commit)) {
+    send_confirm(ch.id, seq, ack);
   }
-  // Behind a commit, or behind confirms that wait for one: kept in publish order.
-  unsent_confirms_.push_back(PendingConfirm{ch.id, seq, ack});
 }
 
-void AmqpSession::flush_confirms() {
-  if (unsent_confirms_.empty()) return;
-  // One store barrier for the confirms of this read: it runs once everything they
-  // confirm is durable (barriers complete in call order).
-  ++barriers_in_flight_;
-  auto batch = std::make_shared<std::vector<PendingConfirm>>(std::move(unsent_confirms_));
-  unsent_confirms_.clear();
-  std::weak_ptr<Handle> weak = handle_;
-  auto ex = link_.executor();
-  ctx_->vhost.broker().store().after_commit([weak, ex, batch] {
-    boost::asio::post(ex, [weak, batch] {
-      auto h = weak.lock();
-      if (!h || !h->session) return;
-      AmqpSession& s = *h->session;
-      --s.barriers_in_flight_;
-      for (const auto& c : *batch) {
-        Channel* ch = s.find_channel(c.channel);
-        if (ch == nullptr || ch->closing || s.phase_ != Phase::opened) continue;
-        s.send_method(c.channel, cls::basic, c.ack ? m::ack : m::nack, {c.seq, false, false});
-      }
-    });
-  });
+void AmqpSession::send_confirm(std::uint16_t channel, std::uint64_t seq, bool ack) {
+  send_method(channel, cls::basic, ack ? m::ack : m::nack, {seq, false, false});
 }
 
-void AmqpSession::wait_for_congested() {
+void AmqpSession::Handle::on_durable(std::span<const core::HeldAck> acks) {
+  if (!session) return;
+  AmqpSession& s = *session;
+  for (const auto& c : acks) {
+    Channel* ch = s.find_channel(c.a);
+    if (ch == nullptr || ch->closing || s.phase_ != Phase::opened) continue;
+    s.send_confirm(c.a, c.id, c.b != 0);
+  }
+}
+
+void AmqpSession::flush_publisher() {
   // A queue past its flow mark: stop reading from this publisher until it drains.
-  for (auto& q : congested_) {
-    if (q->wait_for_space(handle_, link_.executor())) ++flow_waits_;
-  }
-  congested_.clear();
-  if (flow_waits_ > 0) link_.pause_reading();
+  if (publisher_.flush(link_.executor())) link_.pause_reading();
+  dead_letters_.wakeups().flush();
 }
 
 }  // namespace outpost::amqp

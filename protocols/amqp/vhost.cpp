@@ -2,6 +2,7 @@
 
 #include "amqp/vhost_tables.hpp"
 #include "core/persist.hpp"
+#include "core/random_name.hpp"
 #include "core/topic.hpp"
 
 #include <boost/asio/post.hpp>
@@ -9,7 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <random>
 
 namespace outpost::amqp {
 
@@ -34,14 +34,6 @@ std::string differing_argument(const FieldTable& a, const FieldTable& b) {
     }
   }
   return {};
-}
-
-std::string random_name() {
-  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string s = "amq.gen-";
-  for (int i = 0; i < 22; ++i) s.push_back(kChars[rng() % 64]);
-  return s;
 }
 
 Error inequivalent(const char* what, std::string_view arg, std::string_view name) {
@@ -93,7 +85,11 @@ Error parse_queue_arguments(const FieldTable& arguments, QueueArguments& out) {
   return {};
 }
 
-Vhost::Vhost(core::Broker& broker, const AmqpSettings& settings) : broker_(broker), settings_(settings) {
+Vhost::Vhost(core::Broker& broker, const AmqpSettings& settings)
+    : broker_(broker),
+      settings_(settings),
+      self_{core::Protocol::broker, {}, {}, {}, {}, {}, broker.next_origin()},
+      default_exchange_(broker.declare_exchange("", core::ExchangeType::direct, true, false)) {
   for (const char* name : {"amq.topic", "amq.direct", "amq.fanout"}) {
     exchanges_.emplace(name, ExchangeInfo{broker_.find_exchange(name), {}});
   }
@@ -177,7 +173,7 @@ void Vhost::drop_if_unbound_locked(const std::string& exchange) {
 }
 
 Target Vhost::resolve(std::string_view exchange) const {
-  if (exchange.empty()) return Target{true, nullptr};
+  if (exchange.empty()) return Target{true, default_exchange_};
   std::lock_guard lock(mutex_);
   auto it = exchanges_.find(std::string(exchange));
   if (it == exchanges_.end()) return Target{};
@@ -213,6 +209,7 @@ AmqpQueuePtr Vhost::create_queue_locked(const std::string& name, bool durable, b
   q->args = args;
   q->last_used_ms = core::now_unix_ms();
   if (q->durable) q->queue->make_durable(broker_.store(), "amqp:" + name);
+  default_exchange_->bind(name, q->queue, {});
   queues_.emplace(name, q);
   return q;
 }
@@ -259,7 +256,7 @@ DeclareQueueResult Vhost::declare_queue(const std::string& requested, bool passi
       return r;
     }
     if (name.empty()) {
-      do name = random_name();
+      do name = core::random_name("amq.gen-", 22, core::NameAlphabet::url_safe);
       while (queues_.contains(name));
     }
     r.queue = create_queue_locked(name, durable, exclusive, auto_delete, arguments, args, connection);
@@ -351,6 +348,7 @@ void Vhost::remove_queue_locked(const AmqpQueuePtr& q, std::vector<AmqpQueuePtr>
     }
   }
   for (const auto& name : unbound) drop_if_unbound_locked(name);
+  default_exchange_->unbind(q->name, *q->queue);
   queues_.erase(q->name);
   removed.push_back(q);
 }
@@ -448,37 +446,6 @@ void Vhost::connection_closed(std::uint64_t connection) {
     for (auto& q : mine) remove_queue_locked(q, removed);
   }
   finish_removed(removed);
-}
-
-// ---------------------------------------------------------------------------------------
-// Routing (dead-lettering and the sweep: dead_letter.cpp; durable definitions: definitions.cpp)
-
-core::PublishResult Vhost::route(const Target& target, const core::MessagePtr& message, core::WakeupBatch& wakeups,
-                                 std::vector<core::QueuePtr>* congested) {
-  if (target.exchange) return broker_.publish(*target.exchange, message, wakeups, congested);
-  core::PublishResult r;
-  AmqpQueuePtr q;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = queues_.find(message->topic());
-    if (it != queues_.end()) q = it->second;
-  }
-  if (!q) return r;
-  r.matched = 1;
-  core::Delivery d;
-  d.message = message;
-  d.qos = message->qos();
-  const auto p = q->queue->push(std::move(d), wakeups);
-  r.evicted = p.evicted;
-  r.stored = p.stored ? 1 : 0;
-  if (p.outcome == core::PushOutcome::queued) {
-    r.queued = 1;
-    if (p.congested && congested) congested->push_back(q->queue);
-  } else {
-    r.dropped = 1;
-  }
-  r.needs_commit = r.stored > 0;
-  return r;
 }
 
 }  // namespace outpost::amqp

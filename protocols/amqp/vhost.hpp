@@ -10,6 +10,7 @@
 #include "amqp/codec/field_table.hpp"
 #include "amqp/codec/types.hpp"
 #include "core/broker.hpp"
+#include "core/publisher.hpp"
 #include "settings.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -76,10 +77,11 @@ struct BindingInfo {
   FieldTable arguments;
 };
 
-// Where a publish goes: an exchange, or the default exchange (queue by routing key).
+// Where a publish goes: an exchange of the core. The default exchange ("") is a core
+// direct exchange on which every queue is bound by its name.
 struct Target {
   bool found = false;
-  core::ExchangePtr exchange;  // null for the default exchange
+  core::ExchangePtr exchange;
   bool internal = false;
 };
 
@@ -129,19 +131,21 @@ class Vhost {
   // A connection ended: its exclusive queues go.
   void connection_closed(std::uint64_t connection);
 
-  // Routes one message. For the default exchange the queue is the routing key.
-  core::PublishResult route(const Target& target, const core::MessagePtr& message, core::WakeupBatch& wakeups,
-                            std::vector<core::QueuePtr>* congested);
+  // Who dead letters come from: the broker itself. A publisher of dead letters is made
+  // with this identity (core::Source::broker: no authorization, no store-full refusal,
+  // since the copy replaces a message the broker already held).
+  const core::ClientInfo& self() const noexcept { return self_; }
 
   // Dead-lettering [RabbitMQ's x-dead-letter-exchange]: a copy with an x-death entry goes
-  // to the queue's dead-letter exchange; without one the delivery is only dropped. The
-  // caller still calls entry_done on the original.
-  void dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string_view reason, core::WakeupBatch& wakeups);
+  // through `via` (a publisher with the vhost's identity) to the queue's dead-letter
+  // exchange; without one the delivery is only dropped. The caller still calls
+  // entry_done on the original.
+  void dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string_view reason, core::Publisher& via);
   // Periodic: expired messages at queue heads, evicted messages of dead-lettering
   // queues, unused queues past x-expires.
   void sweep();
   // Dead-letters what drop-head evicted (called after a publish that evicted).
-  void drain_evicted(core::WakeupBatch& wakeups);
+  void drain_evicted(core::Publisher& via);
 
   // Start-up (restore): entities from the store's definitions.
   void restore_definition(const std::string& kind, const std::string& name, const std::string& body);
@@ -168,6 +172,8 @@ class Vhost {
 
   core::Broker& broker_;
   const AmqpSettings& settings_;
+  core::ClientInfo self_;
+  core::ExchangePtr default_exchange_;  // "": every queue bound by its name
   mutable std::mutex mutex_;
   std::unordered_map<std::string, AmqpQueuePtr> queues_;
   std::unordered_map<std::string, ExchangeInfo> exchanges_;  // AMQP-visible exchanges (not the default)

@@ -75,7 +75,7 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
   }
   // A shared group's queue: while this member's window is full, another member takes
   // what waits (this one pulls again on its next PUBACK/PUBCOMP).
-  if (shared != nullptr && inflight.size() >= window) queue.stall(handle_.get(), wakeups_);
+  if (shared != nullptr && inflight.size() >= window) queue.stall(handle_.get(), publisher_.wakeups());
 }
 
 bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {

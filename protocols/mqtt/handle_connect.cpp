@@ -1,11 +1,11 @@
 // CONNECT, CONNACK, DISCONNECT, keepalive and the will: the life of a connection.
+#include "core/random_name.hpp"
 #include "core/topic.hpp"
 #include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include <random>
 
 namespace outpost::mqtt {
 
@@ -18,18 +18,6 @@ const char* version_name(ProtocolVersion v) {
     case ProtocolVersion::v5: return "MQTT 5.0";
   }
   return "MQTT";
-}
-
-std::string assign_client_id() {
-  static constexpr char hex[] = "0123456789abcdef";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id = "outpost-";
-  std::uint64_t r = rng();
-  for (int i = 0; i < 16; ++i) {
-    id.push_back(hex[r & 0xF]);
-    r >>= 4;
-  }
-  return id;
 }
 
 }  // namespace
@@ -53,18 +41,18 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   version_ = c.version;
   clean_start_ = c.clean_start;
   keepalive_ = c.keep_alive;
-  client_id_ = core::ClientId(c.client_id);
+  client_.client_id = core::ClientId(c.client_id);
   const auto& s = ctx_->settings;
 
-  if (client_id_.empty()) {
+  if (client_.client_id.empty()) {
     // [MQTT-3.1.3-7/8]: 3.1.1 assigns an id only to a clean session; 5.0 always may.
     if (version_ == ProtocolVersion::v31 || (version_ == ProtocolVersion::v311 && !clean_start_)) {
       refuse_connect(ReasonCode::client_identifier_not_valid, "empty client id without clean session");
       return false;
     }
-    client_id_ = core::ClientId(assign_client_id());
+    client_.client_id = core::ClientId(core::random_name("outpost-", 16, core::NameAlphabet::hex));
     assigned_client_id_ = true;
-  } else if (version_ == ProtocolVersion::v31 && client_id_.size() > 23) {
+  } else if (version_ == ProtocolVersion::v31 && client_.client_id.size() > 23) {
     refuse_connect(ReasonCode::client_identifier_not_valid, "MQTT 3.1 client ids are at most 23 characters");
     return false;
   }
@@ -91,7 +79,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
       // Enhanced authentication (section 4.12) needs a method the broker knows.
       const std::string& method = *c.properties.authentication_method;
       std::unique_ptr<AuthExchange> exchange;
-      if (ctx_->enhanced_auth) exchange = ctx_->enhanced_auth->begin(method, client_id_);
+      if (ctx_->enhanced_auth) exchange = ctx_->enhanced_auth->begin(method, client_.client_id);
       if (!exchange) {
         refuse_connect(ReasonCode::bad_authentication_method,
                        fmt::format("authentication method '{}' is not supported", method));
@@ -103,21 +91,6 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     client_alias_maximum_ = c.properties.topic_alias_maximum.value_or(0);
     client_max_packet_ = c.properties.maximum_packet_size.value_or(0);
     problem_information_ = c.properties.request_problem_information.value_or(1) != 0;
-  }
-
-  // A client certificate the TLS handshake verified, whose common name the listener takes
-  // as the user name (tls.use_identity_as_username), authenticates the client: the user
-  // name and password in CONNECT are not used then. So does an enhanced authentication.
-  const bool certified = !link_.peer_identity().empty();
-  if (auth() || certified) {
-    // The method or the certificate proves who the client is.
-  } else if (!c.username && !ctx_->allow_anonymous) {
-    refuse_connect(ReasonCode::not_authorized, "anonymous access is not allowed on this listener");
-    return false;
-  } else if (c.username && !ctx_->allow_anonymous) {
-    // No authentication backend is configured yet: nobody can prove who they are.
-    refuse_connect(ReasonCode::bad_user_name_or_password, "no authentication backend accepts this user");
-    return false;
   }
 
   if (c.will) {
@@ -161,11 +134,45 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   }
 
   if (auth()) {
+    // The method proves who the client is (section 4.12): its exchange decides.
+    if (c.username) client_.user = core::ClientId(*c.username);
     const auto& data = c.properties.authentication_data;
     return auth_step(data ? std::string_view(*data) : std::string_view{}, false);
   }
-  claim_session();
+  core::AuthRequest request;
+  request.protocol = core::Protocol::mqtt;
+  request.listener = std::string(client_.listener);
+  request.remote_address = std::string(client_.remote_address);
+  request.client_id = client_.client_id.str();
+  if (c.username) request.user = std::string(*c.username);
+  if (c.password) request.password = std::string(c.password->begin(), c.password->end());
+  // A client certificate the TLS handshake verified, whose identity the listener takes as
+  // the user name (tls.use_identity_as_username), authenticates the client.
+  request.certificate_identity = std::string(client_.certificate_identity);
+  // Nothing more is read until the authenticator answers (on this thread, later).
+  phase_ = Phase::authenticating;
+  link_.pause_reading();
+  ctx_->access.authenticator->authenticate(std::move(request), link_.executor(),
+                                           [w = std::weak_ptr<Handle>(handle_)](core::AuthDecision decision) {
+                                             auto h = w.lock();
+                                             if (h && h->session) h->session->on_authenticated(std::move(decision));
+                                           });
   return false;
+}
+
+void MqttSession::on_authenticated(core::AuthDecision decision) {
+  if (closed_ || phase_ != Phase::authenticating) return;
+  switch (decision.status) {
+    case core::AuthStatus::accepted: break;
+    case core::AuthStatus::bad_credentials:
+      refuse_connect(ReasonCode::bad_user_name_or_password, decision.reason);
+      return;
+    case core::AuthStatus::not_authorized:
+      refuse_connect(ReasonCode::not_authorized, decision.reason);
+      return;
+  }
+  client_.user = core::ClientId(decision.user);
+  claim_session();
 }
 
 void MqttSession::claim_session() {
@@ -177,8 +184,8 @@ void MqttSession::claim_session() {
   auto& registry = ctx_->broker.sessions();
   // Before the registry can see the handle: other threads read it from then on.
   handle_->link = link_.weak_from_link();
-  registry.claim(client_id_, handle_, link_.executor(),
-                 [w = std::weak_ptr<Handle>(handle_), &registry, id = client_id_, clean = clean_start_](
+  registry.claim(client_.client_id, handle_, link_.executor(),
+                 [w = std::weak_ptr<Handle>(handle_), &registry, id = client_.client_id, clean = clean_start_](
                      std::shared_ptr<core::Session> existing, bool superseded) {
                    auto h = w.lock();
                    if (h && h->session) {
@@ -202,7 +209,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
       existing->destroy();
       existing.reset();
     }
-    ctx_->broker.sessions().release(client_id_, handle_.get(), std::move(existing), std::nullopt);
+    ctx_->broker.sessions().release(client_.client_id, handle_.get(), std::move(existing), std::nullopt);
     return;
   }
   if (superseded) {
@@ -221,18 +228,20 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
     resumed.reset();
   }
   const bool session_present = resumed != nullptr;
-  if (delayed_will && !session_present) broker.publish(broker.mqtt_exchange(), delayed_will, wakeups_, nullptr);
+  // The previous connection's will: the broker publishes it on that client's behalf.
+  if (delayed_will && !session_present) publisher_.publish(broker.mqtt_exchange(), delayed_will, core::Source::broker);
   if (resumed) {
     state_ = std::move(resumed);
-    client_id_ = state_->client_id();  // one copy of the id, the one the registry keys on
+    client_.client_id = state_->client_id();  // one copy of the id, the one the registry keys on
   } else {
-    state_ = std::make_shared<SessionState>(broker, client_id_, broker.next_origin());
+    state_ = std::make_shared<SessionState>(broker, client_.client_id, broker.next_origin());
   }
   if (keep_session()) {
     // A persistent session is kept by the store (when there is one) from now on.
     state_->make_durable();
     state_->persist_session(static_cast<std::uint8_t>(version_), session_expiry_, 0);
   }
+  client_.origin = state_->origin();
   if (pending_will_) pending_will_->init.origin = state_->origin();
   phase_ = Phase::connected;
   send_connack(session_present, ReasonCode::success);
@@ -241,9 +250,9 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
                session_present ? ", session resumed" : "",
                link_.peer_identity().empty() ? std::string()
                                              : fmt::format(", user '{}' (client certificate)", link_.peer_identity()));
-  if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), wakeups_);
+  if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), publisher_.wakeups());
   if (state_->has_shared()) {
-    for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), wakeups_);
+    for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), publisher_.wakeups());
   }
   // [MQTT-4.4.0-1] unacknowledged PUBLISH and PUBREL packets are re-sent on resume.
   resend_inflight();
@@ -265,7 +274,7 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason, std::str
     Properties props;
     if (reason == ReasonCode::success) {
       const auto& s = ctx_->settings;
-      if (assigned_client_id_) props.assigned_client_identifier = client_id_.str();
+      if (assigned_client_id_) props.assigned_client_identifier = client_.client_id.str();
       if (server_keepalive_) props.server_keep_alive = keepalive_;
       if (session_expiry_ && *session_expiry_ != 0) props.session_expiry_interval = *session_expiry_;
       props.receive_maximum = s.receive_maximum;
@@ -340,7 +349,11 @@ void MqttSession::publish_will() {
                              core::Clock::now() + std::chrono::seconds(wait));
   } else {
     spdlog::debug("{}: publishing will on '{}'", describe(), pending_will_->init.topic);
-    ctx_->broker.publish(ctx_->broker.mqtt_exchange(), build_will(core::now_unix_ms()), wakeups_, nullptr);
+    const auto outcome =
+        publisher_.publish(ctx_->broker.mqtt_exchange(), build_will(core::now_unix_ms()), core::Source::will);
+    if (outcome.refused == core::Refusal::not_authorized) {
+      spdlog::info("{}: will on '{}' not authorized; not published", describe(), pending_will_->init.topic);
+    }
   }
   pending_will_.reset();
 }
@@ -354,8 +367,9 @@ void MqttSession::start_keepalive() {
 
 void MqttSession::on_deadline() {
   if (closed_) return;
-  if (phase_ == Phase::awaiting_connect) {
-    spdlog::info("{}: no CONNECT within {}s, closing", describe(), ctx_->settings.connect_timeout.count());
+  if (phase_ == Phase::awaiting_connect || phase_ == Phase::authenticating) {
+    spdlog::info("{}: no CONNECT (or no answer from authentication) within {}s, closing", describe(),
+                 ctx_->settings.connect_timeout.count());
     close("connect timeout");
     return;
   }
@@ -433,7 +447,7 @@ bool MqttSession::handle_auth(std::span<const std::uint8_t> body) {
     return auth_step(data, false);
   }
   if (decoded->reason == ReasonCode::re_authenticate) {
-    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth()->method, client_id_) : nullptr;
+    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth()->method, client_.client_id) : nullptr;
     if (!exchange) return refuse(ReasonCode::bad_authentication_method, "authentication method no longer available");
     auth()->exchange = std::move(exchange);
     return auth_step(data, true);

@@ -2,7 +2,6 @@
 #include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 namespace outpost::mqtt {
@@ -66,24 +65,34 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     return false;
   }
 
-  auto& store = ctx_->broker.store();
-  if (p.qos > 0 && store.would_exceed(topic.size() + p.payload.size())) {
-    // Full: refused visibly, never accepted and then lost.
-    if (version_ == ProtocolVersion::v5) {
-      log_store_full();
-      acknowledge_when_durable(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id,
-                               ReasonCode::quota_exceeded, false);
-      return true;
-    }
-    spdlog::warn("{}: QoS {} PUBLISH on '{}' refused: the store is full (persistence.max_bytes); closing the "
-                 "connection (MQTT 3.1.1 has no way to refuse one message)",
-                 describe(), p.qos, topic);
-    close("store full");
-    return false;
-  }
-
   auto message = make_message(p, std::string(topic));
-  auto result = ctx_->broker.publish(ctx_->broker.mqtt_exchange(), message, wakeups_, &extras().congested);
+  const auto outcome = publisher_.publish(ctx_->broker.mqtt_exchange(), message);
+  const auto ack_type = p.qos == 1 ? PacketType::puback : PacketType::pubrec;
+  switch (outcome.refused) {
+    case core::Refusal::none: break;
+    case core::Refusal::not_authorized:
+      // Not delivered. MQTT 5 says so on the acknowledgement (0x87); 3.1.1 has no way to
+      // refuse one message, so it is acknowledged and dropped, as Mosquitto does.
+      spdlog::info("{}: PUBLISH on '{}' not authorized; not delivered", describe(), topic);
+      if (p.qos == 0) return true;
+      acknowledge_when_durable(ack_type, p.packet_id,
+                               version_ == ProtocolVersion::v5 ? ReasonCode::not_authorized : ReasonCode::success,
+                               false);
+      return true;
+    case core::Refusal::store_full:
+      // Full: refused visibly, never accepted and then lost.
+      if (version_ == ProtocolVersion::v5) {
+        log_store_full();
+        acknowledge_when_durable(ack_type, p.packet_id, ReasonCode::quota_exceeded, false);
+        return true;
+      }
+      spdlog::warn("{}: QoS {} PUBLISH on '{}' refused: the store is full (persistence.max_bytes); closing the "
+                   "connection (MQTT 3.1.1 has no way to refuse one message)",
+                   describe(), p.qos, topic);
+      close("store full");
+      return false;
+  }
+  const auto& result = outcome.routed;
   after_route(result, *message);
 
   if (p.qos == 0) return true;
@@ -99,8 +108,7 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     state_->incoming_qos2().insert(p.packet_id);
     state_->persist_incoming_qos2(p.packet_id);
   }
-  acknowledge_when_durable(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id, reason,
-                           result.needs_commit || (p.qos == 2 && state_->durable()));
+  acknowledge_when_durable(ack_type, p.packet_id, reason, result.needs_commit || (p.qos == 2 && state_->durable()));
   return true;
 }
 
@@ -110,7 +118,7 @@ core::MessagePtr MqttSession::make_message(PublishPacket& p, std::string topic) 
   init.payload = p.payload;
   init.qos = p.qos;
   init.retain = p.retain;
-  init.origin = state_->origin();
+  init.origin = client_.origin;
   if (version_ == ProtocolVersion::v5) {
     init.expiry_unix_ms = expiry_deadline(p.properties, core::now_unix_ms());
     init.properties = take_message_properties(p.properties);
@@ -177,38 +185,15 @@ void MqttSession::log_store_full() {
 
 void MqttSession::acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason,
                                            bool needs_commit) {
-  const bool wait = needs_commit && ctx_->broker.store().persistent();
-  if (!wait && (!extras_ || (extras_->barriers_in_flight == 0 && extras_->unsent_acks.empty()))) {
+  // PUBACK / PUBREC go out in the order the PUBLISH packets came [MQTT-4.6.0-2, 4.6.0-3]:
+  // behind a commit, or behind acknowledgements that wait for one, the publisher holds
+  // it and hands it back (Handle::on_durable).
+  const core::HeldAck ack{packet_id, 0, static_cast<std::uint8_t>(type), static_cast<std::uint8_t>(reason)};
+  if (publisher_.acknowledge(ack, needs_commit)) {
     send_ack(type, packet_id, reason);
     return;
   }
-  auto& x = extras();
-  // Behind a commit, or behind acknowledgements that wait for one: PUBACK / PUBREC go out
-  // in the order the PUBLISH packets came [MQTT-4.6.0-2, 4.6.0-3].
-  x.unsent_acks.push_back(PendingAck{type, packet_id, reason});
-  if (type == PacketType::puback) ++x.puback_waiting;
-}
-
-void MqttSession::flush_acks() {
-  if (!extras_ || extras_->unsent_acks.empty()) return;
-  auto& x = *extras_;
-  // One barrier for every acknowledgement of this read: it runs once the store holds
-  // all that they acknowledge (barriers complete in call order).
-  ++x.barriers_in_flight;
-  ctx_->broker.store().after_commit(
-      [w = std::weak_ptr<Handle>(handle_), ex = link_.executor(), acks = std::move(x.unsent_acks)]() mutable {
-        boost::asio::post(ex, [w = std::move(w), acks = std::move(acks)] {
-          auto h = w.lock();
-          if (!h || !h->session || h->session->closed_) return;
-          auto& hx = *h->session->extras_;  // made when the barrier was registered
-          --hx.barriers_in_flight;
-          for (const auto& a : acks) {
-            if (a.type == PacketType::puback) --hx.puback_waiting;
-            h->session->send_ack(a.type, a.packet_id, a.reason);
-          }
-        });
-      });
-  x.unsent_acks = {};
+  if (type == PacketType::puback) ++extras().puback_waiting;
 }
 
 void MqttSession::send_ack(PacketType type, std::uint16_t packet_id, ReasonCode reason) {

@@ -58,6 +58,13 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
       codes.push_back(v5 ? ReasonCode::wildcard_subscriptions_not_supported : ReasonCode::unspecified_error);
       continue;
     }
+    if (const auto* access = ctx_->access.access.get();
+        access && !access->may_subscribe(client_, ctx_->broker.mqtt_exchange().name(),
+                                         shared ? std::string_view(core::parse_shared(filter)->filter) : filter)) {
+      spdlog::info("{}: SUBSCRIBE to '{}' not authorized", describe(), filter);
+      codes.push_back(v5 ? ReasonCode::not_authorized : ReasonCode::unspecified_error);
+      continue;
+    }
     SubscriptionRecord record;
     record.granted_qos = std::min<std::uint8_t>(sub.options.qos, s.maximum_qos);
     record.retain_handling = sub.options.retain_handling;
@@ -69,8 +76,8 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
     const bool had_queue = state_->queue() != nullptr;
     // [MQTT-3.8.4-3] a subscription to an existing filter replaces it.
     const bool is_new = state_->add_subscription(filter, record, queue_limits());
-    if (!had_queue && state_->queue()) state_->queue()->attach(handle_, link_.executor(), wakeups_);
-    if (shared && is_new) state_->shared()[filter].queue->attach(handle_, link_.executor(), wakeups_);
+    if (!had_queue && state_->queue()) state_->queue()->attach(handle_, link_.executor(), publisher_.wakeups());
+    if (shared && is_new) state_->shared()[filter].queue->attach(handle_, link_.executor(), publisher_.wakeups());
     state_->persist_subscription(filter, record);
     codes.push_back(static_cast<ReasonCode>(record.granted_qos));
     // Retain handling 0: always send retained; 1: only for a new subscription; 2: never.
@@ -100,7 +107,7 @@ void MqttSession::queue_retained(const std::string& filter, const SubscriptionRe
     // A durable queue stores its own copy: the retained message's stored row (if it was
     // ever stored for a queue) goes away with the entries that held it.
     d.message = state_->durable() && d.qos > 0 ? m->with_retain(true) : std::move(m);
-    const auto r = state_->queue()->push(std::move(d), wakeups_);
+    const auto r = state_->queue()->push(std::move(d), publisher_.wakeups());
     if (r.outcome == core::PushOutcome::dropped_full) {
       spdlog::warn("{}: retained message for '{}' dropped: the session queue is full", describe(), filter);
     }

@@ -10,7 +10,11 @@
 namespace outpost::mqtt {
 
 MqttSession::MqttSession(proto::Link& link, const SessionContext& ctx)
-    : link_(link), ctx_(&ctx), handle_(std::make_shared<Handle>()) {
+    : link_(link),
+      ctx_(&ctx),
+      handle_(std::make_shared<Handle>()),
+      client_{core::Protocol::mqtt, ctx.access.name, link.remote_address(), link.peer_identity(), {}, {}, 0},
+      publisher_(ctx.broker, client_, ctx.access.access.get(), handle_) {
   handle_->session = this;
   last_packet_ = std::chrono::steady_clock::now();
   // A connection that never sends CONNECT must not hold a slot forever [MQTT-3.1.4-1 leaves
@@ -61,20 +65,28 @@ void MqttSession::Handle::on_taken_over() {
 }
 
 void MqttSession::Handle::on_space_available() {
-  if (!session || session->flow_waits() == 0) return;
-  if (--session->extras_->flow_waits == 0 && !session->closed_ && session->phase_ == Phase::connected) {
-    session->link_.resume_reading();
+  if (!session || !session->publisher_.on_space_available()) return;
+  if (!session->closed_ && session->phase_ == Phase::connected) session->link_.resume_reading();
+}
+
+void MqttSession::Handle::on_durable(std::span<const core::HeldAck> acks) {
+  if (!session || session->closed_) return;
+  for (const auto& a : acks) {
+    const auto type = static_cast<PacketType>(a.b);
+    if (type == PacketType::puback) --session->extras_->puback_waiting;  // made when it was held
+    session->send_ack(type, static_cast<std::uint16_t>(a.id), static_cast<ReasonCode>(a.c));
   }
 }
 
 std::string MqttSession::describe() const {
-  if (client_id_.empty()) return fmt::format("client <unknown> ({})", link_.remote_address());
-  return fmt::format("client '{}' ({})", client_id_.view(), link_.remote_address());
+  if (client_.client_id.empty()) return fmt::format("client <unknown> ({})", link_.remote_address());
+  return fmt::format("client '{}' ({})", client_.client_id.view(), link_.remote_address());
 }
 
 std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
   std::size_t consumed = 0;
-  while (!closed_ && phase_ != Phase::closing && phase_ != Phase::awaiting_session && flow_waits() == 0) {
+  while (!closed_ && phase_ != Phase::closing && phase_ != Phase::awaiting_session && phase_ != Phase::authenticating &&
+         !publisher_.paused()) {
     auto frame = parse_fixed_header(data.subspan(consumed), ctx_->settings.max_packet_size);
     if (frame.status == FrameStatus::need_more) break;
     if (frame.status == FrameStatus::error) {
@@ -89,9 +101,7 @@ std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
     last_packet_ = std::chrono::steady_clock::now();
     if (!handle_packet(h, body)) break;
   }
-  if (extras_ && !extras_->congested.empty()) wait_for_congested();
-  flush_acks();
-  flush_wakeups();
+  flush_publisher();
   return consumed;
 }
 
@@ -204,7 +214,7 @@ void MqttSession::end_session() {
   if (state_->has_shared()) {
     for (auto& [filter, membership] : state_->shared()) membership.queue->detach(handle_.get());
   }
-  state_->return_shared_inflight(wakeups_);
+  state_->return_shared_inflight(publisher_.wakeups());
   if (!will_cleared_ && pending_will_ && (!shutting_down_ || ctx_->settings.publish_will_on_shutdown)) publish_will();
   auto& registry = ctx_->broker.sessions();
   const core::SessionOwner* owner = handle_.get();
@@ -213,11 +223,11 @@ void MqttSession::end_session() {
     if (session_expiry_ && *session_expiry_ != 0xFFFFFFFF) expiry = std::chrono::seconds(*session_expiry_);
     // Expiry counts from the disconnection, across restarts too.
     state_->persist_session(static_cast<std::uint8_t>(version_), session_expiry_, core::now_unix_ms());
-    registry.release(client_id_, owner, std::move(state_), expiry);
+    registry.release(client_.client_id, owner, std::move(state_), expiry);
   } else {
     state_->destroy();
     state_.reset();
-    registry.release(client_id_, owner, nullptr, std::nullopt);
+    registry.release(client_.client_id, owner, nullptr, std::nullopt);
   }
 }
 
@@ -226,27 +236,18 @@ bool MqttSession::keep_session() const {
   return !clean_start_;
 }
 
-void MqttSession::wait_for_congested() {
-  auto& x = *extras_;
-  auto& congested = x.congested;
-  std::sort(congested.begin(), congested.end());
-  congested.erase(std::unique(congested.begin(), congested.end()), congested.end());
-  for (auto& q : congested) {
-    // A publisher feeding its own queue would wait for itself.
-    if (state_ && q == state_->queue_ptr()) continue;
-    if (q->wait_for_space(handle_, link_.executor())) {
-      ++x.flow_waits;
-      spdlog::debug("{}: reading paused: queue '{}' is congested", describe(), q->name());
-    }
+void MqttSession::flush_publisher() {
+  // A publisher feeding its own queue would wait for itself.
+  if (publisher_.flush(link_.executor(), state_ ? state_->queue() : nullptr)) {
+    spdlog::debug("{}: reading paused: a queue it publishes to is congested", describe());
+    link_.pause_reading();
   }
-  congested.clear();
-  if (x.flow_waits > 0) link_.pause_reading();
 }
 
-proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous,
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, core::ListenerAccess access,
                                           std::shared_ptr<const EnhancedAuth> enhanced_auth) {
   auto ctx = std::make_shared<const SessionContext>(
-      SessionContext{broker, settings, allow_anonymous, std::move(enhanced_auth)});
+      SessionContext{broker, settings, std::move(access), std::move(enhanced_auth)});
   return [ctx](proto::Link& link) -> std::unique_ptr<proto::Session> { return std::make_unique<MqttSession>(link, *ctx); };
 }
 

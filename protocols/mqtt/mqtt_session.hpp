@@ -13,7 +13,9 @@
 #pragma once
 
 #include "common/link.hpp"
+#include "core/access.hpp"
 #include "core/broker.hpp"
+#include "core/publisher.hpp"
 #include "mqtt/codec/codec.hpp"
 #include "mqtt/enhanced_auth.hpp"
 #include "mqtt/session_state.hpp"
@@ -35,7 +37,7 @@ namespace outpost::mqtt {
 struct SessionContext {
   core::Broker& broker;
   const MqttSettings& settings;
-  bool allow_anonymous = false;
+  core::ListenerAccess access;
   // Enhanced authentication methods (plugins); null: none, so 0x8C for any method.
   std::shared_ptr<const EnhancedAuth> enhanced_auth;
 };
@@ -56,7 +58,7 @@ class MqttSession final : public proto::Session {
   // control. Cleared when the connection ends, so late posts find nobody. It has an
   // allocation of its own: the connection keeps running (lingering) after it destroyed
   // its session, so a pointer into the connection's block would outlive the session.
-  struct Handle final : core::Consumer, core::SessionOwner, core::SpaceWaiter {
+  struct Handle final : core::Consumer, core::SessionOwner, core::PublisherOwner {
     MqttSession* session = nullptr;  // touched on the connection's thread only
     // Set before the handle is given to the session registry, then never changed: the
     // registry asks for the executor from other threads.
@@ -65,15 +67,19 @@ class MqttSession final : public proto::Session {
     boost::asio::any_io_executor executor() const override;
     void on_taken_over() override;
     void on_space_available() override;
+    void on_durable(std::span<const core::HeldAck> acks) override;
   };
 
-  enum class Phase : std::uint8_t { awaiting_connect, awaiting_auth, awaiting_session, connected, closing };
+  // authenticating: CONNECT was read and the authenticator has not answered yet.
+  enum class Phase : std::uint8_t { awaiting_connect, authenticating, awaiting_auth, awaiting_session, connected, closing };
 
   // One packet; returns false when the connection is being closed.
   bool handle_packet(const FixedHeader& header, std::span<const std::uint8_t> body);
 
   // handle_connect.cpp
   bool handle_connect(std::span<const std::uint8_t> body);
+  // The authenticator's answer, on this thread: refuse, or claim the session.
+  void on_authenticated(core::AuthDecision decision);
   void on_session_claimed(std::shared_ptr<core::Session> existing, bool superseded);
   void refuse_connect(ReasonCode reason, std::string_view why);
   // After CONNECT (and any enhanced authentication): take the client id's session.
@@ -87,7 +93,6 @@ class MqttSession final : public proto::Session {
   void handle_disconnect(std::span<const std::uint8_t> body);
   void send_disconnect(ReasonCode reason, std::string_view why = {});
   bool keep_session() const;
-  void wait_for_congested();
   void publish_will();
   core::MessagePtr build_will(std::int64_t publish_unix_ms);
   void start_keepalive();
@@ -104,8 +109,8 @@ class MqttSession final : public proto::Session {
   // wrote (`needs_commit`) [the durability rule: nothing acknowledged is lost].
   void acknowledge_when_durable(PacketType type, std::uint16_t packet_id, ReasonCode reason, bool needs_commit);
   void log_store_full();
-  // Registers one store barrier for the acknowledgements gathered while handling a read.
-  void flush_acks();
+  // End of a read: held acknowledgements, wake-ups, and a pause if a queue is congested.
+  void flush_publisher();
   // Moves the packet's forwarded properties into the message.
   core::MessagePtr make_message(PublishPacket& p, std::string topic);
   // The topic a PUBLISH with a topic alias names, or nullopt after failing the
@@ -129,11 +134,10 @@ class MqttSession final : public proto::Session {
   // Close after a protocol violation: log it, tell a 5.0 client why, close.
   void fail(ReasonCode reason, std::string_view why);
   void close(std::string_view why);
-  void flush_wakeups() { wakeups_.flush(); }
+  void flush_wakeups() { publisher_.wakeups().flush(); }
   // The rarely used state below, allocated by the first call.
   struct Extras;
   Extras& extras();
-  unsigned flow_waits() const noexcept;
   std::uint32_t puback_waiting() const noexcept;
   void end_session();
   std::string describe() const;
@@ -146,8 +150,10 @@ class MqttSession final : public proto::Session {
   proto::Link& link_;
   const SessionContext* ctx_;
   std::shared_ptr<Handle> handle_;
-  // Shared with the session state and the registry's entry (one copy of the characters).
-  core::ClientId client_id_;
+  // Who this client is. Its client id is shared with the session state and the
+  // registry's entry (one copy of the characters); its origin is the session state's.
+  core::ClientInfo client_;
+  core::Publisher publisher_;
   std::shared_ptr<SessionState> state_;
   // The will as CONNECT gave it, published on an abnormal end (built then, so that its
   // expiry counts from the publication).
@@ -160,7 +166,6 @@ class MqttSession final : public proto::Session {
   std::unique_ptr<PendingWill> pending_will_;
   std::unique_ptr<Extras> extras_;
   std::chrono::steady_clock::time_point last_packet_;
-  core::WakeupBatch wakeups_;
   std::optional<std::uint32_t> session_expiry_;  // seconds; nullopt = never (3.1.1 persistent)
   std::uint16_t keepalive_ = 0;
   Phase phase_ = Phase::awaiting_connect;
@@ -192,21 +197,12 @@ class MqttSession final : public proto::Session {
     std::unique_ptr<AuthExchange> exchange;
     std::string final_data;  // for CONNACK
   };
-  struct PendingAck {
-    PacketType type;
-    std::uint16_t packet_id;
-    ReasonCode reason;
-  };
   AuthState* auth() const noexcept;
 };
 
 struct MqttSession::Extras {
   std::string close_reason;
-  std::vector<core::QueuePtr> congested;  // queues this read's publishes found congested
-  std::vector<PendingAck> unsent_acks;    // waiting for this read's barrier
-  unsigned flow_waits = 0;                // congested queues reading waits for
-  unsigned barriers_in_flight = 0;        // barriers registered and not yet come back
-  std::uint32_t puback_waiting = 0;       // QoS 1 acknowledgements held for a commit
+  std::uint32_t puback_waiting = 0;       // QoS 1 acknowledgements the publisher holds for a commit
   unsigned drop_logs_in_window = 0;
   std::uint64_t drops_unlogged = 0;
   std::chrono::steady_clock::time_point drop_log_window{};
@@ -219,12 +215,11 @@ inline MqttSession::Extras& MqttSession::extras() {
   if (!extras_) extras_ = std::make_unique<Extras>();
   return *extras_;
 }
-inline unsigned MqttSession::flow_waits() const noexcept { return extras_ ? extras_->flow_waits : 0; }
 inline std::uint32_t MqttSession::puback_waiting() const noexcept { return extras_ ? extras_->puback_waiting : 0; }
 inline MqttSession::AuthState* MqttSession::auth() const noexcept { return extras_ ? extras_->auth.get() : nullptr; }
 
 // The factory a listener uses for MQTT connections.
-proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, bool allow_anonymous,
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, core::ListenerAccess access,
                                           std::shared_ptr<const EnhancedAuth> enhanced_auth = nullptr);
 
 }  // namespace outpost::mqtt

@@ -16,7 +16,7 @@ bool SessionState::ensure_queue(const core::QueueLimits& limits) {
 }
 
 void SessionState::make_durable() {
-  if (durable_ || !broker_.store().persistent()) return;
+  if (durable_ || !broker_.persistent()) return;
   durable_ = true;
   auto& store = broker_.store();
   if (queue_) queue_->make_durable(store, store_queue_name(client_id()));

@@ -1,6 +1,7 @@
 #include "core/broker.hpp"
 
 #include "core/persist.hpp"
+#include "core/publisher.hpp"
 
 #include <boost/container/small_vector.hpp>
 
@@ -142,19 +143,14 @@ QueuePtr Broker::make_queue(std::string name, const QueueLimits& limits) {
   return std::make_shared<Queue>(next_queue_id_.fetch_add(1, std::memory_order_relaxed), std::move(name), limits);
 }
 
-PublishResult Broker::publish(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
-                              std::vector<QueuePtr>* congested) {
-  counters_.published.fetch_add(1, std::memory_order_relaxed);
+PublishResult Broker::route(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
+                            std::vector<QueuePtr>* congested) {
   const bool retained = &exchange == mqtt_exchange_.get() && message->retain();
   if (retained) retained_.update(message);
   PublishSink sink(message, wakeups, congested);
   exchange.route(message->topic(), sink);
   sink.result.stored += sink.stored_ahead();
   sink.result.needs_commit = sink.result.stored > 0 || (retained && store_.persistent());
-
-  if (sink.result.matched == 0) counters_.dropped_no_subscribers.fetch_add(1, std::memory_order_relaxed);
-  counters_.routed.fetch_add(sink.result.queued, std::memory_order_relaxed);
-  if (sink.result.dropped) counters_.dropped_queue_full.fetch_add(sink.result.dropped, std::memory_order_relaxed);
   return sink.result;
 }
 
@@ -162,8 +158,9 @@ std::size_t Broker::expire_sessions(Clock::time_point now) {
   std::vector<MessagePtr> wills;
   const std::size_t ended = sessions_.expire(now, &wills);
   if (!wills.empty()) {
-    WakeupBatch wakeups;
-    for (const auto& w : wills) publish(*mqtt_exchange_, w, wakeups, nullptr);
+    Publisher publisher(*this, self_, nullptr);
+    for (const auto& w : wills) publisher.publish(*mqtt_exchange_, w, Source::broker);
+    publisher.wakeups().flush();
   }
   return ended;
 }

@@ -7,6 +7,8 @@
 // Threading: every method may be called from any I/O thread.
 #pragma once
 
+#include "core/client_info.hpp"
+#include "core/counters.hpp"
 #include "core/exchange.hpp"
 #include "core/message.hpp"
 #include "core/queue.hpp"
@@ -37,14 +39,6 @@ struct PublishResult {
   bool needs_commit = false;
 };
 
-// Counters for logs and, later, metrics. Relaxed atomics: read for reporting only.
-struct BrokerCounters {
-  std::atomic<std::uint64_t> published{0};
-  std::atomic<std::uint64_t> routed{0};
-  std::atomic<std::uint64_t> dropped_queue_full{0};
-  std::atomic<std::uint64_t> dropped_no_subscribers{0};
-};
-
 class Broker {
  public:
   explicit Broker(store::Store& store);
@@ -57,7 +51,11 @@ class Broker {
   SessionRegistry& sessions() noexcept { return sessions_; }
   // MQTT shared subscription groups on the MQTT exchange.
   SharedGroups& shared_groups() noexcept { return *shared_groups_; }
-  BrokerCounters& counters() noexcept { return counters_; }
+  // Message counters, per I/O thread (core/counters.hpp); the Publisher counts.
+  Counters& counters() noexcept { return counters_; }
+  // True if the store keeps what it is given across a restart: acknowledgements of
+  // durable messages wait for its commits.
+  bool persistent() const { return store_.persistent(); }
 
   ExchangePtr find_exchange(std::string_view name) const;
   // Creates the exchange or returns the existing one of that name.
@@ -65,15 +63,18 @@ class Broker {
   bool delete_exchange(std::string_view name);
 
   QueuePtr make_queue(std::string name, const QueueLimits& limits);
-  // A fresh id for a session instance or publisher (never 0).
+  // A fresh origin for a publisher, whatever its protocol: an MQTT session, an AMQP
+  // connection, a plugin (never 0, never reused while the broker runs).
   std::uint64_t next_origin() noexcept { return next_origin_.fetch_add(1, std::memory_order_relaxed); }
 
-  // Routes `message` through `exchange` and appends it to every matching queue. Wakes
-  // consumers through `wakeups` (the caller flushes after its batch). Queues that passed
-  // their flow-control mark are appended to `congested` (if given) so the publisher can
-  // pause. On the MQTT exchange, a retained message also updates the retained store.
-  PublishResult publish(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
-                        std::vector<QueuePtr>* congested);
+  // The routing step of core::Publisher, which every message goes through (nothing else
+  // calls this but tests of the routing itself): routes `message` through `exchange`
+  // and appends it to every matching queue. Wakes consumers through `wakeups` (the
+  // caller flushes after its batch). Queues that passed their flow-control mark are
+  // appended to `congested` (if given) so the publisher can pause. On the MQTT exchange,
+  // a retained message also updates the retained store.
+  PublishResult route(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
+                      std::vector<QueuePtr>* congested);
 
   // Housekeeping, about once a second: ends detached sessions whose expiry passed and
   // publishes the delayed wills that came due. Returns how many sessions ended.
@@ -85,7 +86,9 @@ class Broker {
   RetainedStore retained_;
   SessionRegistry sessions_;
   std::unique_ptr<SharedGroups> shared_groups_;
-  BrokerCounters counters_;
+  Counters counters_;
+  // Who the broker's own messages (wills due in the sweep) come from.
+  ClientInfo self_;
   std::atomic<std::uint64_t> next_origin_{1};
   std::atomic<std::uint64_t> next_queue_id_{1};
 

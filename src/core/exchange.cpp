@@ -29,7 +29,9 @@ bool Exchange::bind(std::string_view key, QueuePtr queue, BindingOptions options
       break;
     }
     case ExchangeType::direct: {
-      auto& list = direct_[std::string(key)];
+      auto found = direct_.find(key);
+      if (found == direct_.end()) found = direct_.emplace(std::string(key), std::vector<Binding>{}).first;
+      auto& list = found->second;
       auto it = std::find_if(list.begin(), list.end(), [&](const Binding& b) { return b.queue == queue; });
       if (it != list.end()) {
         it->options = options;
@@ -63,7 +65,7 @@ bool Exchange::unbind(std::string_view key, const Queue& queue) {
       removed = trie_.erase(key, queue.id());
       break;
     case ExchangeType::direct: {
-      auto it = direct_.find(std::string(key));
+      auto it = direct_.find(key);
       if (it == direct_.end()) break;
       auto& list = it->second;
       auto b = std::find_if(list.begin(), list.end(), [&](const Binding& x) { return x.queue.get() == &queue; });
@@ -100,9 +102,7 @@ void Exchange::route(std::string_view routing_key, RouteSink& sink) const {
       trie_.match(routing_key, [&](const std::uint64_t&, const Binding& b) { sink.on_match(b); });
       break;
     case ExchangeType::direct: {
-      // Heterogeneous lookup needs C++20 transparent hashing; keys are short, so a
-      // temporary string is acceptable on this path.
-      auto it = direct_.find(std::string(routing_key));
+      auto it = direct_.find(routing_key);
       if (it != direct_.end()) {
         for (const auto& b : it->second) sink.on_match(b);
       }

@@ -1,7 +1,8 @@
 // Exchange: a named routing table from a message's routing key (its topic) to bindings.
 // Types: topic (a trie over '/'-separated levels with MQTT wildcards; `amq.topic` is the
-// MQTT exchange and every MQTT subscription is a binding on it), direct (exact key) and
-// fanout (every binding).
+// MQTT exchange and every MQTT subscription is a binding on it), direct (exact key; the
+// AMQP default exchange is one, with every queue bound by its name) and fanout (every
+// binding).
 //
 // Threading: any thread may route; bind/unbind may come from any thread too. A
 // shared_mutex guards the table: routing takes it shared, for the whole route call, so a
@@ -12,6 +13,7 @@
 #include "core/topic_trie.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -81,7 +83,12 @@ class Exchange {
 
   mutable std::shared_mutex mutex_;
   TopicTrie<std::uint64_t, Binding> trie_;                               // topic
-  std::unordered_map<std::string, std::vector<Binding>> direct_;         // direct
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+  };
+  // Found by string_view: no temporary string per routed message.
+  std::unordered_map<std::string, std::vector<Binding>, KeyHash, std::equal_to<>> direct_;  // direct
   std::vector<std::pair<std::string, Binding>> fanout_;                  // fanout (key kept for unbind)
   std::size_t count_ = 0;
 };

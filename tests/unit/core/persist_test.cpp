@@ -103,7 +103,7 @@ TEST_F(DurableQueues, AMessageForTwoQueuesIsStoredOnceAndGoesWithItsLastEntry) {
   auto b = durable_queue("b");
   WakeupBatch wakeups;
   auto m = message("d/x", "payload");
-  const auto r = broker_->publish(broker_->mqtt_exchange(), m, wakeups, nullptr);
+  const auto r = broker_->route(broker_->mqtt_exchange(), m, wakeups, nullptr);
   EXPECT_EQ(r.queued, 2u);
   EXPECT_EQ(r.stored, 2u);
   EXPECT_TRUE(r.needs_commit);
@@ -136,11 +136,11 @@ TEST_F(DurableQueues, QoS0AndRefusedDeliveriesLeaveNothingBehind) {
   auto a = durable_queue("a", tiny);
   auto b = durable_queue("b");
   WakeupBatch wakeups;
-  broker_->publish(broker_->mqtt_exchange(), message("d/1", "first"), wakeups, nullptr);
+  broker_->route(broker_->mqtt_exchange(), message("d/1", "first"), wakeups, nullptr);
   // a is full now: its entry for the second message is written ahead and taken back.
-  const auto r = broker_->publish(broker_->mqtt_exchange(), message("d/2", "second"), wakeups, nullptr);
+  const auto r = broker_->route(broker_->mqtt_exchange(), message("d/2", "second"), wakeups, nullptr);
   EXPECT_EQ(r.dropped, 1u);
-  broker_->publish(broker_->mqtt_exchange(), message("d/0", "q0", 0), wakeups, nullptr);
+  broker_->route(broker_->mqtt_exchange(), message("d/0", "q0", 0), wakeups, nullptr);
   auto rec = reopen();
   std::vector<std::string> entries;
   for (const auto& e : rec.entries) entries.push_back(e.queue + "#" + std::to_string(e.seq));
@@ -151,10 +151,10 @@ TEST_F(DurableQueues, QoS0AndRefusedDeliveriesLeaveNothingBehind) {
 
 TEST_F(DurableQueues, RetainedChangesReachTheStoreInOrder) {
   WakeupBatch wakeups;
-  broker_->publish(broker_->mqtt_exchange(), message("r/a", "A", 0, true), wakeups, nullptr);
-  broker_->publish(broker_->mqtt_exchange(), message("r/b", "B0", 1, true), wakeups, nullptr);
-  broker_->publish(broker_->mqtt_exchange(), message("r/b", "B1", 1, true), wakeups, nullptr);
-  broker_->publish(broker_->mqtt_exchange(), message("r/a", "", 0, true), wakeups, nullptr);
+  broker_->route(broker_->mqtt_exchange(), message("r/a", "A", 0, true), wakeups, nullptr);
+  broker_->route(broker_->mqtt_exchange(), message("r/b", "B0", 1, true), wakeups, nullptr);
+  broker_->route(broker_->mqtt_exchange(), message("r/b", "B1", 1, true), wakeups, nullptr);
+  broker_->route(broker_->mqtt_exchange(), message("r/a", "", 0, true), wakeups, nullptr);
   auto rec = reopen();
   ASSERT_EQ(rec.retained_messages.size(), 1u);
   EXPECT_EQ(rec.retained_messages[0].topic, "r/b");

@@ -80,7 +80,7 @@ class EnhancedAuthTest : public ::testing::Test {
  protected:
   EnhancedAuthTest() : broker_(store_) {
     link_ = std::make_shared<MemoryLink>(io_);
-    factory_ = make_session_factory(broker_, settings_, false, std::make_shared<ChallengeMethod>());
+    factory_ = make_session_factory(broker_, settings_, core::ListenerAccess{"test", std::make_shared<core::AnonymousAuthenticator>(false), nullptr}, std::make_shared<ChallengeMethod>());
     session_ = factory_(*link_);
   }
   ~EnhancedAuthTest() override {
@@ -190,7 +190,7 @@ TEST_F(EnhancedAuthTest, AnotherMethodInAuthIsAProtocolError) {
 
 TEST_F(EnhancedAuthTest, AuthWithoutAMethodInConnectIsAProtocolError) {
   settings_.max_packet_size = 1 << 20;
-  auto factory = make_session_factory(broker_, settings_, true, std::make_shared<ChallengeMethod>());
+  auto factory = make_session_factory(broker_, settings_, core::ListenerAccess{"test", std::make_shared<core::AnonymousAuthenticator>(true), nullptr}, std::make_shared<ChallengeMethod>());
   auto link = std::make_shared<MemoryLink>(io_);
   auto session = factory(*link);
   Bytes c = connect(std::nullopt, std::nullopt);

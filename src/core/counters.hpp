@@ -1,0 +1,58 @@
+// Counters: the broker's message counters, kept per I/O thread and summed when read, so
+// counting costs a plain load and store on a cache line no other thread writes (no
+// locked read-modify-write on the publish path).
+//
+// Threading: add() on any thread, to that thread's own slot (made on the thread's first
+// add, under a lock taken once per thread). read() from any thread: relaxed loads, so a
+// total may miss the increments of the last instant, never tear.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace outpost::core {
+
+enum class Counter : std::uint8_t {
+  published,               // messages that entered through a Publisher and were routed
+  routed,                  // queue deliveries accepted
+  dropped_queue_full,      // deliveries refused by full queues
+  dropped_no_subscribers,  // messages that matched no queue
+  refused_not_authorized,  // publishes the access control refused
+  refused_store_full,      // durable publishes refused because the store is full
+  count_
+};
+
+struct CounterTotals {
+  std::array<std::uint64_t, static_cast<std::size_t>(Counter::count_)> values{};
+  std::uint64_t operator[](Counter c) const noexcept { return values[static_cast<std::size_t>(c)]; }
+};
+
+class Counters {
+ public:
+  Counters();
+  Counters(const Counters&) = delete;
+  Counters& operator=(const Counters&) = delete;
+
+  void add(Counter c, std::uint64_t n = 1) noexcept {
+    auto& v = local().values[static_cast<std::size_t>(c)];
+    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  CounterTotals read() const;
+
+ private:
+  struct alignas(64) Slot {
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Counter::count_)> values{};
+  };
+  Slot& local() noexcept;
+  Slot& make_local();
+
+  const std::uint64_t instance_;  // tells this set from one made later at the same address
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // one per thread that counted; never removed
+};
+
+}  // namespace outpost::core

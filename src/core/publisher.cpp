@@ -1,0 +1,123 @@
+#include "core/publisher.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace outpost::core {
+
+struct Publisher::Pending {
+  std::weak_ptr<PublisherOwner> owner;
+  std::vector<HeldAck> unsent;      // held during the current read, before its barrier
+  std::size_t held = 0;             // held in all: unsent and behind barriers
+  unsigned barriers = 0;            // barriers registered and not yet come back
+  std::vector<QueuePtr> congested;  // queues this read's publishes found congested
+  unsigned flow_waits = 0;          // congested queues reading waits for
+};
+
+Publisher::Publisher(Broker& broker, const ClientInfo& client, const AccessControl* access,
+                     std::weak_ptr<PublisherOwner> owner)
+    : broker_(broker), client_(&client), access_(access), owner_(std::move(owner)) {}
+
+Publisher::~Publisher() = default;
+
+Publisher::Pending& Publisher::pending() {
+  if (!pending_) {
+    pending_ = std::make_shared<Pending>();
+    pending_->owner = owner_;
+  }
+  return *pending_;
+}
+
+PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& message, Source source) {
+  PublishOutcome out;
+  auto& counters = broker_.counters();
+  // 1. Write authorization: a client's messages and its will, as the client.
+  if (access_ && source != Source::broker && !access_->may_publish(*client_, exchange.name(), message->topic())) {
+    counters.add(Counter::refused_not_authorized);
+    out.refused = Refusal::not_authorized;
+    return out;
+  }
+  // 2. The plugin message hook attaches here (inspect, modify, drop).
+  // 3. Durable messages are refused, visibly, when the store is full: never accepted and
+  //    then lost.
+  if (source == Source::client && message->qos() > 0 &&
+      broker_.store().would_exceed(message->topic().size() + message->payload().size())) {
+    counters.add(Counter::refused_store_full);
+    out.refused = Refusal::store_full;
+    return out;
+  }
+  // 4. Routing.
+  std::vector<QueuePtr>* congested = owner_.expired() ? nullptr : &pending().congested;
+  out.routed = broker_.route(exchange, message, wakeups_, congested);
+  // 5. Counters.
+  counters.add(Counter::published);
+  if (out.routed.matched == 0) counters.add(Counter::dropped_no_subscribers);
+  if (out.routed.queued) counters.add(Counter::routed, out.routed.queued);
+  if (out.routed.dropped) counters.add(Counter::dropped_queue_full, out.routed.dropped);
+  return out;
+}
+
+bool Publisher::acknowledge(const HeldAck& ack, bool needs_commit) {
+  const bool wait = needs_commit && broker_.persistent();
+  if (!wait && (!pending_ || (pending_->barriers == 0 && pending_->unsent.empty()))) return true;
+  if (owner_.expired()) return true;  // nobody to hand it back to: internal sources do not wait
+  auto& p = pending();
+  // Behind a commit, or behind acknowledgements that wait for one: kept in publish order.
+  p.unsent.push_back(ack);
+  ++p.held;
+  return false;
+}
+
+std::size_t Publisher::held() const noexcept { return pending_ ? pending_->held : 0; }
+
+bool Publisher::flush(const boost::asio::any_io_executor& ex, const Queue* own) {
+  if (pending_ && !pending_->unsent.empty()) {
+    auto& p = *pending_;
+    // One barrier for every acknowledgement of this read: it runs once the store holds
+    // all that they acknowledge (barriers complete in call order).
+    ++p.barriers;
+    broker_.store().after_commit(
+        [weak = std::weak_ptr<Pending>(pending_), ex, acks = std::move(p.unsent)]() mutable {
+          boost::asio::post(ex, [weak = std::move(weak), acks = std::move(acks)] {
+            auto pending = weak.lock();
+            if (!pending) return;  // the publisher is gone, and its connection with it
+            --pending->barriers;
+            pending->held -= acks.size();
+            if (auto owner = pending->owner.lock()) owner->on_durable(acks);
+          });
+        });
+    p.unsent = {};
+  }
+  bool pause = false;
+  if (pending_ && !pending_->congested.empty()) {
+    auto& p = *pending_;
+    auto& congested = p.congested;
+    std::sort(congested.begin(), congested.end());
+    congested.erase(std::unique(congested.begin(), congested.end()), congested.end());
+    for (auto& q : congested) {
+      if (q.get() == own) continue;
+      if (q->wait_for_space(p.owner, ex)) {
+        ++p.flow_waits;
+        spdlog::debug("{} client {}: reading paused: queue '{}' is congested", to_string(client_->protocol),
+                      client_->remote_address, q->name());
+      }
+    }
+    congested.clear();
+    pause = p.flow_waits > 0;
+  }
+  wakeups_.flush();
+  return pause;
+}
+
+bool Publisher::on_space_available() noexcept {
+  if (!pending_ || pending_->flow_waits == 0) return false;
+  return --pending_->flow_waits == 0;
+}
+
+bool Publisher::paused() const noexcept { return pending_ && pending_->flow_waits > 0; }
+
+bool Publisher::store_has_room(std::size_t bytes) const { return !broker_.store().would_exceed(bytes); }
+
+}  // namespace outpost::core

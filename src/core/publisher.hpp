@@ -1,0 +1,126 @@
+// Publisher: the one door through which every message enters the routing core, whatever
+// brought it: an MQTT PUBLISH, an AMQP basic.publish (the default exchange included), a
+// will, a dead letter, and later the plugins and the bridge. Inside it, in this order and
+// nowhere else:
+//   1. write authorization (AccessControl::may_publish),
+//   2. the plugin message hook (the seam the plugin interface attaches to; empty today),
+//   3. the store-full check for durable messages,
+//   4. routing (Broker::route),
+//   5. counters (per I/O thread, see core/counters.hpp),
+// and, after the protocol has decided what to answer,
+//   6. the acknowledgement held until the store has committed what it acknowledges
+//      (acknowledge(), flush()): PUBACK / PUBREC / confirms go out in publish order,
+//   7. the pause of a publisher whose target queues are congested (flush() returns
+//      whether reading must stop; on_space_available() whether it may go on).
+// A protocol session decodes, asks its publisher, and encodes the answer; it never calls
+// the store itself.
+//
+// Threading: one per connection (or per internal source), used only on its owner's
+// thread. Held acknowledgements and space notices come back through the owner's
+// PublisherOwner on the owner's executor, after the session may have gone: the owner is
+// held weakly.
+#pragma once
+
+#include "core/access.hpp"
+#include "core/broker.hpp"
+#include "core/client_info.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace outpost::core {
+
+// An acknowledgement held for a commit, opaque to the core: the protocol puts in what it
+// needs to send it later (MQTT: packet type, id and reason; AMQP: channel, tag, ack/nack).
+struct HeldAck {
+  std::uint64_t id = 0;
+  std::uint16_t a = 0;
+  std::uint8_t b = 0;
+  std::uint8_t c = 0;
+};
+
+// Implemented by the face a session shows to other threads (its Handle).
+class PublisherOwner : public SpaceWaiter {
+ public:
+  // On the owner's executor: acknowledgements held by acknowledge() whose messages are
+  // now durable, in the order they were held.
+  virtual void on_durable(std::span<const HeldAck> acks) = 0;
+};
+
+// Where a message comes from decides which checks apply.
+enum class Source : std::uint8_t {
+  client,       // a client's publish: every check
+  will,         // a client's will: authorized as the client, never refused for a full store
+                // (it replaces a connection the broker already held)
+  broker,       // the broker's own (dead letters, wills due in the sweep): routed and counted
+};
+
+enum class Refusal : std::uint8_t {
+  none,
+  not_authorized,  // the access control refused the topic (MQTT 5 0x87, AMQP 403)
+  store_full,      // durable and the store is at persistence.max_bytes (MQTT 5 0x97)
+};
+
+struct PublishOutcome {
+  Refusal refused = Refusal::none;
+  PublishResult routed;  // what routing did (all zero when refused)
+};
+
+class Publisher {
+ public:
+  // `access` null: everything allowed. `owner` null: nothing is ever held or paused
+  // (internal sources: acknowledge() always answers "send now", congestion is ignored).
+  Publisher(Broker& broker, const ClientInfo& client, const AccessControl* access,
+            std::weak_ptr<PublisherOwner> owner = {});
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+  ~Publisher();
+
+  const ClientInfo& client() const noexcept { return *client_; }
+  Broker& broker() noexcept { return broker_; }
+  // Consumer wake-ups gathered on this thread; flush() posts them.
+  WakeupBatch& wakeups() noexcept { return wakeups_; }
+
+  // Steps 1-5 for one message on `exchange`. The message's routing key is its topic.
+  PublishOutcome publish(const Exchange& exchange, const MessagePtr& message, Source source = Source::client);
+
+  // Step 6. True: nothing is ahead of it and it needs no commit, send it now. False: it
+  // is held and comes back through PublisherOwner::on_durable once `needs_commit` is
+  // met and every acknowledgement held before it has gone (publish order).
+  bool acknowledge(const HeldAck& ack, bool needs_commit);
+  // Acknowledgements held and not yet handed back.
+  std::size_t held() const noexcept;
+
+  // End of one read: one store barrier for the acknowledgements held during it, the
+  // wake-ups posted, and the congested queues registered for a space notice (except
+  // `own`, the publisher's own queue: it would wait for itself). Returns true when
+  // reading must pause (step 7).
+  bool flush(const boost::asio::any_io_executor& ex, const Queue* own = nullptr);
+  // From PublisherOwner::on_space_available: true when the last wait is over and reading
+  // may resume.
+  bool on_space_available() noexcept;
+  bool paused() const noexcept;
+
+  // Whether the store can take `bytes` more (AMQP connection.unblocked).
+  bool store_has_room(std::size_t bytes) const;
+
+ private:
+  struct Pending;  // held acknowledgements and congestion: made on first use
+  Pending& pending();
+
+  Broker& broker_;
+  const ClientInfo* client_;
+  const AccessControl* access_;
+  std::weak_ptr<PublisherOwner> owner_;
+  WakeupBatch wakeups_;
+  // Shared so that a commit's callback, posted back to this thread, finds it (weakly) only
+  // while the publisher lives.
+  std::shared_ptr<Pending> pending_;
+};
+
+}  // namespace outpost::core

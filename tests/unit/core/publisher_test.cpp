@@ -1,0 +1,218 @@
+// core::Publisher: the checks in their order, counters, acknowledgements held for the
+// store's commit in publish order, and the pause on congested queues.
+#include "core/publisher.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <thread>
+
+namespace outpost::core {
+namespace {
+
+MessagePtr msg(std::string topic, std::uint8_t qos = 1, std::string payload = "p") {
+  Message::Init init;
+  init.topic = std::move(topic);
+  init.payload = {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()};
+  init.qos = qos;
+  return Message::make(std::move(init));
+}
+
+// A persistent store whose commits happen when the test says, and that is full when told.
+class ManualStore final : public store::Store {
+ public:
+  bool full = false;
+  std::deque<std::function<void()>> barriers;
+  void commit_all() {
+    while (!barriers.empty()) {
+      auto f = std::move(barriers.front());
+      barriers.pop_front();
+      f();
+    }
+  }
+
+  bool persistent() const override { return true; }
+  std::string describe() const override { return "manual"; }
+  void restore(store::RestoreVisitor&) override {}
+  std::uint64_t next_message_id() override { return ++ids_; }
+  bool would_exceed(std::size_t) const override { return full; }
+  void put_message(store::MessageWrite) override {}
+  void put_entry(store::EntryRecord) override {}
+  void update_entry(const std::string&, std::uint64_t, store::EntryState, std::uint16_t) override {}
+  void delete_entry(const std::string&, std::uint64_t) override {}
+  void delete_queue(const std::string&) override {}
+  void put_retained(store::MessageWrite) override {}
+  void delete_retained(const std::string&) override {}
+  void put_session(store::SessionRecord) override {}
+  void delete_session(const std::string&) override {}
+  void put_subscription(store::SubscriptionRecord) override {}
+  void delete_subscription(const std::string&, const std::string&) override {}
+  void put_incoming_qos2(const std::string&, std::uint16_t) override {}
+  void delete_incoming_qos2(const std::string&, std::uint16_t) override {}
+  void put_definition(store::DefinitionRecord) override {}
+  void delete_definition(const std::string&, const std::string&) override {}
+  void after_commit(std::function<void()> on_durable) override { barriers.push_back(std::move(on_durable)); }
+  void close() override {}
+  store::StoreStats stats() const override { return {}; }
+
+ private:
+  std::uint64_t ids_ = 0;
+};
+
+// Denies publishing to and subscribing on anything under "secret/".
+class DenySecret final : public AccessControl {
+ public:
+  bool may_publish(const ClientInfo&, std::string_view, std::string_view topic) const override {
+    return !topic.starts_with("secret/");
+  }
+  bool may_subscribe(const ClientInfo&, std::string_view, std::string_view filter) const override {
+    return !filter.starts_with("secret/");
+  }
+  bool may_consume(const ClientInfo&, std::string_view, std::string_view) const override { return true; }
+};
+
+struct Owner final : PublisherOwner {
+  std::vector<HeldAck> durable;
+  int space = 0;
+  void on_durable(std::span<const HeldAck> acks) override { durable.insert(durable.end(), acks.begin(), acks.end()); }
+  void on_space_available() override { ++space; }
+};
+
+struct PublisherTest : ::testing::Test {
+  ManualStore store;
+  Broker broker{store};
+  boost::asio::io_context io;
+  ClientInfo client{Protocol::mqtt, "test", "127.0.0.1:1", {}, ClientId("c1"), {}, broker.next_origin()};
+  std::shared_ptr<Owner> owner = std::make_shared<Owner>();
+  DenySecret deny;
+  Publisher publisher{broker, client, &deny, owner};
+
+  QueuePtr bound(const std::string& filter, QueueLimits limits = {}) {
+    auto q = broker.make_queue(filter, limits);
+    broker.mqtt_exchange().bind(filter, q, BindingOptions{});
+    return q;
+  }
+  std::uint64_t count(Counter c) { return broker.counters().read()[c]; }
+};
+
+TEST_F(PublisherTest, RoutesAndCounts) {
+  QueueLimits one;
+  one.max_messages = 1;
+  auto q = bound("t", one);
+  auto r = publisher.publish(broker.mqtt_exchange(), msg("t", 0));
+  EXPECT_EQ(r.refused, Refusal::none);
+  EXPECT_EQ(r.routed.queued, 1u);
+  r = publisher.publish(broker.mqtt_exchange(), msg("t", 0));
+  EXPECT_EQ(r.routed.dropped, 1u);
+  publisher.publish(broker.mqtt_exchange(), msg("nobody/here", 0));
+  EXPECT_EQ(count(Counter::published), 3u);
+  EXPECT_EQ(count(Counter::routed), 1u);
+  EXPECT_EQ(count(Counter::dropped_queue_full), 1u);
+  EXPECT_EQ(count(Counter::dropped_no_subscribers), 1u);
+}
+
+TEST_F(PublisherTest, AuthorizationComesFirstAndRefusesWithoutRouting) {
+  auto q = bound("secret/#");
+  store.full = true;  // authorization is asked before the store is
+  auto r = publisher.publish(broker.mqtt_exchange(), msg("secret/x"));
+  EXPECT_EQ(r.refused, Refusal::not_authorized);
+  EXPECT_EQ(r.routed.matched, 0u);
+  EXPECT_EQ(q->stats().messages, 0u);
+  EXPECT_EQ(count(Counter::refused_not_authorized), 1u);
+  EXPECT_EQ(count(Counter::published), 0u);
+  // A will is the client's too; the broker's own messages are not the client's to refuse.
+  EXPECT_EQ(publisher.publish(broker.mqtt_exchange(), msg("secret/will"), Source::will).refused, Refusal::not_authorized);
+  store.full = false;
+  EXPECT_EQ(publisher.publish(broker.mqtt_exchange(), msg("secret/dl"), Source::broker).refused, Refusal::none);
+  EXPECT_EQ(q->stats().messages, 1u);
+}
+
+TEST_F(PublisherTest, FullStoreRefusesDurableClientMessagesOnly) {
+  auto q = bound("t");
+  store.full = true;
+  EXPECT_EQ(publisher.publish(broker.mqtt_exchange(), msg("t", 1)).refused, Refusal::store_full);
+  EXPECT_EQ(publisher.publish(broker.mqtt_exchange(), msg("t", 0)).refused, Refusal::none);
+  EXPECT_EQ(publisher.publish(broker.mqtt_exchange(), msg("t", 1), Source::will).refused, Refusal::none);
+  EXPECT_EQ(count(Counter::refused_store_full), 1u);
+  EXPECT_EQ(q->stats().messages, 2u);
+}
+
+TEST_F(PublisherTest, AcknowledgementsWaitForTheCommitInPublishOrder) {
+  EXPECT_TRUE(publisher.acknowledge(HeldAck{1}, false));  // nothing to wait for: now
+  EXPECT_FALSE(publisher.acknowledge(HeldAck{2}, true));  // waits for the commit
+  EXPECT_FALSE(publisher.acknowledge(HeldAck{3}, false)); // behind one that waits
+  EXPECT_EQ(publisher.held(), 2u);
+  EXPECT_FALSE(publisher.flush(io.get_executor()));
+  EXPECT_FALSE(publisher.acknowledge(HeldAck{4}, false));  // behind the barrier in flight
+  publisher.flush(io.get_executor());
+  io.run();
+  EXPECT_TRUE(owner->durable.empty()) << "nothing before the commit";
+  store.commit_all();
+  io.restart();
+  io.run();
+  ASSERT_EQ(owner->durable.size(), 3u);
+  EXPECT_EQ(owner->durable[0].id, 2u);
+  EXPECT_EQ(owner->durable[1].id, 3u);
+  EXPECT_EQ(owner->durable[2].id, 4u);
+  EXPECT_EQ(publisher.held(), 0u);
+  EXPECT_TRUE(publisher.acknowledge(HeldAck{5}, false));
+}
+
+TEST_F(PublisherTest, AcknowledgementsOfAGonePublisherAreDropped) {
+  {
+    Publisher gone(broker, client, nullptr, owner);
+    EXPECT_FALSE(gone.acknowledge(HeldAck{7}, true));
+    gone.flush(io.get_executor());
+  }
+  store.commit_all();
+  io.run();
+  EXPECT_TRUE(owner->durable.empty());
+}
+
+TEST_F(PublisherTest, CongestedQueuePausesUntilItDrains) {
+  QueueLimits limits;
+  limits.flow_high = 2;
+  limits.flow_low = 1;
+  auto q = bound("c", limits);
+  struct Sink final : Consumer {
+    void on_messages_available() override {}
+  };
+  auto consumer = std::make_shared<Sink>();
+  q->attach(consumer, io.get_executor(), publisher.wakeups());
+  for (int i = 0; i < 4; ++i) publisher.publish(broker.mqtt_exchange(), msg("c", 0));
+  // Its own queue never pauses a publisher.
+  EXPECT_FALSE(publisher.flush(io.get_executor(), q.get()));
+  for (int i = 0; i < 4; ++i) publisher.publish(broker.mqtt_exchange(), msg("c", 0));
+  EXPECT_TRUE(publisher.flush(io.get_executor()));
+  EXPECT_TRUE(publisher.paused());
+  std::vector<Delivery> out;
+  q->pull(out, 100);
+  io.restart();
+  io.run();
+  EXPECT_EQ(owner->space, 1);
+  EXPECT_TRUE(publisher.on_space_available());
+  EXPECT_FALSE(publisher.paused());
+  q->detach(consumer.get());
+}
+
+TEST(Counters, PerThreadSlotsAreSummed) {
+  Counters counters;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&counters] {
+      for (int i = 0; i < 1000; ++i) counters.add(Counter::published);
+    });
+  }
+  for (auto& t : threads) t.join();
+  counters.add(Counter::routed, 5);
+  EXPECT_EQ(counters.read()[Counter::published], 4000u);
+  EXPECT_EQ(counters.read()[Counter::routed], 5u);
+  Counters other;  // another set on the same threads keeps its own slots
+  other.add(Counter::published);
+  EXPECT_EQ(other.read()[Counter::published], 1u);
+  EXPECT_EQ(counters.read()[Counter::published], 4000u);
+}
+
+}  // namespace
+}  // namespace outpost::core
