@@ -2,10 +2,10 @@
 // MqttSession on an in-memory link, driven with encoded packets.
 #include "core/broker.hpp"
 #include "mqtt/codec/codec.hpp"
-#include "mqtt/mqtt_session.hpp"
+#include "mqtt_driver.hpp"
+#include "mqtt_wire.hpp"
 #include "store/store.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -13,48 +13,15 @@
 namespace outpost::mqtt {
 namespace {
 
-// A link that keeps what the session writes.
-class MemoryLink final : public proto::Link, public std::enable_shared_from_this<MemoryLink> {
- public:
-  explicit MemoryLink(boost::asio::io_context& io) : io_(io) {}
-  void write(std::span<const std::uint8_t> bytes) override { out.insert(out.end(), bytes.begin(), bytes.end()); }
-  void write_shared(std::shared_ptr<const void>, std::span<const std::uint8_t> bytes) override { write(bytes); }
-  std::size_t pending_bytes() const override { return 0; }
-  bool write_pressure() const override { return false; }
-  void close(std::string_view) override { closed = true; }
-  void pause_reading() override {}
-  void resume_reading() override {}
-  const std::string& remote_address() const override { return address_; }
-  std::string_view transport_name() const override { return "memory"; }
-  const std::string& peer_identity() const override { return identity_; }
-  boost::asio::any_io_executor executor() override { return io_.get_executor(); }
-  void set_deadline(std::chrono::steady_clock::time_point) override {}
-  std::weak_ptr<Link> weak_from_link() override { return weak_from_this(); }
+using test::Bytes;
+using test::MemoryLink;
 
-  // The packets written so far, as (type, body); consumed.
-  std::deque<std::pair<PacketType, Bytes>> packets() {
-    std::deque<std::pair<PacketType, Bytes>> result;
-    std::span<const std::uint8_t> rest(out);
-    while (!rest.empty()) {
-      auto f = parse_fixed_header(rest, 0);
-      EXPECT_EQ(f.status, FrameStatus::complete);
-      if (f.status != FrameStatus::complete) break;
-      auto body = rest.subspan(f.header.header_length, f.header.remaining_length);
-      result.emplace_back(f.header.type, Bytes(body.begin(), body.end()));
-      rest = rest.subspan(f.header.header_length + f.header.remaining_length);
-    }
-    out.clear();
-    return result;
-  }
-
-  Bytes out;
-  bool closed = false;
-
- private:
-  boost::asio::io_context& io_;
-  std::string address_ = "memory";
-  std::string identity_;
-};
+// The packets written so far, as (type, body); consumed.
+std::deque<std::pair<PacketType, Bytes>> written_packets(MemoryLink& link) {
+  std::deque<std::pair<PacketType, Bytes>> result;
+  for (auto& p : test::split_mqtt(link.take_written())) result.emplace_back(p.type, std::move(p.body));
+  return result;
+}
 
 // A challenge-response method: the client proves it knows the secret by answering
 // the challenge with "<challenge>:<secret>".
@@ -78,20 +45,21 @@ class ChallengeMethod final : public EnhancedAuth {
 
 class EnhancedAuthTest : public ::testing::Test {
  protected:
-  EnhancedAuthTest() : broker_(store_) {
-    link_ = std::make_shared<MemoryLink>(io_);
-    factory_ = make_session_factory(broker_, settings_, core::ListenerAccess{"test", std::make_shared<core::AnonymousAuthenticator>(false), nullptr}, std::make_shared<ChallengeMethod>());
-    session_ = factory_(*link_);
-  }
-  ~EnhancedAuthTest() override {
-    session_->on_closed(proto::CloseCause::local_close, "end of test");
-    io_.run();
+  EnhancedAuthTest()
+      : broker_(store_),
+        driver_(test::make_mqtt_driver(broker_, settings_, with_challenge(false))),
+        link_(&driver_->link()) {}
+
+  static test::MqttDriverOptions with_challenge(bool allow_anonymous) {
+    test::MqttDriverOptions options;
+    options.allow_anonymous = allow_anonymous;
+    options.enhanced_auth = std::make_shared<ChallengeMethod>();
+    return options;
   }
 
   void feed(const Bytes& bytes) {
-    EXPECT_EQ(session_->on_data(bytes), bytes.size());
-    io_.restart();
-    io_.run();
+    driver_->feed(bytes);
+    EXPECT_TRUE(link_->unconsumed().empty());
   }
 
   Bytes connect(std::optional<std::string> method, std::optional<std::string> data) {
@@ -117,24 +85,22 @@ class EnhancedAuthTest : public ::testing::Test {
   store::MemoryStore store_;
   core::Broker broker_;
   MqttSettings settings_;
-  boost::asio::io_context io_;
-  std::shared_ptr<MemoryLink> link_;
-  proto::SessionFactory factory_;  // owns what its sessions share: outlives them, as a listener does
-  std::unique_ptr<proto::Session> session_;
+  std::unique_ptr<test::SessionDriver> driver_;
+  MemoryLink* link_;
 };
 
 TEST_F(EnhancedAuthTest, UnknownMethodIsRefusedWith0x8C) {
   feed(connect("SCRAM-SHA-256", std::nullopt));
-  auto packets = link_->packets();
+  auto packets = written_packets(*link_);
   ASSERT_EQ(packets.size(), 1u);
   ASSERT_EQ(packets[0].first, PacketType::connack);
   EXPECT_EQ(decode_connack(ProtocolVersion::v5, packets[0].second)->reason, ReasonCode::bad_authentication_method);
-  EXPECT_TRUE(link_->closed);
+  EXPECT_TRUE(link_->closed());
 }
 
 TEST_F(EnhancedAuthTest, ChallengeAndResponseThenConnack) {
   feed(connect("CHALLENGE", "hello"));
-  auto packets = link_->packets();
+  auto packets = written_packets(*link_);
   ASSERT_EQ(packets.size(), 1u);
   ASSERT_EQ(packets[0].first, PacketType::auth);
   auto challenge = decode_auth(packets[0].second);
@@ -144,7 +110,7 @@ TEST_F(EnhancedAuthTest, ChallengeAndResponseThenConnack) {
   EXPECT_EQ(challenge->properties.authentication_data, "nonce-1");
 
   feed(auth(ReasonCode::continue_authentication, "CHALLENGE", "nonce-1:secret"));
-  packets = link_->packets();
+  packets = written_packets(*link_);
   ASSERT_EQ(packets.size(), 1u);
   ASSERT_EQ(packets[0].first, PacketType::connack);
   auto connack = decode_connack(ProtocolVersion::v5, packets[0].second);
@@ -152,61 +118,53 @@ TEST_F(EnhancedAuthTest, ChallengeAndResponseThenConnack) {
   EXPECT_EQ(connack->reason, ReasonCode::success);
   EXPECT_EQ(connack->properties.authentication_method, "CHALLENGE");
   EXPECT_EQ(connack->properties.authentication_data, "welcome");
-  EXPECT_FALSE(link_->closed);
+  EXPECT_FALSE(link_->closed());
 
   // Re-authentication on the live connection: a new exchange, ending in AUTH 0x00.
   feed(auth(ReasonCode::re_authenticate, "CHALLENGE", ""));
-  packets = link_->packets();
+  packets = written_packets(*link_);
   ASSERT_EQ(packets.size(), 1u);
   EXPECT_EQ(decode_auth(packets[0].second)->reason, ReasonCode::continue_authentication);
   feed(auth(ReasonCode::continue_authentication, "CHALLENGE", "nonce-1:secret"));
-  packets = link_->packets();
+  packets = written_packets(*link_);
   ASSERT_EQ(packets.size(), 1u);
   ASSERT_EQ(packets[0].first, PacketType::auth);
   EXPECT_EQ(decode_auth(packets[0].second)->reason, ReasonCode::success);
-  EXPECT_FALSE(link_->closed);
+  EXPECT_FALSE(link_->closed());
 }
 
 TEST_F(EnhancedAuthTest, WrongResponseIsNotAuthorized) {
   feed(connect("CHALLENGE", std::nullopt));
-  link_->packets();
+  written_packets(*link_);
   feed(auth(ReasonCode::continue_authentication, "CHALLENGE", "nonce-1:guess"));
-  auto packets = link_->packets();
+  auto packets = written_packets(*link_);
   ASSERT_EQ(packets.size(), 1u);
   ASSERT_EQ(packets[0].first, PacketType::connack);
   EXPECT_EQ(decode_connack(ProtocolVersion::v5, packets[0].second)->reason, ReasonCode::not_authorized);
-  EXPECT_TRUE(link_->closed);
+  EXPECT_TRUE(link_->closed());
 }
 
 TEST_F(EnhancedAuthTest, AnotherMethodInAuthIsAProtocolError) {
   feed(connect("CHALLENGE", std::nullopt));
-  link_->packets();
+  written_packets(*link_);
   feed(auth(ReasonCode::continue_authentication, "OTHER", "x"));
-  auto packets = link_->packets();
+  auto packets = written_packets(*link_);
   ASSERT_EQ(packets.size(), 1u);
   EXPECT_EQ(decode_connack(ProtocolVersion::v5, packets[0].second)->reason, ReasonCode::protocol_error);
-  EXPECT_TRUE(link_->closed);
+  EXPECT_TRUE(link_->closed());
 }
 
 TEST_F(EnhancedAuthTest, AuthWithoutAMethodInConnectIsAProtocolError) {
   settings_.max_packet_size = 1 << 20;
-  auto factory = make_session_factory(broker_, settings_, core::ListenerAccess{"test", std::make_shared<core::AnonymousAuthenticator>(true), nullptr}, std::make_shared<ChallengeMethod>());
-  auto link = std::make_shared<MemoryLink>(io_);
-  auto session = factory(*link);
-  Bytes c = connect(std::nullopt, std::nullopt);
-  session->on_data(c);
-  io_.restart();
-  io_.run();
-  ASSERT_EQ(link->packets().size(), 1u);  // CONNACK
-  Bytes a = auth(ReasonCode::re_authenticate, "CHALLENGE", "");
-  session->on_data(a);
-  auto packets = link->packets();
-  ASSERT_EQ(packets.size(), 1u);
-  ASSERT_EQ(packets[0].first, PacketType::disconnect);
-  EXPECT_EQ(decode_disconnect(ProtocolVersion::v5, packets[0].second)->reason, ReasonCode::protocol_error);
-  session->on_closed(proto::CloseCause::local_close, "end of test");
-  io_.restart();
-  io_.run();
+  auto driver = test::make_mqtt_driver(broker_, settings_, with_challenge(true));
+  auto& link = driver->link();
+  driver->feed(connect(std::nullopt, std::nullopt));
+  ASSERT_EQ(written_packets(link).size(), 1u);  // CONNACK
+  driver->feed(auth(ReasonCode::re_authenticate, "CHALLENGE", ""));
+  auto written = written_packets(link);
+  ASSERT_EQ(written.size(), 1u);
+  ASSERT_EQ(written[0].first, PacketType::disconnect);
+  EXPECT_EQ(decode_disconnect(ProtocolVersion::v5, written[0].second)->reason, ReasonCode::protocol_error);
 }
 
 }  // namespace
