@@ -5,6 +5,8 @@
 #include "amqp/vhost.hpp"
 #include "cli.hpp"
 #include "core/broker.hpp"
+#include "core/restore_router.hpp"
+#include "core/shared_groups.hpp"
 #include "log.hpp"
 #include "mqtt/mqtt_session.hpp"
 #include "mqtt/restore.hpp"
@@ -92,20 +94,34 @@ std::unique_ptr<store::Store> open_store(const PersistenceSettings& p) {
 // Everything the store kept, back in the broker before any listener opens.
 void restore(store::Store& store, core::Broker& broker, const Settings& settings, amqp::Vhost& vhost) {
   const auto start = std::chrono::steady_clock::now();
-  mqtt::SessionRestorer restorer(broker, settings.mqtt);
-  amqp::AmqpRestorer amqp_restorer(vhost, restorer);  // takes the AMQP records, passes the rest on
-  store.restore(amqp_restorer);
+  mqtt::SessionRestorer mqtt_restorer(broker, settings.mqtt);
+  amqp::AmqpRestorer amqp_restorer(vhost);
+  // Who takes back what the store kept: one line per owner and prefix.
+  core::RestoreRouter router;
+  router.add_queue_owner(mqtt::kStoreQueuePrefix, mqtt_restorer);
+  router.add_queue_owner(core::SharedGroups::kStorePrefix, mqtt_restorer);
+  router.set_session_owner(mqtt_restorer);
+  router.set_retained_owner(mqtt_restorer);
+  router.add_queue_owner(amqp::kStoreQueuePrefix, amqp_restorer);
+  router.add_definition_owner(amqp::kDefinitionKindPrefix, amqp_restorer);
+  store.restore(router);
+  const auto routed = router.finish();
   const auto amqp_counts = amqp_restorer.finish();
-  const auto n = restorer.finish();
+  const auto n = mqtt_restorer.finish();
   if (amqp_counts.queues > 0) {
-    spdlog::info("restored {} durable AMQP queue(s) holding {} message(s)", amqp_counts.queues, amqp_counts.messages);
+    const auto& a = amqp_counts;
+    spdlog::info("restored {} durable AMQP queue(s) holding {} message(s){}", a.queues, a.messages,
+                 a.skipped ? fmt::format("; {} message(s) of queues not restored skipped", a.skipped) : std::string());
   }
   if (!store.persistent()) return;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  const auto skipped = n.skipped + routed.skipped;
   spdlog::info("restored in {} ms: {} session(s) ({} expired while stopped), {} subscription(s), {} queued and {} "
-               "in-flight message(s), {} retained message(s){}",
+               "in-flight message(s), {} retained message(s){}{}",
                ms.count(), n.sessions, n.expired_sessions, n.subscriptions, n.queued, n.in_flight, n.retained,
-               n.skipped ? fmt::format("; {} damaged record(s) skipped", n.skipped) : std::string());
+               skipped ? fmt::format("; {} damaged record(s) skipped", skipped) : std::string(),
+               routed.unowned ? fmt::format("; {} record(s) without an owner left in the store", routed.unowned)
+                              : std::string());
 }
 
 // Every connection holds a file descriptor. A shell's default soft limit (often 1024)

@@ -1,41 +1,33 @@
 #include "amqp/restore.hpp"
 
-#include "core/persist.hpp"
+#include "amqp/vhost_tables.hpp"
 
 namespace outpost::amqp {
 
-void AmqpRestorer::message(store::StoredMessage&& m) {
-  // Both sides may hold the message: the AMQP side keeps its own copy until finish().
-  store::StoredMessage copy = m;
-  const auto id = copy.id;
-  if (auto message = core::from_store(std::move(copy))) messages_.emplace(id, std::move(message));
-  next_.message(std::move(m));
-}
-
 void AmqpRestorer::definition(store::DefinitionRecord&& d) {
-  if (d.kind.starts_with("amqp.")) {
-    vhost_.restore_definition(d.kind, d.name, d.body);
-    if (d.kind == "amqp.queue") ++counts_.queues;
-    return;
-  }
-  next_.definition(std::move(d));
+  vhost_.restore_definition(d.kind, d.name, d.body);
+  if (d.kind == detail::kQueueKind) ++counts_.queues;
 }
 
-void AmqpRestorer::entry(store::EntryRecord&& e) {
-  if (!definitions_done_) {
-    definitions_done_ = true;
-    vhost_.finish_restore();
-  }
-  static const std::string prefix = "amqp:";
-  if (!e.queue.starts_with(prefix)) {
-    next_.entry(std::move(e));
+void AmqpRestorer::definitions_done() {
+  if (definitions_done_) return;
+  definitions_done_ = true;
+  vhost_.finish_restore();
+}
+
+void AmqpRestorer::entry(store::EntryRecord&& e, const core::MessagePtr& message) {
+  definitions_done();  // the router says so first; kept for a caller that does not
+  if (!e.queue.starts_with(kStoreQueuePrefix)) {
+    ++counts_.skipped;
     return;
   }
-  auto q = vhost_.restored_queue(e.queue.substr(prefix.size()));
-  auto m = messages_.find(e.message_id);
-  if (!q || m == messages_.end()) return;
+  auto q = vhost_.restored_queue(e.queue.substr(kStoreQueuePrefix.size()));
+  if (!q) {
+    ++counts_.skipped;
+    return;
+  }
   core::Delivery d;
-  d.message = m->second;
+  d.message = message;
   d.qos = e.qos;
   d.seq = e.seq;
   d.redelivered = e.state != store::EntryState::queued;
@@ -47,9 +39,7 @@ void AmqpRestorer::entry(store::EntryRecord&& e) {
 }
 
 AmqpRestorer::Counts AmqpRestorer::finish() {
-  if (!definitions_done_) vhost_.finish_restore();
-  definitions_done_ = true;
-  messages_.clear();
+  definitions_done();
   return counts_;
 }
 

@@ -1,44 +1,38 @@
 // AmqpRestorer: at start-up, brings back the durable AMQP exchanges, queues and bindings
-// (store definitions) and the persistent messages of durable queues (entries of
-// "amqp:<queue>"). Every record is also handed to the next visitor (the MQTT restorer),
-// which sees the store as if the AMQP side were not there.
+// (store definitions of kinds "amqp.*") and the persistent messages of durable queues
+// (entries of "amqp:<queue>"). A core::RestoreOwner: main.cpp registers it with the
+// restore router for both prefixes; the router hands entries over with their message and
+// says when the definitions are over, so the bindings are in place before any message.
 //
 // Threading: start-up only, before any listener opens.
 #pragma once
 
 #include "amqp/vhost.hpp"
-#include "core/message.hpp"
+#include "core/restore_router.hpp"
 #include "store/store.hpp"
 
-#include <cstdint>
-#include <unordered_map>
+#include <cstddef>
 
 namespace outpost::amqp {
 
-class AmqpRestorer final : public store::RestoreVisitor {
+class AmqpRestorer final : public core::RestoreOwner {
  public:
-  AmqpRestorer(Vhost& vhost, store::RestoreVisitor& next) : vhost_(vhost), next_(next) {}
+  explicit AmqpRestorer(Vhost& vhost) : vhost_(vhost) {}
 
-  void message(store::StoredMessage&& m) override;
-  void retained(store::StoredMessage&& m) override { next_.retained(std::move(m)); }
-  void session(store::SessionRecord&& s) override { next_.session(std::move(s)); }
-  void subscription(store::SubscriptionRecord&& s) override { next_.subscription(std::move(s)); }
   void definition(store::DefinitionRecord&& d) override;
-  void entry(store::EntryRecord&& e) override;
-  void incoming_qos2(const std::string& client_id, std::uint16_t packet_id) override {
-    next_.incoming_qos2(client_id, packet_id);
-  }
+  void definitions_done() override;
+  void entry(store::EntryRecord&& e, const core::MessagePtr& message) override;
 
   struct Counts {
     std::size_t queues = 0;
     std::size_t messages = 0;
+    std::size_t skipped = 0;  // entries of a queue that was not restored
   };
+  // After the restore: binds the bindings if no entry came to do it. Returns the counts.
   Counts finish();
 
  private:
   Vhost& vhost_;
-  store::RestoreVisitor& next_;
-  std::unordered_map<std::uint64_t, core::MessagePtr> messages_;
   bool definitions_done_ = false;
   Counts counts_;
 };

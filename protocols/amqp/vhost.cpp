@@ -200,7 +200,7 @@ AmqpQueuePtr Vhost::create_queue_locked(const std::string& name, bool durable, b
   limits.keep_evicted = args.dead_letter_exchange.has_value();
   auto q = std::make_shared<AmqpQueue>();
   q->name = name;
-  q->queue = broker_.make_queue("amqp:" + name, limits);
+  q->queue = broker_.make_queue(std::string(kStoreQueuePrefix) + name, limits);
   q->durable = durable && !exclusive;
   q->exclusive = exclusive;
   q->auto_delete = auto_delete;
@@ -208,7 +208,7 @@ AmqpQueuePtr Vhost::create_queue_locked(const std::string& name, bool durable, b
   q->arguments = arguments;
   q->args = args;
   q->last_used_ms = core::now_unix_ms();
-  if (q->durable) q->queue->make_durable(broker_.store(), "amqp:" + name);
+  if (q->durable) q->queue->make_durable(broker_.store(), std::string(kStoreQueuePrefix) + name);
   default_exchange_->bind(name, q->queue, {});
   queues_.emplace(name, q);
   return q;

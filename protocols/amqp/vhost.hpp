@@ -29,6 +29,11 @@
 
 namespace outpost::amqp {
 
+// In the store: a durable queue's entries are those of "amqp:<queue>"; the exchanges,
+// queues and bindings are definitions of kinds "amqp.exchange", "amqp.queue", "amqp.binding".
+inline constexpr std::string_view kStoreQueuePrefix = "amqp:";
+inline constexpr std::string_view kDefinitionKindPrefix = "amqp.";
+
 // Told when its queue goes away under it (deleted by another channel, expired).
 class QueueWatcher {
  public:

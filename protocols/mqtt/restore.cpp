@@ -1,11 +1,5 @@
 #include "mqtt/restore.hpp"
 
-#include "core/persist.hpp"
-
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
-
 namespace outpost::mqtt {
 
 core::QueueLimits session_queue_limits(const MqttSettings& settings) {
@@ -20,26 +14,9 @@ core::QueueLimits session_queue_limits(const MqttSettings& settings) {
 SessionRestorer::SessionRestorer(core::Broker& broker, const MqttSettings& settings)
     : broker_(broker), settings_(settings) {}
 
-void SessionRestorer::message(store::StoredMessage&& m) {
-  const auto id = m.id;
-  auto message = core::from_store(std::move(m));
-  if (!message) {
-    ++counts_.skipped;
-    spdlog::warn("store: message {} has damaged properties; skipped", id);
-    return;
-  }
-  messages_.emplace(id, std::move(message));
-}
-
-void SessionRestorer::retained(store::StoredMessage&& m) {
-  m.id = 0;  // kept in the retained table, not as a stored message entries may name
-  auto message = core::from_store(std::move(m));
-  if (!message) {
-    ++counts_.skipped;
-    return;
-  }
+void SessionRestorer::retained(core::MessagePtr message) {
   if (message->expired(core::now_unix_ms())) return;
-  broker_.retained().restore(message);
+  broker_.retained().restore(std::move(message));
   ++counts_.retained;
 }
 
@@ -72,23 +49,24 @@ void SessionRestorer::subscription(store::SubscriptionRecord&& s) {
   ++counts_.subscriptions;
 }
 
-void SessionRestorer::entry(store::EntryRecord&& e) {
-  static const std::string prefix = "mqtt:";
+void SessionRestorer::entry(store::EntryRecord&& e, const core::MessagePtr& message) {
   if (auto group = core::SharedGroups::from_store_name(e.queue)) {
-    shared_entry(*group, std::move(e));
+    shared_entry(*group, std::move(e), message);
     return;
   }
-  if (!e.queue.starts_with(prefix)) return;  // another protocol's queue
-  auto* r = find(e.queue.substr(prefix.size()));
-  auto m = messages_.find(e.message_id);
-  if (r == nullptr || m == messages_.end()) {
+  if (!e.queue.starts_with(kStoreQueuePrefix)) {  // registered for a prefix it does not know
+    ++counts_.skipped;
+    return;
+  }
+  auto* r = find(e.queue.substr(kStoreQueuePrefix.size()));
+  if (r == nullptr) {
     ++counts_.skipped;
     return;
   }
   auto& state = *r->state;
   state.ensure_queue(session_queue_limits(settings_));
   core::Delivery d;
-  d.message = m->second;
+  d.message = message;
   d.qos = e.qos;
   d.retain = e.retain;
   d.seq = e.seq;
@@ -109,17 +87,17 @@ void SessionRestorer::entry(store::EntryRecord&& e) {
   ++counts_.in_flight;
 }
 
-void SessionRestorer::shared_entry(const std::pair<std::string, std::string>& group, store::EntryRecord&& e) {
+void SessionRestorer::shared_entry(const std::pair<std::string, std::string>& group, store::EntryRecord&& e,
+                                   const core::MessagePtr& message) {
   auto queue = broker_.shared_groups().find(group.first, group.second);
-  auto m = messages_.find(e.message_id);
-  if (!queue || m == messages_.end()) {
+  if (!queue) {
     // No persistent member came back: nobody will ever take it.
     orphan_queues_.insert(e.queue);  // deleted once the restore has read everything
     ++counts_.skipped;
     return;
   }
   core::Delivery d;
-  d.message = m->second;
+  d.message = message;
   d.qos = e.qos;
   d.retain = e.retain;
   d.seq = e.seq;
@@ -156,7 +134,6 @@ RestoreCounts SessionRestorer::finish() {
   for (const auto& name : orphan_queues_) broker_.store().delete_queue(name);
   orphan_queues_.clear();
   sessions_.clear();
-  messages_.clear();
   return counts_;
 }
 

@@ -22,6 +22,9 @@
 
 namespace outpost::mqtt {
 
+// The prefix of a session's queue name in the store ("mqtt:<client id>").
+inline constexpr std::string_view kStoreQueuePrefix = "mqtt:";
+
 struct SubscriptionRecord {
   std::uint8_t granted_qos = 0;
   core::BindingOptions options;
@@ -121,7 +124,9 @@ class SessionState final : public core::Session {
   void persist_incoming_qos2(std::uint16_t packet_id);
   void forget_incoming_qos2(std::uint16_t packet_id);
   // The name of the session's queue in the store.
-  static std::string store_queue_name(std::string_view client_id) { return "mqtt:" + std::string(client_id); }
+  static std::string store_queue_name(std::string_view client_id) {
+    return std::string(kStoreQueuePrefix) + std::string(client_id);
+  }
   // Subscription options as stored: no local (bit 0), retain as published (bit 1),
   // retain handling (bits 2-3).
   static std::uint8_t encode_options(const SubscriptionRecord& record);

@@ -4,7 +4,6 @@ namespace outpost::core {
 
 namespace {
 constexpr std::string_view kPrefix = "$share/";
-constexpr std::string_view kStorePrefix = "share:";
 }  // namespace
 
 bool is_shared_filter(std::string_view filter) noexcept { return filter.starts_with(kPrefix); }

@@ -38,7 +38,8 @@ class SharedGroups {
   void leave(std::string_view group, std::string_view filter);
   // The group's queue if it has members (restore uses it for stored entries).
   QueuePtr find(std::string_view group, std::string_view filter) const;
-  // The store name of a group's queue, and back.
+  // The store name of a group's queue ("share:GROUP/FILTER"), and back.
+  static constexpr std::string_view kStorePrefix = "share:";
   static std::string store_name(std::string_view group, std::string_view filter);
   static std::optional<std::pair<std::string, std::string>> from_store_name(std::string_view name);
 

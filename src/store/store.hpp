@@ -4,8 +4,8 @@
 // durable at once.
 //
 // Model. A *message* is stored once, however many queues hold it. A *queue entry* puts a
-// stored message in a named queue (an MQTT session's queue is "mqtt:<client id>"; an
-// AMQP durable queue will use its own prefix) at a position `seq`, with its per-queue
+// stored message in a named queue (an MQTT session's queue is "mqtt:<client id>", an
+// AMQP durable queue "amqp:<name>"; at start each prefix's owner takes its entries back) at a position `seq`, with its per-queue
 // delivery state. The store counts the entries that reference each message and deletes
 // the message with its last entry. Retained messages are kept by topic, apart from the
 // queues. Sessions and their subscriptions are rows of their own.
