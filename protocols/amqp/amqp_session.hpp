@@ -131,6 +131,9 @@ class AmqpSession final : public proto::Session {
   // handle_declare.cpp
   bool handle_exchange_method(Channel& ch, const Method& m);
   bool handle_queue_method(Channel& ch, const Method& m);
+  // The access control's word on a binding (topic exchanges) and on consuming a queue.
+  bool may_bind(const std::string& exchange, const std::string& key) const;
+  bool may_consume(const std::string& queue) const;
 
   // handle_publish.cpp
   bool start_publish(Channel& ch, const Method& m);

@@ -74,6 +74,12 @@ bool AmqpSession::handle_consume(Channel& ch, const Method& m) {
   Error e;
   auto q = ctx_->vhost.find_queue(m.str(1).empty() ? ch.last_queue : m.str(1), id_, e);
   if (!q) return fail(ch.id, e, &m);
+  if (!may_consume(q->name)) {
+    return channel_fail(ch, access_refused,
+                        fmt::format("ACCESS_REFUSED - access to queue '{}' in vhost '/' refused for user '{}'", q->name,
+                                    client_.user.view()),
+                        &m);
+  }
   std::string tag = m.str(2);
   if (tag.empty()) {
     do tag = core::random_name("amq.ctag-", 22, core::NameAlphabet::url_safe);
@@ -209,6 +215,12 @@ bool AmqpSession::handle_get(Channel& ch, const Method& m) {
   Error e;
   auto q = ctx_->vhost.find_queue(m.str(1).empty() ? ch.last_queue : m.str(1), id_, e);
   if (!q) return fail(ch.id, e, &m);
+  if (!may_consume(q->name)) {
+    return channel_fail(ch, access_refused,
+                        fmt::format("ACCESS_REFUSED - access to queue '{}' in vhost '/' refused for user '{}'", q->name,
+                                    client_.user.view()),
+                        &m);
+  }
   ctx_->vhost.touch(q);
   const bool no_ack = m.flag(2);
   const auto now = core::now_unix_ms();
@@ -301,6 +313,11 @@ void AmqpSession::close_channel_state(Channel& ch) {
   // Unacknowledged deliveries go back to their queues (section 1.8.3.9 / channel close).
   requeue_all(ch);
   ch.publish.reset();
+}
+
+bool AmqpSession::may_consume(const std::string& queue) const {
+  const auto* access = ctx_->access.access.get();
+  return !access || access->may_consume(client_, queue, {});
 }
 
 }  // namespace outpost::amqp

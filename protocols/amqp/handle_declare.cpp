@@ -1,6 +1,10 @@
 // The exchange and queue classes: declare, delete, bind, unbind, purge.
 #include "amqp/amqp_session.hpp"
 
+#include "core/topic.hpp"
+
+#include <fmt/format.h>
+
 namespace outpost::amqp {
 
 bool AmqpSession::handle_exchange_method(Channel& ch, const Method& m) {
@@ -42,6 +46,12 @@ bool AmqpSession::handle_queue_method(Channel& ch, const Method& m) {
     }
     case m::q_bind:
       // ticket, queue, exchange, routing-key, no-wait, arguments
+      if (!may_bind(m.str(2), m.str(3))) {
+        return channel_fail(ch, access_refused,
+                            fmt::format("ACCESS_REFUSED - access to topic '{}' in exchange '{}' refused for user '{}'",
+                                        m.str(3), m.str(2), client_.user.view()),
+                            &m);
+      }
       if (auto e = vhost.bind(queue_name(1), m.str(2), m.str(3), m.table(5), id_)) return fail(ch.id, e, &m);
       if (!m.flag(4)) send_method(ch.id, cls::queue, m::q_bind_ok, {});
       return true;
@@ -69,6 +79,16 @@ bool AmqpSession::handle_queue_method(Channel& ch, const Method& m) {
     default: break;
   }
   return connection_error(command_invalid, "COMMAND_INVALID - unexpected queue method", &m);
+}
+
+bool AmqpSession::may_bind(const std::string& exchange, const std::string& key) const {
+  const auto* access = ctx_->access.access.get();
+  if (!access) return true;
+  // Topic authorization, as RabbitMQ's: a binding key on a topic exchange is a
+  // subscription to its topics (in canonical form on amq.topic, as MQTT sees them).
+  const auto target = ctx_->vhost.resolve(exchange);
+  if (!target.found || !target.exchange || target.exchange->type() != core::ExchangeType::topic) return true;
+  return access->may_subscribe(client_, exchange, core::amqp_pattern_to_filter(key));
 }
 
 }  // namespace outpost::amqp
