@@ -5,9 +5,9 @@
 #include "amqp_driver.hpp"
 #include "amqp_wire.hpp"
 #include "core/broker.hpp"
+#include "held_authenticator.hpp"
 #include "store/store.hpp"
 
-#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -20,23 +20,7 @@ namespace {
 using test::SessionDriver;
 using Names = std::vector<std::string>;
 
-class HeldAuthenticator final : public core::Authenticator {
- public:
-  struct Call {
-    core::AuthRequest request;
-    boost::asio::any_io_executor ex;
-    Done done;
-  };
-  void authenticate(core::AuthRequest request, boost::asio::any_io_executor ex, Done done) const override {
-    calls.push_back(Call{std::move(request), std::move(ex), std::move(done)});
-  }
-  void answer(core::AuthDecision decision) const {
-    auto call = std::move(calls.front());
-    calls.erase(calls.begin());
-    boost::asio::post(call.ex, [d = std::move(decision), done = std::move(call.done)]() mutable { done(std::move(d)); });
-  }
-  mutable std::vector<Call> calls;
-};
+using test::HeldAuthenticator;
 
 // Topics under "secret/" may be neither published nor bound; the queue "private" may
 // not be consumed.

@@ -2,11 +2,11 @@
 // in-memory link): the authenticator's answer arrives later, on the connection's thread,
 // and decides CONNACK; the access control decides what is published and subscribed.
 #include "core/broker.hpp"
+#include "held_authenticator.hpp"
 #include "mqtt_driver.hpp"
 #include "mqtt_wire.hpp"
 #include "store/store.hpp"
 
-#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -18,24 +18,7 @@ namespace {
 
 using test::SessionDriver;
 
-// Answers only when the test says so, and remembers what it was asked.
-class HeldAuthenticator final : public core::Authenticator {
- public:
-  struct Call {
-    core::AuthRequest request;
-    boost::asio::any_io_executor ex;
-    Done done;
-  };
-  void authenticate(core::AuthRequest request, boost::asio::any_io_executor ex, Done done) const override {
-    calls.push_back(Call{std::move(request), std::move(ex), std::move(done)});
-  }
-  void answer(core::AuthDecision decision) const {
-    auto call = std::move(calls.front());
-    calls.erase(calls.begin());
-    boost::asio::post(call.ex, [d = std::move(decision), done = std::move(call.done)]() mutable { done(std::move(d)); });
-  }
-  mutable std::vector<Call> calls;
-};
+using test::HeldAuthenticator;
 
 class DenySecret final : public core::AccessControl {
  public:
