@@ -20,11 +20,12 @@ AmqpSession::AmqpSession(proto::Link& link, std::shared_ptr<const SessionContext
     : link_(link),
       ctx_(std::move(ctx)),
       handle_(std::make_shared<Handle>()),
-      client_{core::Protocol::amqp, ctx_->access.name, link.remote_address(), link.peer_identity(), {}, {},
-              ctx_->vhost.broker().next_origin()},
-      publisher_(ctx_->vhost.broker(), client_, ctx_->access.access.get(), handle_),
+      publisher_(ctx_->vhost.broker(),
+                 core::ClientInfo{core::Protocol::amqp, ctx_->access.name, link.remote_address(), link.peer_identity(),
+                                  {}, {}, ctx_->vhost.broker().next_origin()},
+                 ctx_->access.access.get(), handle_),
       dead_letters_(ctx_->vhost.broker(), ctx_->vhost.self(), nullptr),
-      id_(client_.origin) {
+      id_(publisher_.client().origin) {
   handle_->session = this;
   last_received_ = Clock::now();
   link_.set_deadline(last_received_ + kHandshakeTimeout);
@@ -44,7 +45,7 @@ void AmqpSession::Handle::on_space_available() {
 
 std::string AmqpSession::describe() const {
   return fmt::format("amqp client {}{}", link_.remote_address(),
-                     client_.user.empty() ? std::string() : fmt::format(" ({})", client_.user.view()));
+                     client().user.empty() ? std::string() : fmt::format(" ({})", client().user.view()));
 }
 
 void AmqpSession::send_method(std::uint16_t channel, std::uint16_t class_id, std::uint16_t method_id,

@@ -169,14 +169,15 @@ class AmqpSession final : public proto::Session {
   void send_method(std::uint16_t channel, std::uint16_t class_id, std::uint16_t method_id,
                    std::initializer_list<ArgIn> args);
   Channel* find_channel(std::uint16_t id);
+  core::ClientInfo& client() noexcept { return publisher_.client(); }
+  const core::ClientInfo& client() const noexcept { return publisher_.client(); }
   std::string describe() const;
 
   proto::Link& link_;
   std::shared_ptr<const SessionContext> ctx_;
   std::shared_ptr<Handle> handle_;
-  // Who this connection is; origin (an id the broker issues, shared with MQTT sessions)
-  // also names the owner of its exclusive queues.
-  core::ClientInfo client_;
+  // Holds who this connection is (client()); its origin (an id the broker issues, shared
+  // with MQTT sessions) also names the owner of its exclusive queues.
   core::Publisher publisher_;
   // Dead letters this connection's acks, rejects and expiries cause: the vhost's identity.
   core::Publisher dead_letters_;

@@ -77,7 +77,7 @@ bool AmqpSession::handle_consume(Channel& ch, const Method& m) {
   if (!may_consume(q->name)) {
     return channel_fail(ch, access_refused,
                         fmt::format("ACCESS_REFUSED - access to queue '{}' in vhost '/' refused for user '{}'", q->name,
-                                    client_.user.view()),
+                                    client().user.view()),
                         &m);
   }
   std::string tag = m.str(2);
@@ -218,7 +218,7 @@ bool AmqpSession::handle_get(Channel& ch, const Method& m) {
   if (!may_consume(q->name)) {
     return channel_fail(ch, access_refused,
                         fmt::format("ACCESS_REFUSED - access to queue '{}' in vhost '/' refused for user '{}'", q->name,
-                                    client_.user.view()),
+                                    client().user.view()),
                         &m);
   }
   ctx_->vhost.touch(q);
@@ -317,7 +317,7 @@ void AmqpSession::close_channel_state(Channel& ch) {
 
 bool AmqpSession::may_consume(const std::string& queue) const {
   const auto* access = ctx_->access.access.get();
-  return !access || access->may_consume(client_, queue, {});
+  return !access || access->may_consume(client(), queue, {});
 }
 
 }  // namespace outpost::amqp

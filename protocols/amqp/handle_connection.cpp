@@ -91,9 +91,9 @@ bool AmqpSession::handle_start_ok(const Method& m) {
     return connection_error(access_refused, fmt::format("ACCESS_REFUSED - unsupported mechanism '{}'", mechanism), &m);
   }
   request.protocol = core::Protocol::amqp;
-  request.listener = std::string(client_.listener);
-  request.remote_address = std::string(client_.remote_address);
-  request.certificate_identity = std::string(client_.certificate_identity);
+  request.listener = std::string(this->client().listener);
+  request.remote_address = std::string(this->client().remote_address);
+  request.certificate_identity = std::string(this->client().certificate_identity);
   request.mechanism = mechanism;
   // Nothing more is read until the authenticator answers (on this thread, later): the
   // client waits for connection.tune anyway.
@@ -120,7 +120,7 @@ void AmqpSession::on_authenticated(core::AuthDecision decision, const std::strin
     link_.resume_reading();  // for the client's close-ok
     return;
   }
-  client_.user = core::ClientId(decision.user);
+  client().user = core::ClientId(decision.user);
   const auto& s = ctx_->settings;
   send_method(0, cls::connection, m::tune, {s.channel_max, s.frame_max, s.heartbeat});
   phase_ = Phase::tune_ok;

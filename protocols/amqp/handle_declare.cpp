@@ -49,7 +49,7 @@ bool AmqpSession::handle_queue_method(Channel& ch, const Method& m) {
       if (!may_bind(m.str(2), m.str(3))) {
         return channel_fail(ch, access_refused,
                             fmt::format("ACCESS_REFUSED - access to topic '{}' in exchange '{}' refused for user '{}'",
-                                        m.str(3), m.str(2), client_.user.view()),
+                                        m.str(3), m.str(2), client().user.view()),
                             &m);
       }
       if (auto e = vhost.bind(queue_name(1), m.str(2), m.str(3), m.table(5), id_)) return fail(ch.id, e, &m);
@@ -88,7 +88,7 @@ bool AmqpSession::may_bind(const std::string& exchange, const std::string& key) 
   // subscription to its topics (in canonical form on amq.topic, as MQTT sees them).
   const auto target = ctx_->vhost.resolve(exchange);
   if (!target.found || !target.exchange || target.exchange->type() != core::ExchangeType::topic) return true;
-  return access->may_subscribe(client_, exchange, core::amqp_pattern_to_filter(key));
+  return access->may_subscribe(client(), exchange, core::amqp_pattern_to_filter(key));
 }
 
 }  // namespace outpost::amqp

@@ -35,10 +35,10 @@ bool AmqpSession::finish_publish(Channel& ch) {
   }
   // The user-id property, when set, must name the user of the connection (as RabbitMQ
   // validates it), so a consumer can trust it.
-  if (p->header.properties.has(prop::user_id) && p->header.properties.user_id != client_.user.view()) {
+  if (p->header.properties.has(prop::user_id) && p->header.properties.user_id != client().user.view()) {
     return channel_fail(ch, precondition_failed,
                         fmt::format("PRECONDITION_FAILED - user_id property set to '{}' but authenticated user was '{}'",
-                                    p->header.properties.user_id, client_.user.view()),
+                                    p->header.properties.user_id, client().user.view()),
                         &as_method);
   }
   const bool topic = target.exchange && target.exchange->type() == core::ExchangeType::topic;
@@ -54,7 +54,7 @@ bool AmqpSession::finish_publish(Channel& ch) {
   init.payload = p->body;
   // Persistent (delivery-mode 2) is QoS 1 in the core: a durable queue stores it.
   init.qos = p->header.properties.delivery_mode == 2 ? 1 : 0;
-  init.origin = client_.origin;
+  init.origin = client().origin;
   init.properties = std::move(props);
 
   auto message = core::Message::make(std::move(init));
@@ -64,7 +64,7 @@ bool AmqpSession::finish_publish(Channel& ch) {
                         access_refused,
                         fmt::format("ACCESS_REFUSED - access to routing key '{}' of exchange '{}' refused for user '{}'",
                                     p->routing_key, p->exchange.empty() ? "amq.default" : p->exchange,
-                                    client_.user.view()),
+                                    client().user.view()),
                         &as_method);
   }
   if (outcome.refused == core::Refusal::store_full) {

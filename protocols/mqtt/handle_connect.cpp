@@ -41,18 +41,18 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   version_ = c.version;
   clean_start_ = c.clean_start;
   keepalive_ = c.keep_alive;
-  client_.client_id = core::ClientId(c.client_id);
+  client().client_id = core::ClientId(c.client_id);
   const auto& s = ctx_->settings;
 
-  if (client_.client_id.empty()) {
+  if (client().client_id.empty()) {
     // [MQTT-3.1.3-7/8]: 3.1.1 assigns an id only to a clean session; 5.0 always may.
     if (version_ == ProtocolVersion::v31 || (version_ == ProtocolVersion::v311 && !clean_start_)) {
       refuse_connect(ReasonCode::client_identifier_not_valid, "empty client id without clean session");
       return false;
     }
-    client_.client_id = core::ClientId(core::random_name("outpost-", 16, core::NameAlphabet::hex));
+    client().client_id = core::ClientId(core::random_name("outpost-", 16, core::NameAlphabet::hex));
     assigned_client_id_ = true;
-  } else if (version_ == ProtocolVersion::v31 && client_.client_id.size() > 23) {
+  } else if (version_ == ProtocolVersion::v31 && client().client_id.size() > 23) {
     refuse_connect(ReasonCode::client_identifier_not_valid, "MQTT 3.1 client ids are at most 23 characters");
     return false;
   }
@@ -79,7 +79,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
       // Enhanced authentication (section 4.12) needs a method the broker knows.
       const std::string& method = *c.properties.authentication_method;
       std::unique_ptr<AuthExchange> exchange;
-      if (ctx_->enhanced_auth) exchange = ctx_->enhanced_auth->begin(method, client_.client_id);
+      if (ctx_->enhanced_auth) exchange = ctx_->enhanced_auth->begin(method, client().client_id);
       if (!exchange) {
         refuse_connect(ReasonCode::bad_authentication_method,
                        fmt::format("authentication method '{}' is not supported", method));
@@ -135,20 +135,20 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
 
   if (auth()) {
     // The method proves who the client is (section 4.12): its exchange decides.
-    if (c.username) client_.user = core::ClientId(*c.username);
+    if (c.username) client().user = core::ClientId(*c.username);
     const auto& data = c.properties.authentication_data;
     return auth_step(data ? std::string_view(*data) : std::string_view{}, false);
   }
   core::AuthRequest request;
   request.protocol = core::Protocol::mqtt;
-  request.listener = std::string(client_.listener);
-  request.remote_address = std::string(client_.remote_address);
-  request.client_id = client_.client_id.str();
+  request.listener = std::string(client().listener);
+  request.remote_address = std::string(client().remote_address);
+  request.client_id = client().client_id.str();
   if (c.username) request.user = std::string(*c.username);
   if (c.password) request.password = std::string(c.password->begin(), c.password->end());
   // A client certificate the TLS handshake verified, whose identity the listener takes as
   // the user name (tls.use_identity_as_username), authenticates the client.
-  request.certificate_identity = std::string(client_.certificate_identity);
+  request.certificate_identity = std::string(client().certificate_identity);
   // Nothing more is read until the authenticator answers (on this thread, later).
   phase_ = Phase::authenticating;
   link_.pause_reading();
@@ -171,7 +171,7 @@ void MqttSession::on_authenticated(core::AuthDecision decision) {
       refuse_connect(ReasonCode::not_authorized, decision.reason);
       return;
   }
-  client_.user = core::ClientId(decision.user);
+  client().user = core::ClientId(decision.user);
   claim_session();
 }
 
@@ -184,8 +184,8 @@ void MqttSession::claim_session() {
   auto& registry = ctx_->broker.sessions();
   // Before the registry can see the handle: other threads read it from then on.
   handle_->link = link_.weak_from_link();
-  registry.claim(client_.client_id, handle_, link_.executor(),
-                 [w = std::weak_ptr<Handle>(handle_), &registry, id = client_.client_id, clean = clean_start_](
+  registry.claim(client().client_id, handle_, link_.executor(),
+                 [w = std::weak_ptr<Handle>(handle_), &registry, id = client().client_id, clean = clean_start_](
                      std::shared_ptr<core::Session> existing, bool superseded) {
                    auto h = w.lock();
                    if (h && h->session) {
@@ -209,7 +209,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
       existing->destroy();
       existing.reset();
     }
-    ctx_->broker.sessions().release(client_.client_id, handle_.get(), std::move(existing), std::nullopt);
+    ctx_->broker.sessions().release(client().client_id, handle_.get(), std::move(existing), std::nullopt);
     return;
   }
   if (superseded) {
@@ -232,16 +232,16 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
   if (delayed_will && !session_present) publisher_.publish(broker.mqtt_exchange(), delayed_will, core::Source::broker);
   if (resumed) {
     state_ = std::move(resumed);
-    client_.client_id = state_->client_id();  // one copy of the id, the one the registry keys on
+    client().client_id = state_->client_id();  // one copy of the id, the one the registry keys on
   } else {
-    state_ = std::make_shared<SessionState>(broker, client_.client_id, broker.next_origin());
+    state_ = std::make_shared<SessionState>(broker, client().client_id, broker.next_origin());
   }
   if (keep_session()) {
     // A persistent session is kept by the store (when there is one) from now on.
     state_->make_durable();
     state_->persist_session(static_cast<std::uint8_t>(version_), session_expiry_, 0);
   }
-  client_.origin = state_->origin();
+  client().origin = state_->origin();
   if (pending_will_) pending_will_->init.origin = state_->origin();
   phase_ = Phase::connected;
   send_connack(session_present, ReasonCode::success);
@@ -274,7 +274,7 @@ void MqttSession::send_connack(bool session_present, ReasonCode reason, std::str
     Properties props;
     if (reason == ReasonCode::success) {
       const auto& s = ctx_->settings;
-      if (assigned_client_id_) props.assigned_client_identifier = client_.client_id.str();
+      if (assigned_client_id_) props.assigned_client_identifier = client().client_id.str();
       if (server_keepalive_) props.server_keep_alive = keepalive_;
       if (session_expiry_ && *session_expiry_ != 0) props.session_expiry_interval = *session_expiry_;
       props.receive_maximum = s.receive_maximum;
@@ -447,7 +447,7 @@ bool MqttSession::handle_auth(std::span<const std::uint8_t> body) {
     return auth_step(data, false);
   }
   if (decoded->reason == ReasonCode::re_authenticate) {
-    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth()->method, client_.client_id) : nullptr;
+    auto exchange = ctx_->enhanced_auth ? ctx_->enhanced_auth->begin(auth()->method, client().client_id) : nullptr;
     if (!exchange) return refuse(ReasonCode::bad_authentication_method, "authentication method no longer available");
     auth()->exchange = std::move(exchange);
     return auth_step(data, true);

@@ -118,7 +118,7 @@ core::MessagePtr MqttSession::make_message(PublishPacket& p, std::string topic) 
   init.payload = p.payload;
   init.qos = p.qos;
   init.retain = p.retain;
-  init.origin = client_.origin;
+  init.origin = client().origin;
   if (version_ == ProtocolVersion::v5) {
     init.expiry_unix_ms = expiry_deadline(p.properties, core::now_unix_ms());
     init.properties = take_message_properties(p.properties);

@@ -59,7 +59,7 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
       continue;
     }
     if (const auto* access = ctx_->access.access.get();
-        access && !access->may_subscribe(client_, ctx_->broker.mqtt_exchange().name(),
+        access && !access->may_subscribe(client(), ctx_->broker.mqtt_exchange().name(),
                                          shared ? std::string_view(core::parse_shared(filter)->filter) : filter)) {
       spdlog::info("{}: SUBSCRIBE to '{}' not authorized", describe(), filter);
       codes.push_back(v5 ? ReasonCode::not_authorized : ReasonCode::unspecified_error);

@@ -13,8 +13,10 @@ MqttSession::MqttSession(proto::Link& link, const SessionContext& ctx)
     : link_(link),
       ctx_(&ctx),
       handle_(std::make_shared<Handle>()),
-      client_{core::Protocol::mqtt, ctx.access.name, link.remote_address(), link.peer_identity(), {}, {}, 0},
-      publisher_(ctx.broker, client_, ctx.access.access.get(), handle_) {
+      publisher_(ctx.broker,
+                 core::ClientInfo{core::Protocol::mqtt, ctx.access.name, link.remote_address(), link.peer_identity(), {},
+                                  {}, 0},
+                 ctx.access.access.get(), handle_) {
   handle_->session = this;
   last_packet_ = std::chrono::steady_clock::now();
   // A connection that never sends CONNECT must not hold a slot forever [MQTT-3.1.4-1 leaves
@@ -79,8 +81,8 @@ void MqttSession::Handle::on_durable(std::span<const core::HeldAck> acks) {
 }
 
 std::string MqttSession::describe() const {
-  if (client_.client_id.empty()) return fmt::format("client <unknown> ({})", link_.remote_address());
-  return fmt::format("client '{}' ({})", client_.client_id.view(), link_.remote_address());
+  if (client().client_id.empty()) return fmt::format("client <unknown> ({})", link_.remote_address());
+  return fmt::format("client '{}' ({})", client().client_id.view(), link_.remote_address());
 }
 
 std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
@@ -223,11 +225,11 @@ void MqttSession::end_session() {
     if (session_expiry_ && *session_expiry_ != 0xFFFFFFFF) expiry = std::chrono::seconds(*session_expiry_);
     // Expiry counts from the disconnection, across restarts too.
     state_->persist_session(static_cast<std::uint8_t>(version_), session_expiry_, core::now_unix_ms());
-    registry.release(client_.client_id, owner, std::move(state_), expiry);
+    registry.release(client().client_id, owner, std::move(state_), expiry);
   } else {
     state_->destroy();
     state_.reset();
-    registry.release(client_.client_id, owner, nullptr, std::nullopt);
+    registry.release(client().client_id, owner, nullptr, std::nullopt);
   }
 }
 

@@ -141,6 +141,8 @@ class MqttSession final : public proto::Session {
   std::uint32_t puback_waiting() const noexcept;
   void end_session();
   std::string describe() const;
+  core::ClientInfo& client() noexcept { return publisher_.client(); }
+  const core::ClientInfo& client() const noexcept { return publisher_.client(); }
   // Scratch for encoding a packet before Link::write (which copies it); cleared.
   static std::vector<std::uint8_t>& encode_buffer();
   // A reason string for CONNACK / DISCONNECT from a log message.
@@ -150,9 +152,9 @@ class MqttSession final : public proto::Session {
   proto::Link& link_;
   const SessionContext* ctx_;
   std::shared_ptr<Handle> handle_;
-  // Who this client is. Its client id is shared with the session state and the
-  // registry's entry (one copy of the characters); its origin is the session state's.
-  core::ClientInfo client_;
+  // Holds who this client is (client()). Its client id is shared with the session state
+  // and the registry's entry (one copy of the characters); its origin is the session
+  // state's.
   core::Publisher publisher_;
   std::shared_ptr<SessionState> state_;
   // The will as CONNECT gave it, published on an abnormal end (built then, so that its

@@ -16,9 +16,9 @@ struct Publisher::Pending {
   unsigned flow_waits = 0;          // congested queues reading waits for
 };
 
-Publisher::Publisher(Broker& broker, const ClientInfo& client, const AccessControl* access,
+Publisher::Publisher(Broker& broker, ClientInfo client, const AccessControl* access,
                      std::weak_ptr<PublisherOwner> owner)
-    : broker_(broker), client_(&client), access_(access), owner_(std::move(owner)) {}
+    : broker_(broker), client_(std::move(client)), access_(access), owner_(std::move(owner)) {}
 
 Publisher::~Publisher() = default;
 
@@ -34,7 +34,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
   PublishOutcome out;
   auto& counters = broker_.counters();
   // 1. Write authorization: a client's messages and its will, as the client.
-  if (access_ && source != Source::broker && !access_->may_publish(*client_, exchange.name(), message->topic())) {
+  if (access_ && source != Source::broker && !access_->may_publish(client_, exchange.name(), message->topic())) {
     counters.add(Counter::refused_not_authorized);
     out.refused = Refusal::not_authorized;
     return out;
@@ -100,8 +100,8 @@ bool Publisher::flush(const boost::asio::any_io_executor& ex, const Queue* own) 
       if (q.get() == own) continue;
       if (q->wait_for_space(p.owner, ex)) {
         ++p.flow_waits;
-        spdlog::debug("{} client {}: reading paused: queue '{}' is congested", to_string(client_->protocol),
-                      client_->remote_address, q->name());
+        spdlog::debug("{} client {}: reading paused: queue '{}' is congested", to_string(client_.protocol),
+                      client_.remote_address, q->name());
       }
     }
     congested.clear();

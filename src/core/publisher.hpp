@@ -15,6 +15,8 @@
 // A protocol session decodes, asks its publisher, and encodes the answer; it never calls
 // the store itself.
 //
+// A publisher holds its client's identity (ClientInfo): the one copy a connection has.
+//
 // Threading: one per connection (or per internal source), used only on its owner's
 // thread. Held acknowledgements and space notices come back through the owner's
 // PublisherOwner on the owner's executor, after the session may have gone: the owner is
@@ -75,13 +77,16 @@ class Publisher {
  public:
   // `access` null: everything allowed. `owner` null: nothing is ever held or paused
   // (internal sources: acknowledge() always answers "send now", congestion is ignored).
-  Publisher(Broker& broker, const ClientInfo& client, const AccessControl* access,
+  Publisher(Broker& broker, ClientInfo client, const AccessControl* access,
             std::weak_ptr<PublisherOwner> owner = {});
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
   ~Publisher();
 
-  const ClientInfo& client() const noexcept { return *client_; }
+  // Who publishes. The owner completes it as it learns more (the user once authenticated,
+  // an MQTT session's origin once the session is claimed).
+  const ClientInfo& client() const noexcept { return client_; }
+  ClientInfo& client() noexcept { return client_; }
   Broker& broker() noexcept { return broker_; }
   // Consumer wake-ups gathered on this thread; flush() posts them.
   WakeupBatch& wakeups() noexcept { return wakeups_; }
@@ -114,7 +119,7 @@ class Publisher {
   Pending& pending();
 
   Broker& broker_;
-  const ClientInfo* client_;
+  ClientInfo client_;
   const AccessControl* access_;
   std::weak_ptr<PublisherOwner> owner_;
   WakeupBatch wakeups_;
