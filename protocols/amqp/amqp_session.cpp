@@ -21,9 +21,9 @@ AmqpSession::AmqpSession(proto::Link& link, std::shared_ptr<const SessionContext
       ctx_(std::move(ctx)),
       handle_(std::make_shared<Handle>()),
       publisher_(ctx_->vhost.broker(),
-                 core::ClientInfo{core::Protocol::amqp, ctx_->access.name, link.remote_address(), link.peer_identity(),
-                                  {}, {}, ctx_->vhost.broker().next_origin()},
-                 ctx_->access.access.get(), handle_),
+                 core::ClientInfo(core::Protocol::amqp, ctx_->access.name, link.remote_address(), link.peer_identity(),
+                                  ctx_->vhost.broker().next_origin()),
+                 ctx_->access.access.get(), true),
       dead_letters_(ctx_->vhost.broker(), ctx_->vhost.self(), nullptr),
       id_(publisher_.client().origin) {
   handle_->session = this;

@@ -91,9 +91,9 @@ bool AmqpSession::handle_start_ok(const Method& m) {
     return connection_error(access_refused, fmt::format("ACCESS_REFUSED - unsupported mechanism '{}'", mechanism), &m);
   }
   request.protocol = core::Protocol::amqp;
-  request.listener = std::string(this->client().listener);
-  request.remote_address = std::string(this->client().remote_address);
-  request.certificate_identity = std::string(this->client().certificate_identity);
+  request.listener = std::string(this->client().listener());
+  request.remote_address = std::string(this->client().remote_address());
+  request.certificate_identity = std::string(this->client().certificate_identity());
   request.mechanism = mechanism;
   // Nothing more is read until the authenticator answers (on this thread, later): the
   // client waits for connection.tune anyway.

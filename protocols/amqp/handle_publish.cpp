@@ -118,7 +118,7 @@ void AmqpSession::Handle::on_durable(std::span<const core::HeldAck> acks) {
 
 void AmqpSession::flush_publisher() {
   // A queue past its flow mark: stop reading from this publisher until it drains.
-  if (publisher_.flush(link_.executor())) link_.pause_reading();
+  if (publisher_.flush(link_.executor(), handle_)) link_.pause_reading();
   dead_letters_.wakeups().flush();
 }
 

@@ -88,7 +88,11 @@ Error parse_queue_arguments(const FieldTable& arguments, QueueArguments& out) {
 Vhost::Vhost(core::Broker& broker, const AmqpSettings& settings)
     : broker_(broker),
       settings_(settings),
-      self_{core::Protocol::broker, {}, {}, {}, {}, {}, broker.next_origin()},
+      self_([&broker] {
+        core::ClientInfo self;  // the broker itself: dead letters
+        self.origin = broker.next_origin();
+        return self;
+      }()),
       default_exchange_(broker.declare_exchange("", core::ExchangeType::direct, true, false)) {
   for (const char* name : {"amq.topic", "amq.direct", "amq.fanout"}) {
     exchanges_.emplace(name, ExchangeInfo{broker_.find_exchange(name), {}});

@@ -141,14 +141,14 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   }
   core::AuthRequest request;
   request.protocol = core::Protocol::mqtt;
-  request.listener = std::string(client().listener);
-  request.remote_address = std::string(client().remote_address);
+  request.listener = std::string(client().listener());
+  request.remote_address = std::string(client().remote_address());
   request.client_id = client().client_id.str();
   if (c.username) request.user = std::string(*c.username);
   if (c.password) request.password = std::string(c.password->begin(), c.password->end());
   // A client certificate the TLS handshake verified, whose identity the listener takes as
   // the user name (tls.use_identity_as_username), authenticates the client.
-  request.certificate_identity = std::string(client().certificate_identity);
+  request.certificate_identity = std::string(client().certificate_identity());
   // Nothing more is read until the authenticator answers (on this thread, later).
   phase_ = Phase::authenticating;
   link_.pause_reading();

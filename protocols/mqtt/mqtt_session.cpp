@@ -14,9 +14,8 @@ MqttSession::MqttSession(proto::Link& link, const SessionContext& ctx)
       ctx_(&ctx),
       handle_(std::make_shared<Handle>()),
       publisher_(ctx.broker,
-                 core::ClientInfo{core::Protocol::mqtt, ctx.access.name, link.remote_address(), link.peer_identity(), {},
-                                  {}, 0},
-                 ctx.access.access.get(), handle_) {
+                 core::ClientInfo(core::Protocol::mqtt, ctx.access.name, link.remote_address(), link.peer_identity()),
+                 ctx.access.access.get(), true) {
   handle_->session = this;
   last_packet_ = std::chrono::steady_clock::now();
   // A connection that never sends CONNECT must not hold a slot forever [MQTT-3.1.4-1 leaves
@@ -240,7 +239,7 @@ bool MqttSession::keep_session() const {
 
 void MqttSession::flush_publisher() {
   // A publisher feeding its own queue would wait for itself.
-  if (publisher_.flush(link_.executor(), state_ ? state_->queue() : nullptr)) {
+  if (publisher_.flush(link_.executor(), handle_, state_ ? state_->queue() : nullptr)) {
     spdlog::debug("{}: reading paused: a queue it publishes to is congested", describe());
     link_.pause_reading();
   }

@@ -16,17 +16,13 @@ struct Publisher::Pending {
   unsigned flow_waits = 0;          // congested queues reading waits for
 };
 
-Publisher::Publisher(Broker& broker, ClientInfo client, const AccessControl* access,
-                     std::weak_ptr<PublisherOwner> owner)
-    : broker_(broker), client_(std::move(client)), access_(access), owner_(std::move(owner)) {}
+Publisher::Publisher(Broker& broker, ClientInfo client, const AccessControl* access, bool holds)
+    : broker_(broker), access_(access), client_(std::move(client)), holds_(holds) {}
 
 Publisher::~Publisher() = default;
 
 Publisher::Pending& Publisher::pending() {
-  if (!pending_) {
-    pending_ = std::make_shared<Pending>();
-    pending_->owner = owner_;
-  }
+  if (!pending_) pending_ = std::make_shared<Pending>();
   return *pending_;
 }
 
@@ -49,7 +45,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
     return out;
   }
   // 4. Routing.
-  std::vector<QueuePtr>* congested = owner_.expired() ? nullptr : &pending().congested;
+  std::vector<QueuePtr>* congested = holds_ ? &pending().congested : nullptr;
   out.routed = broker_.route(exchange, message, wakeups_, congested);
   // 5. Counters.
   counters.add(Counter::published);
@@ -62,7 +58,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
 bool Publisher::acknowledge(const HeldAck& ack, bool needs_commit) {
   const bool wait = needs_commit && broker_.persistent();
   if (!wait && (!pending_ || (pending_->barriers == 0 && pending_->unsent.empty()))) return true;
-  if (owner_.expired()) return true;  // nobody to hand it back to: internal sources do not wait
+  if (!holds_) return true;  // nobody to hand it back to: internal sources do not wait
   auto& p = pending();
   // Behind a commit, or behind acknowledgements that wait for one: kept in publish order.
   p.unsent.push_back(ack);
@@ -72,7 +68,9 @@ bool Publisher::acknowledge(const HeldAck& ack, bool needs_commit) {
 
 std::size_t Publisher::held() const noexcept { return pending_ ? pending_->held : 0; }
 
-bool Publisher::flush(const boost::asio::any_io_executor& ex, const Queue* own) {
+bool Publisher::flush(const boost::asio::any_io_executor& ex, const std::weak_ptr<PublisherOwner>& owner,
+                      const Queue* own) {
+  if (pending_) pending_->owner = owner;
   if (pending_ && !pending_->unsent.empty()) {
     auto& p = *pending_;
     // One barrier for every acknowledgement of this read: it runs once the store holds
@@ -85,7 +83,7 @@ bool Publisher::flush(const boost::asio::any_io_executor& ex, const Queue* own) 
             if (!pending) return;  // the publisher is gone, and its connection with it
             --pending->barriers;
             pending->held -= acks.size();
-            if (auto owner = pending->owner.lock()) owner->on_durable(acks);
+            if (auto o = pending->owner.lock()) o->on_durable(acks);
           });
         });
     p.unsent = {};
@@ -101,7 +99,7 @@ bool Publisher::flush(const boost::asio::any_io_executor& ex, const Queue* own) 
       if (q->wait_for_space(p.owner, ex)) {
         ++p.flow_waits;
         spdlog::debug("{} client {}: reading paused: queue '{}' is congested", to_string(client_.protocol),
-                      client_.remote_address, q->name());
+                      client_.remote_address(), q->name());
       }
     }
     congested.clear();

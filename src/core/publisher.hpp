@@ -75,10 +75,11 @@ struct PublishOutcome {
 
 class Publisher {
  public:
-  // `access` null: everything allowed. `owner` null: nothing is ever held or paused
-  // (internal sources: acknowledge() always answers "send now", congestion is ignored).
-  Publisher(Broker& broker, ClientInfo client, const AccessControl* access,
-            std::weak_ptr<PublisherOwner> owner = {});
+  // `access` null: everything allowed. A connection's publisher (`holds` true) holds
+  // acknowledgements and pauses on congestion, handing them back to the owner it is
+  // flushed with; an internal source's does neither (acknowledge() always answers
+  // "send now", congestion is ignored).
+  Publisher(Broker& broker, ClientInfo client, const AccessControl* access, bool holds = false);
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
   ~Publisher();
@@ -103,9 +104,10 @@ class Publisher {
 
   // End of one read: one store barrier for the acknowledgements held during it, the
   // wake-ups posted, and the congested queues registered for a space notice (except
-  // `own`, the publisher's own queue: it would wait for itself). Returns true when
-  // reading must pause (step 7).
-  bool flush(const boost::asio::any_io_executor& ex, const Queue* own = nullptr);
+  // `own`, the publisher's own queue: it would wait for itself). What was held comes back
+  // to `owner` on `ex`. Returns true when reading must pause (step 7).
+  bool flush(const boost::asio::any_io_executor& ex, const std::weak_ptr<PublisherOwner>& owner,
+             const Queue* own = nullptr);
   // From PublisherOwner::on_space_available: true when the last wait is over and reading
   // may resume.
   bool on_space_available() noexcept;
@@ -119,13 +121,13 @@ class Publisher {
   Pending& pending();
 
   Broker& broker_;
-  ClientInfo client_;
   const AccessControl* access_;
-  std::weak_ptr<PublisherOwner> owner_;
+  ClientInfo client_;
   WakeupBatch wakeups_;
   // Shared so that a commit's callback, posted back to this thread, finds it (weakly) only
   // while the publisher lives.
   std::shared_ptr<Pending> pending_;
+  bool holds_;
 };
 
 }  // namespace outpost::core

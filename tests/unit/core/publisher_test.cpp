@@ -83,10 +83,15 @@ struct PublisherTest : ::testing::Test {
   ManualStore store;
   Broker broker{store};
   boost::asio::io_context io;
-  ClientInfo client{Protocol::mqtt, "test", "127.0.0.1:1", {}, ClientId("c1"), {}, broker.next_origin()};
+  const std::string listener = "test", address = "127.0.0.1:1", identity;
+  ClientInfo client = [this] {
+    ClientInfo c(Protocol::mqtt, listener, address, identity, broker.next_origin());
+    c.client_id = ClientId("c1");
+    return c;
+  }();
   std::shared_ptr<Owner> owner = std::make_shared<Owner>();
   DenySecret deny;
-  Publisher publisher{broker, client, &deny, owner};
+  Publisher publisher{broker, client, &deny, true};
 
   QueuePtr bound(const std::string& filter, QueueLimits limits = {}) {
     auto q = broker.make_queue(filter, limits);
@@ -143,9 +148,9 @@ TEST_F(PublisherTest, AcknowledgementsWaitForTheCommitInPublishOrder) {
   EXPECT_FALSE(publisher.acknowledge(HeldAck{2}, true));  // waits for the commit
   EXPECT_FALSE(publisher.acknowledge(HeldAck{3}, false)); // behind one that waits
   EXPECT_EQ(publisher.held(), 2u);
-  EXPECT_FALSE(publisher.flush(io.get_executor()));
+  EXPECT_FALSE(publisher.flush(io.get_executor(), owner));
   EXPECT_FALSE(publisher.acknowledge(HeldAck{4}, false));  // behind the barrier in flight
-  publisher.flush(io.get_executor());
+  publisher.flush(io.get_executor(), owner);
   io.run();
   EXPECT_TRUE(owner->durable.empty()) << "nothing before the commit";
   store.commit_all();
@@ -161,9 +166,9 @@ TEST_F(PublisherTest, AcknowledgementsWaitForTheCommitInPublishOrder) {
 
 TEST_F(PublisherTest, AcknowledgementsOfAGonePublisherAreDropped) {
   {
-    Publisher gone(broker, client, nullptr, owner);
+    Publisher gone(broker, client, nullptr, true);
     EXPECT_FALSE(gone.acknowledge(HeldAck{7}, true));
-    gone.flush(io.get_executor());
+    gone.flush(io.get_executor(), owner);
   }
   store.commit_all();
   io.run();
@@ -182,9 +187,9 @@ TEST_F(PublisherTest, CongestedQueuePausesUntilItDrains) {
   q->attach(consumer, io.get_executor(), publisher.wakeups());
   for (int i = 0; i < 4; ++i) publisher.publish(broker.mqtt_exchange(), msg("c", 0));
   // Its own queue never pauses a publisher.
-  EXPECT_FALSE(publisher.flush(io.get_executor(), q.get()));
+  EXPECT_FALSE(publisher.flush(io.get_executor(), owner, q.get()));
   for (int i = 0; i < 4; ++i) publisher.publish(broker.mqtt_exchange(), msg("c", 0));
-  EXPECT_TRUE(publisher.flush(io.get_executor()));
+  EXPECT_TRUE(publisher.flush(io.get_executor(), owner));
   EXPECT_TRUE(publisher.paused());
   std::vector<Delivery> out;
   q->pull(out, 100);
