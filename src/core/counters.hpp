@@ -37,17 +37,20 @@ class Counters {
   Counters(const Counters&) = delete;
   Counters& operator=(const Counters&) = delete;
 
-  void add(Counter c, std::uint64_t n = 1) noexcept {
-    auto& v = local().values[static_cast<std::size_t>(c)];
-    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
+  // This thread's counters: take it once for several adds.
+  struct alignas(64) Slot {
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Counter::count_)> values{};
+    void add(Counter c, std::uint64_t n = 1) noexcept {
+      auto& v = values[static_cast<std::size_t>(c)];
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+  };
+  Slot& local() noexcept;
+
+  void add(Counter c, std::uint64_t n = 1) noexcept { local().add(c, n); }
   CounterTotals read() const;
 
  private:
-  struct alignas(64) Slot {
-    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Counter::count_)> values{};
-  };
-  Slot& local() noexcept;
   Slot& make_local();
 
   const std::uint64_t instance_;  // tells this set from one made later at the same address

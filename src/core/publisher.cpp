@@ -7,15 +7,6 @@
 
 namespace outpost::core {
 
-struct Publisher::Pending {
-  std::weak_ptr<PublisherOwner> owner;
-  std::vector<HeldAck> unsent;      // held during the current read, before its barrier
-  std::size_t held = 0;             // held in all: unsent and behind barriers
-  unsigned barriers = 0;            // barriers registered and not yet come back
-  std::vector<QueuePtr> congested;  // queues this read's publishes found congested
-  unsigned flow_waits = 0;          // congested queues reading waits for
-};
-
 Publisher::Publisher(Broker& broker, ClientInfo client, const AccessControl* access, bool holds)
     : broker_(broker), access_(access), client_(std::move(client)), holds_(holds) {}
 
@@ -28,7 +19,7 @@ Publisher::Pending& Publisher::pending() {
 
 PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& message, Source source) {
   PublishOutcome out;
-  auto& counters = broker_.counters();
+  auto& counters = broker_.counters().local();
   // 1. Write authorization: a client's messages and its will, as the client.
   if (access_ && source != Source::broker && !access_->may_publish(client_, exchange.name(), message->topic())) {
     counters.add(Counter::refused_not_authorized);
@@ -68,10 +59,10 @@ bool Publisher::acknowledge(const HeldAck& ack, bool needs_commit) {
 
 std::size_t Publisher::held() const noexcept { return pending_ ? pending_->held : 0; }
 
-bool Publisher::flush(const boost::asio::any_io_executor& ex, const std::weak_ptr<PublisherOwner>& owner,
-                      const Queue* own) {
-  if (pending_) pending_->owner = owner;
-  if (pending_ && !pending_->unsent.empty()) {
+bool Publisher::flush_pending(const boost::asio::any_io_executor& ex, std::weak_ptr<PublisherOwner> owner,
+                              const Queue* own) {
+  pending_->owner = std::move(owner);
+  if (!pending_->unsent.empty()) {
     auto& p = *pending_;
     // One barrier for every acknowledgement of this read: it runs once the store holds
     // all that they acknowledge (barriers complete in call order).
@@ -89,7 +80,7 @@ bool Publisher::flush(const boost::asio::any_io_executor& ex, const std::weak_pt
     p.unsent = {};
   }
   bool pause = false;
-  if (pending_ && !pending_->congested.empty()) {
+  if (!pending_->congested.empty()) {
     auto& p = *pending_;
     auto& congested = p.congested;
     std::sort(congested.begin(), congested.end());

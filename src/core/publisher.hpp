@@ -106,8 +106,15 @@ class Publisher {
   // wake-ups posted, and the congested queues registered for a space notice (except
   // `own`, the publisher's own queue: it would wait for itself). What was held comes back
   // to `owner` on `ex`. Returns true when reading must pause (step 7).
-  bool flush(const boost::asio::any_io_executor& ex, const std::weak_ptr<PublisherOwner>& owner,
-             const Queue* own = nullptr);
+  template <class Owner>
+  bool flush(const boost::asio::any_io_executor& ex, const std::shared_ptr<Owner>& owner, const Queue* own = nullptr) {
+    // Most reads hold nothing and congest nothing: no reference to the owner is made then.
+    if (!pending_ || (pending_->unsent.empty() && pending_->congested.empty())) {
+      wakeups_.flush();
+      return false;
+    }
+    return flush_pending(ex, std::weak_ptr<PublisherOwner>(owner), own);
+  }
   // From PublisherOwner::on_space_available: true when the last wait is over and reading
   // may resume.
   bool on_space_available() noexcept;
@@ -117,8 +124,17 @@ class Publisher {
   bool store_has_room(std::size_t bytes) const;
 
  private:
-  struct Pending;  // held acknowledgements and congestion: made on first use
+  // Held acknowledgements and congestion: made on first use.
+  struct Pending {
+    std::weak_ptr<PublisherOwner> owner;
+    std::vector<HeldAck> unsent;      // held during the current read, before its barrier
+    std::size_t held = 0;             // held in all: unsent and behind barriers
+    unsigned barriers = 0;            // barriers registered and not yet come back
+    std::vector<QueuePtr> congested;  // queues this read's publishes found congested
+    unsigned flow_waits = 0;          // congested queues reading waits for
+  };
   Pending& pending();
+  bool flush_pending(const boost::asio::any_io_executor& ex, std::weak_ptr<PublisherOwner> owner, const Queue* own);
 
   Broker& broker_;
   const AccessControl* access_;
