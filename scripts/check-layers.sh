@@ -30,6 +30,8 @@ check() {
 
 check src/store 'store/'
 check src/core 'core/|store/|log\.hpp'
+# The built-in security backends implement the core's interfaces.
+check src/auth 'auth/|core/|store/|log\.hpp'
 check protocols/mqtt/codec 'mqtt/codec/'
 check protocols/amqp/codec 'amqp/codec/'
 check protocols/common 'common/'
@@ -41,7 +43,7 @@ check src/server 'server/|common/|websocket/|settings\.hpp|log\.hpp'
 check 'src/log.hpp src/log.cpp' 'log\.hpp'
 check 'src/settings.hpp src/settings.cpp src/settings_yaml.hpp src/settings_yaml.cpp src/cli.hpp src/cli.cpp' \
   'settings\.hpp|settings_yaml\.hpp|cli\.hpp|log\.hpp'
-check src/main.cpp 'server/|mqtt/|amqp/|websocket/|common/|core/|store/|settings\.hpp|settings_yaml\.hpp|cli\.hpp|log\.hpp'
+check src/main.cpp 'auth/|server/|mqtt/|amqp/|websocket/|common/|core/|store/|settings\.hpp|settings_yaml\.hpp|cli\.hpp|log\.hpp'
 # A plugin sees the C interface only.
 check plugins 'outpost/plugin\.h|[a-z_]+\.h'
 # The load generator is a client: it may use the pure codecs, never the broker.
