@@ -3,6 +3,9 @@
 #include "amqp/amqp_session.hpp"
 #include "amqp/restore.hpp"
 #include "amqp/vhost.hpp"
+#include "auth/password_authenticator.hpp"
+#include "auth/realm.hpp"
+#include "auth/realm_access.hpp"
 #include "cli.hpp"
 #include "core/broker.hpp"
 #include "core/restore_router.hpp"
@@ -19,10 +22,17 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -59,23 +69,83 @@ Family family_of(ListenerProtocol p) {
   return p == ListenerProtocol::amqp || p == ListenerProtocol::amqps ? Family::amqp : Family::mqtt;
 }
 
-// How the clients of one listener are authenticated and what they may do: today the
-// listener's allow_anonymous, and no access rules.
-core::ListenerAccess access_for(const ListenerSettings& l) {
-  core::ListenerAccess access;
-  access.name = fmt::format("{} {}:{}", to_string(l.protocol), l.address, l.port);
-  access.authenticator = std::make_shared<core::AnonymousAuthenticator>(l.allow_anonymous);
-  return access;
-}
+// Who may connect and what they may do, per listener: the password and ACL files (one
+// Realm per distinct pair of files, reloaded on SIGHUP), the ACL rules and AMQP
+// permissions of the config, the worker threads that check passwords.
+class Security {
+ public:
+  explicit Security(const Settings& s)
+      : settings_(s),
+        pool_(2, s.auth.max_pending_checks),
+        failures_(s.auth.max_failed_logins_per_minute),
+        permissions_(std::make_shared<const auth::PermissionTable>(permission_entries(s))) {
+    for (const auto& e : s.auth.acl) rules_.push_back(configured_rule(e));
+  }
+
+  // Reads every file a listener uses; throws naming the file when one cannot be read.
+  core::ListenerAccess access_for(const ListenerSettings& l) {
+    core::ListenerAccess access;
+    access.name = fmt::format("{} {}:{}", to_string(l.protocol), l.address, l.port);
+    const auto& passwords = password_file_of(settings_, l);
+    const auto& acl = acl_file_of(settings_, l);
+    auto& realm = realms_[{passwords, acl}];
+    if (!realm) {
+      realm = std::make_shared<auth::Realm>(passwords, acl, rules_);
+      realm->load(true);
+    }
+    access.authenticator = std::make_shared<auth::PasswordAuthenticator>(realm, l.allow_anonymous, pool_, failures_);
+    // No rule at all: no AccessControl, so nothing is checked per message.
+    if (!acl.empty() || !rules_.empty() || !permissions_->empty()) {
+      access.access = std::make_shared<auth::RealmAccess>(realm, permissions_);
+    }
+    return access;
+  }
+
+  // SIGHUP, main thread: every realm reads its files again (one that fails keeps its rules).
+  void reload() {
+    for (auto& [files, realm] : realms_) realm->load(false);
+  }
+
+  void stop() { pool_.stop(); }
+
+ private:
+  static std::vector<std::pair<std::string, auth::ResourcePermissions>> permission_entries(const Settings& s) {
+    std::vector<std::pair<std::string, auth::ResourcePermissions>> out;
+    for (const auto& [user, p] : s.auth.permissions) out.emplace_back(user, auth::ResourcePermissions{p.configure, p.write, p.read});
+    return out;
+  }
+
+  static auth::ConfiguredRule configured_rule(const AclEntrySettings& e) {
+    auth::ConfiguredRule r;
+    r.scope = e.scope == AclEntrySettings::Scope::user      ? auth::ConfiguredRule::Scope::user
+              : e.scope == AclEntrySettings::Scope::pattern ? auth::ConfiguredRule::Scope::pattern
+                                                            : auth::ConfiguredRule::Scope::anonymous;
+    r.user = e.user;
+    r.rule.access = e.access == "read"    ? auth::AclAccess::read
+                    : e.access == "write" ? auth::AclAccess::write
+                    : e.access == "deny"  ? auth::AclAccess::deny
+                                          : auth::AclAccess::readwrite;
+    r.rule.filter = e.topic;
+    r.rule.pattern = e.scope == AclEntrySettings::Scope::pattern;
+    return r;
+  }
+
+  const Settings& settings_;
+  auth::CheckPool pool_;
+  auth::FailedLogins failures_;
+  std::shared_ptr<const auth::PermissionTable> permissions_;
+  std::vector<auth::ConfiguredRule> rules_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<auth::Realm>> realms_;
+};
 
 // One line per protocol: every transport of a protocol shares its session factory.
 proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings,
-                                  amqp::Vhost& vhost) {
+                                  amqp::Vhost& vhost, Security& security) {
   switch (family_of(l.protocol)) {
     case Family::mqtt:
-      return mqtt::make_session_factory(broker, settings.mqtt, access_for(l));
+      return mqtt::make_session_factory(broker, settings.mqtt, security.access_for(l));
     case Family::amqp:
-      return amqp::make_session_factory(vhost, settings.amqp, access_for(l));
+      return amqp::make_session_factory(vhost, settings.amqp, security.access_for(l));
   }
   throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
@@ -146,6 +216,47 @@ rlim_t raise_fd_limit() {
   return r.rlim_cur;
 }
 
+// Started as root, the broker gives root up once its listeners and files are open, as
+// Mosquitto does: it becomes `user` (settings `user`, "outpost" by default), and the data
+// directory it keeps writing to becomes that user's.
+void drop_privileges(const Settings& settings) {
+  if (geteuid() != 0) return;
+  const std::string& name = settings.user;
+  if (name.empty() || name == "root") {
+    spdlog::warn("running as root (user: {}): a broker reachable from the network should run as its own user",
+                 name.empty() ? "\"\"" : name);
+    return;
+  }
+  errno = 0;
+  const passwd* pw = getpwnam(name.c_str());
+  if (pw == nullptr) {
+    spdlog::warn("running as root: the user '{}' to run as does not exist (create it, or set `user:` in the "
+                 "configuration)", name);
+    return;
+  }
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  if (settings.persistence.enabled) {
+    std::error_code ec;
+    const std::filesystem::path dir(settings.persistence.dir);
+    auto own = [&](const std::filesystem::path& p) {
+      if (::chown(p.c_str(), uid, gid) != 0) {
+        spdlog::warn("could not give {} to user '{}': {}", p.string(), name, std::strerror(errno));
+      }
+    };
+    own(dir);
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) own(entry.path());
+  }
+  if (!settings.logging.file.empty() && ::chown(settings.logging.file.c_str(), uid, gid) != 0) {
+    spdlog::warn("could not give {} to user '{}': {}", settings.logging.file, name, std::strerror(errno));
+  }
+  if (initgroups(name.c_str(), gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+    throw std::runtime_error(fmt::format("cannot run as user '{}': {}", name, std::strerror(errno)));
+  }
+  if (setuid(0) == 0) throw std::runtime_error("root privileges could not be given up");
+  spdlog::info("running as user '{}' (uid {}, gid {})", name, uid, gid);
+}
+
 int run(const Settings& settings) {
   log::setup(settings.logging.level, settings.logging.file);
   const rlim_t fd_limit = raise_fd_limit();
@@ -156,6 +267,7 @@ int run(const Settings& settings) {
   core::Broker broker(store);
   amqp::Vhost vhost(broker, settings.amqp);
   restore(store, broker, settings, vhost);
+  Security security(settings);
   server::Server server(threads);
   for (const auto& l : settings.listeners) {
     // The read buffer never needs to hold more than one packet of the protocol's maximum.
@@ -168,8 +280,9 @@ int run(const Settings& settings) {
       limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
       limits.handshake_timeout = settings.mqtt.connect_timeout;  // TLS handshake of amqps
     }
-    server.add_listener(l, factory_for(l, broker, settings, vhost), limits);
+    server.add_listener(l, factory_for(l, broker, settings, vhost, security), limits);
   }
+  drop_privileges(settings);
   server.start();
   spdlog::info("outpost {} running with {} I/O thread(s); store: {}; open-file limit {}", OUTPOST_VERSION, threads,
                store.describe(), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
@@ -179,9 +292,12 @@ int run(const Settings& settings) {
   // AMQP: message TTL, x-expires and dead-lettering of evicted messages, on I/O thread 0.
   boost::asio::post(server.executor(0), [&vhost, &server] { vhost.start(server.executor(0)); });
 
-  server.run_until_signal([&settings, &server] {
-    // SIGHUP: new TLS certificates and keys (renewed in place), then the config file.
+  server.run_until_signal([&settings, &server, &security] {
+    // SIGHUP: new TLS certificates and keys (renewed in place), the password and ACL files
+    // (connected clients are checked again on their threads), then the config file.
     server.reload_tls();
+    security.reload();
+    server.notify_access_changed();
     if (settings.source == "<built-in>" || settings.source.empty()) {
       spdlog::info("SIGHUP: no configuration file to reload");
       return;
@@ -199,6 +315,7 @@ int run(const Settings& settings) {
   boost::asio::post(server.executor(0), [&sweep] { sweep.stop(); });
   boost::asio::post(server.executor(0), [&vhost] { vhost.stop(); });
   server.shutdown(std::chrono::milliseconds(2000));
+  security.stop();
   vhost.stop();  // the I/O threads are gone; its timer must not outlive their contexts
   // Every connection is gone: nothing writes any more. What is queued is committed.
   store.close();

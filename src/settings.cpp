@@ -10,6 +10,7 @@
 #include <cctype>
 #include <charconv>
 #include <limits>
+#include <regex>
 #include <utility>
 
 namespace outpost {
@@ -124,6 +125,14 @@ bool overlaps(const ListenerSettings& a, const ListenerSettings& b) {
 }
 
 }  // namespace
+
+const std::string& password_file_of(const Settings& settings, const ListenerSettings& listener) {
+  return listener.password_file ? *listener.password_file : settings.auth.password_file;
+}
+
+const std::string& acl_file_of(const Settings& settings, const ListenerSettings& listener) {
+  return listener.acl_file ? *listener.acl_file : settings.auth.acl_file;
+}
 
 Settings Settings::builtin_default() {
   Settings s;
@@ -275,6 +284,14 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
       return SettingsProblem{key + ".tls", fmt::format("only mqtts, wss and amqps listeners use tls, this one is {}",
                                                        to_string(l.protocol))};
     }
+    const bool certificate_users = l.tls && l.tls->use_identity_as_username;
+    if (!l.allow_anonymous && password_file_of(s, l).empty() && !certificate_users) {
+      return SettingsProblem{key, fmt::format("the {} listener on {} port {} would accept no client: anonymous access is "
+                                              "off and there is no password file (auth.password_file) nor client "
+                                              "certificate identity (tls.use_identity_as_username); set "
+                                              "allow_anonymous: true or configure one of them",
+                                              to_string(l.protocol), l.address, l.port)};
+    }
     if (is_websocket_protocol(l.protocol) && (l.path.empty() || l.path.front() != '/')) {
       return SettingsProblem{key + ".path", fmt::format("expected a path starting with '/', got '{}'", l.path)};
     }
@@ -285,6 +302,29 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
                                                           "port {}; an address and port can have one listener",
                                                           l.address, l.port, to_string(other.protocol),
                                                           other.address, other.port)};
+      }
+    }
+  }
+  for (std::size_t i = 0; i < s.auth.acl.size(); ++i) {
+    const auto& e = s.auth.acl[i];
+    const std::string key = fmt::format("auth.acl[{}]", i);
+    if (e.access != "read" && e.access != "write" && e.access != "readwrite" && e.access != "deny") {
+      return SettingsProblem{key + ".access", fmt::format("expected read, write, readwrite or deny, got '{}'", e.access)};
+    }
+    if (e.topic.empty()) return SettingsProblem{key + ".topic", "expected a topic filter"};
+    if (e.scope == AclEntrySettings::Scope::user && e.user.empty()) {
+      return SettingsProblem{key + ".user", "expected a user name"};
+    }
+  }
+  for (const auto& [user, p] : s.auth.permissions) {
+    for (const auto& [which, pattern] : {std::pair<const char*, const std::string*>{"configure", &p.configure},
+                                         {"write", &p.write},
+                                         {"read", &p.read}}) {
+      try {
+        std::regex re(*pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return SettingsProblem{fmt::format("auth.permissions.{}.{}", user, which),
+                               fmt::format("'{}' is not a regular expression: {}", *pattern, e.what())};
       }
     }
   }

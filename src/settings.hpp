@@ -42,6 +42,10 @@ struct ListenerSettings {
   // (no config file) allows it on loopback listeners only, as Mosquitto 2 does.
   bool allow_anonymous = false;
   std::uint32_t max_connections = 0;  // 0 = unlimited
+  // This listener's own password and ACL files instead of auth.password_file /
+  // auth.acl_file (Mosquitto's per_listener_settings); "" = none on this listener.
+  std::optional<std::string> password_file;
+  std::optional<std::string> acl_file;
 };
 
 struct MqttSettings {
@@ -84,6 +88,39 @@ struct LoggingSettings {
   std::string file;            // empty = standard error
 };
 
+// One ACL rule written in the configuration: the same meaning as a line of an acl_file.
+struct AclEntrySettings {
+  enum class Scope { anonymous, user, pattern };
+  Scope scope = Scope::anonymous;
+  std::string user;                 // Scope::user
+  std::string access = "readwrite"; // read, write, readwrite, deny
+  std::string topic;                // a topic filter; %u and %c in patterns
+};
+
+// What a user may do with AMQP resources, as RabbitMQ's permissions: regular expressions
+// (ECMAScript, matched against the whole name) over exchange and queue names. configure:
+// declare and delete; write: publish to an exchange, bind a queue (the queue's name);
+// read: consume from or purge a queue, bind from an exchange (the exchange's name).
+struct PermissionSettings {
+  std::string configure = ".*";
+  std::string write = ".*";
+  std::string read = ".*";
+};
+
+struct AuthSettings {
+  std::string password_file;  // mosquitto_passwd format; empty = no password logins
+  std::string acl_file;       // Mosquitto acl_file format; empty = no file rules
+  std::vector<AclEntrySettings> acl;  // rules in the config, added to the acl_file's
+  // AMQP resource permissions per user name ("" = anonymous clients); a user without an
+  // entry may use every resource while no user has one.
+  std::vector<std::pair<std::string, PermissionSettings>> permissions;
+  // Failed logins allowed per source address per minute; beyond it that address's logins
+  // are refused without a check until the minute passes (and logged once).
+  std::uint32_t max_failed_logins_per_minute = 10;
+  // Password checks waiting for a worker; beyond it a login is refused at once.
+  std::uint32_t max_pending_checks = 1000;
+};
+
 struct Settings {
   std::string source = "<built-in>";  // the config file path, for messages
   std::vector<ListenerSettings> listeners;
@@ -92,6 +129,10 @@ struct Settings {
   AmqpSettings amqp;
   PersistenceSettings persistence;
   LoggingSettings logging;
+  AuthSettings auth;
+  // Started as root, the broker runs as this user once its listeners and files are open
+  // ("" or "root": stays root).
+  std::string user = "outpost";
 
   // The built-in default: MQTT on 127.0.0.1:1883 and AMQP on 127.0.0.1:5672 with anonymous
   // access (loopback only).
@@ -125,6 +166,10 @@ std::optional<SettingsProblem> find_problem(const Settings& settings);
 
 // find_problem, thrown as ConfigError("WHERE: KEY: MESSAGE").
 void validate(const Settings& settings, const std::string& where);
+
+// The password / ACL file that applies on a listener ("" = none).
+const std::string& password_file_of(const Settings& settings, const ListenerSettings& listener);
+const std::string& acl_file_of(const Settings& settings, const ListenerSettings& listener);
 
 // True for 127.0.0.0/8, ::1 (also IPv4-mapped, also in brackets) and "localhost".
 bool is_loopback_address(const std::string& address);

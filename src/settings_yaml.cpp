@@ -86,7 +86,7 @@ class Loader {
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       fail(top, fmt::format("expected a mapping of keys ({}), got {}", kTopKeys, describe(root)));
     }
-    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging"});
+    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "user"});
     if (auto* v = get(f, "threads")) s.threads = static_cast<unsigned>(integer(*v, 0, 1024));
     if (auto* v = get(f, "listeners")) {
       s.listeners = listeners(*v);
@@ -97,12 +97,14 @@ class Loader {
     if (auto* v = get(f, "amqp")) amqp(*v, s.amqp);
     if (auto* v = get(f, "persistence")) persistence(*v, s.persistence);
     if (auto* v = get(f, "logging")) logging(*v, s.logging);
+    if (auto* v = get(f, "auth")) auth(*v, s.auth);
+    if (auto* v = get(f, "user")) s.user = text(*v, true, "a user name");
     if (auto problem = find_problem(s)) fail(mark_of(problem->key), fmt::format("{}: {}", problem->key, problem->message));
     return s;
   }
 
  private:
-  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging";
+  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, auth, user";
 
   std::string_view line_text(int line) const {
     std::size_t start = 0;
@@ -255,7 +257,7 @@ class Loader {
     }
     const Fields f = entries(element, element.key,
                              {"protocol", "address", "port", "path", "allowed_origins", "allow_anonymous",
-                              "max_connections", "tls"});
+                              "max_connections", "tls", "password_file", "acl_file"});
     ListenerSettings l;
     const Field* protocol = get(f, "protocol");
     if (!protocol) missing(element, "protocol", fmt::format("one of {}", listener_protocol_names()));
@@ -286,6 +288,8 @@ class Loader {
       l.allowed_origins = origins(*v);
     }
     if (auto* v = get(f, "allow_anonymous")) l.allow_anonymous = boolean(*v);
+    if (auto* v = get(f, "password_file")) l.password_file = text(*v, true, "a file name");
+    if (auto* v = get(f, "acl_file")) l.acl_file = text(*v, true, "a file name");
     if (auto* v = get(f, "max_connections")) l.max_connections = static_cast<std::uint32_t>(integer(*v, 0, 10000000));
     // Whether this kind may or must have `tls` is a rule of find_problem.
     if (auto* v = get(f, "tls")) l.tls = tls(*v);
@@ -396,6 +400,93 @@ class Loader {
                                          {"off", "off"}});
     }
     if (auto* v = get(f, "file")) l.file = text(*v, true, "a file name");
+  }
+
+  void auth(const Field& section, AuthSettings& a) {
+    const Fields f = entries(section, "auth",
+                             {"password_file", "acl_file", "acl", "permissions", "max_failed_logins_per_minute",
+                              "max_pending_checks"});
+    if (auto* v = get(f, "password_file")) a.password_file = text(*v, true, "a file name");
+    if (auto* v = get(f, "acl_file")) a.acl_file = text(*v, true, "a file name");
+    if (auto* v = get(f, "acl")) a.acl = acl(*v);
+    if (auto* v = get(f, "permissions")) a.permissions = permissions(*v);
+    if (auto* v = get(f, "max_failed_logins_per_minute")) {
+      a.max_failed_logins_per_minute = static_cast<std::uint32_t>(integer(*v, 1, 1000000));
+    }
+    if (auto* v = get(f, "max_pending_checks")) a.max_pending_checks = static_cast<std::uint32_t>(integer(*v, 1, 1000000));
+  }
+
+  // - {anonymous: true, topic: FILTER, access: read}   rules for clients without a user name
+  // - {user: NAME, topic: FILTER, access: write}       rules of one user
+  // - {pattern: FILTER, access: readwrite}             every client, %u and %c substituted
+  std::vector<AclEntrySettings> acl(const Field& f) {
+    std::vector<AclEntrySettings> out;
+    if (f.value.IsNull()) return out;
+    if (!f.value.IsSequence()) {
+      fail(f, fmt::format("expected a list of rules such as {{user: alice, topic: \"sensors/#\", access: read}}, got {}",
+                          describe(f.value)));
+    }
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const YAML::Node& node = f.value[i];
+      const Field element{fmt::format("{}[{}]", f.key, i), node, node.IsNull() ? f.mark : node.Mark()};
+      marks_[element.key] = element.mark;
+      if (!node.IsMap()) fail(element, fmt::format("expected a mapping (user or anonymous or pattern, topic, access), got {}",
+                                                   describe(node)));
+      const Fields e = entries(element, element.key, {"user", "anonymous", "pattern", "topic", "access"});
+      AclEntrySettings rule;
+      const Field* user = get(e, "user");
+      const Field* anonymous = get(e, "anonymous");
+      const Field* pattern = get(e, "pattern");
+      if ((user ? 1 : 0) + (anonymous ? 1 : 0) + (pattern ? 1 : 0) != 1) {
+        fail(element, "expected exactly one of user: NAME, anonymous: true, pattern: FILTER");
+      }
+      if (user) {
+        rule.scope = AclEntrySettings::Scope::user;
+        rule.user = text(*user, false, "a user name");
+        const Field* topic = get(e, "topic");
+        if (!topic) missing(element, "topic", "a topic filter");
+        rule.topic = text(*topic, false, "a topic filter");
+      } else if (anonymous) {
+        if (!boolean(*anonymous)) fail(*anonymous, "expected true (rules for clients without a user name)");
+        rule.scope = AclEntrySettings::Scope::anonymous;
+        const Field* topic = get(e, "topic");
+        if (!topic) missing(element, "topic", "a topic filter");
+        rule.topic = text(*topic, false, "a topic filter");
+      } else {
+        if (get(e, "topic")) fail(*get(e, "topic"), "a pattern rule gives its filter as pattern: FILTER");
+        rule.scope = AclEntrySettings::Scope::pattern;
+        rule.topic = text(*pattern, false, "a topic filter with %u or %c");
+      }
+      if (auto* v = get(e, "access")) {
+        rule.access = choice<std::string>(*v, {{"read", "read"}, {"write", "write"}, {"readwrite", "readwrite"},
+                                               {"deny", "deny"}});
+      }
+      out.push_back(std::move(rule));
+    }
+    return out;
+  }
+
+  // permissions: {alice: {configure: "^alice\\.", write: ".*", read: ".*"}}
+  std::vector<std::pair<std::string, PermissionSettings>> permissions(const Field& f) {
+    std::vector<std::pair<std::string, PermissionSettings>> out;
+    if (f.value.IsNull()) return out;
+    if (!f.value.IsMap()) {
+      fail(f, fmt::format("expected a mapping of user names to {{configure, write, read}}, got {}", describe(f.value)));
+    }
+    for (const auto& kv : f.value) {
+      if (!kv.first.IsScalar()) fail(kv.first.Mark(), fmt::format("expected a user name, got {}", describe(kv.first)));
+      const std::string user = kv.first.Scalar();
+      const YAML::Mark mark = kv.second.IsNull() ? kv.first.Mark() : kv.second.Mark();
+      const Field element{fmt::format("{}.{}", f.key, user), kv.second, mark};
+      marks_[element.key] = mark;
+      const Fields e = entries(element, element.key, {"configure", "write", "read"});
+      PermissionSettings p;
+      if (auto* v = get(e, "configure")) p.configure = text(*v, true, "a regular expression");
+      if (auto* v = get(e, "write")) p.write = text(*v, true, "a regular expression");
+      if (auto* v = get(e, "read")) p.read = text(*v, true, "a regular expression");
+      out.emplace_back(user, std::move(p));
+    }
+    return out;
   }
 
   std::string file_;

@@ -279,6 +279,16 @@ void AmqpSession::on_closed(proto::CloseCause, std::string_view) {
   dead_letters_.wakeups().flush();
 }
 
+void AmqpSession::on_access_changed() {
+  if (phase_ != Phase::opened || !ctx_->access.authenticator->revoked(client())) return;
+  spdlog::info("{}: user '{}' is no longer valid after the reload; closing the connection", describe(),
+               client().user.view());
+  // As RabbitMQ does when a connected user is deleted.
+  send_method(0, cls::connection, m::close,
+              {connection_forced, "CONNECTION_FORCED - user is no longer authorized", 0, 0});
+  close_link("the user is no longer authorized");
+}
+
 void AmqpSession::on_shutdown() {
   if (phase_ == Phase::opened) {
     send_method(0, cls::connection, m::close, {connection_forced, "CONNECTION_FORCED - broker shutdown", 0, 0});

@@ -23,6 +23,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -64,6 +65,7 @@ class AmqpSession final : public proto::Session {
   void on_deadline() override;
   void on_closed(proto::CloseCause cause, std::string_view detail) override;
   void on_shutdown() override;
+  void on_access_changed() override;
 
  private:
   friend struct ConsumerState;
@@ -134,6 +136,11 @@ class AmqpSession final : public proto::Session {
   // The access control's word on a binding (topic exchanges) and on consuming a queue.
   bool may_bind(const std::string& exchange, const std::string& key) const;
   bool may_consume(const std::string& queue) const;
+  // RabbitMQ's resource permissions: true when allowed; otherwise the channel is closed
+  // with 403 ACCESS_REFUSED ("configure access to queue 'q' in vhost '/' refused for user
+  // 'u'") and `closed` is set to what the handler returns.
+  bool permitted(Channel& ch, const Method* m, core::AccessControl::Permission permission,
+                 core::AccessControl::Resource resource, std::string_view name, bool& closed);
 
   // handle_publish.cpp
   bool start_publish(Channel& ch, const Method& m);
@@ -188,6 +195,7 @@ class AmqpSession final : public proto::Session {
   std::uint16_t heartbeat_ = 0;               // seconds; 0 = none
   bool client_cancel_notify_ = false;
   bool client_blocked_notify_ = false;
+  std::optional<std::string> write_permitted_exchange_;  // the last exchange write access was checked for
   bool blocked_ = false;  // connection.blocked sent, unblocked not yet
   std::chrono::steady_clock::time_point last_received_;
   std::chrono::steady_clock::time_point next_heartbeat_;

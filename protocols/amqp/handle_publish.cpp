@@ -29,6 +29,14 @@ bool AmqpSession::finish_publish(Channel& ch) {
   if (!target.found) {
     return channel_fail(ch, not_found, fmt::format("NOT_FOUND - no exchange '{}' in vhost '/'", p->exchange), &as_method);
   }
+  if (bool closed = false; p->exchange != write_permitted_exchange_) {
+    if (!permitted(ch, &as_method, core::AccessControl::Permission::write, core::AccessControl::Resource::exchange,
+                   p->exchange, closed)) {
+      return closed;
+    }
+    // Permissions do not change while the broker runs: one check per exchange in a row.
+    write_permitted_exchange_ = p->exchange;
+  }
   if (target.internal) {
     return channel_fail(ch, access_refused,
                          fmt::format("ACCESS_REFUSED - cannot publish to internal exchange '{}'", p->exchange), &as_method);

@@ -72,6 +72,9 @@ class Session {
   // The connection has ended (called exactly once). The session must drop every
   // reference it gave to other threads before returning.
   virtual void on_closed(CloseCause cause, std::string_view detail) = 0;
+  // The password and ACL rules were reloaded (SIGHUP): a session whose client's user is no
+  // longer valid disconnects it; the new rules apply to everything the client does next.
+  virtual void on_access_changed() {}
   // Graceful broker shutdown: say goodbye on the protocol if it has a way (e.g. MQTT 5
   // DISCONNECT 0x8B), then close.
   virtual void on_shutdown() = 0;

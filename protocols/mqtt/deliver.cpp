@@ -30,6 +30,9 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
   constexpr std::size_t kBatch = 64;
   thread_local std::vector<core::Delivery> batch;
   std::int64_t now = 0;
+  // Read access is checked per message, whatever subscription matched it (a wider filter
+  // is granted when part of it is readable; retained and queued messages are checked too).
+  const core::AccessControl* access = ctx_->access.access.get();
   // Under write pressure, stop: the connection calls on_writable() once it drains, and
   // meanwhile the queue (with its limits and publisher backpressure) holds the rest.
   while (!link_.write_pressure() && inflight.size() < window) {  // PUBACK / PUBCOMP call us again
@@ -44,6 +47,11 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
           queue.entry_done(d);
           continue;
         }
+      }
+      if (access != nullptr && !access->may_consume(client(), {}, d.message->topic())) {
+        spdlog::debug("{}: message on '{}' not delivered: not authorized to read it", describe(), d.message->topic());
+        queue.entry_done(d);
+        continue;
       }
       if (record != nullptr) {
         // A shared group's delivery: this member's own subscription options apply.

@@ -172,6 +172,13 @@ void MqttSession::on_authenticated(core::AuthDecision decision) {
       return;
   }
   client().user = core::ClientId(decision.user);
+  // A will the client could not publish itself is refused now rather than dropped later.
+  if (pending_will_ && ctx_->access.access &&
+      !ctx_->access.access->may_publish(client(), ctx_->broker.mqtt_exchange().name(), pending_will_->init.topic)) {
+    refuse_connect(ReasonCode::not_authorized, fmt::format("not authorized to publish the will on '{}'",
+                                                           pending_will_->init.topic));
+    return;
+  }
   claim_session();
 }
 

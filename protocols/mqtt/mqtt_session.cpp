@@ -193,6 +193,19 @@ void MqttSession::on_shutdown() {
   close("server shutting down");
 }
 
+void MqttSession::on_access_changed() {
+  if (phase_ != Phase::connected || closed_) return;
+  if (!ctx_->access.authenticator->revoked(client())) {
+    // The new ACL applies from the next message on: subscriptions stay, and what they
+    // match is checked per delivery. Messages may now be readable: look again.
+    deliver();
+    return;
+  }
+  spdlog::info("{}: user '{}' is no longer valid after the reload; disconnecting", describe(), client().user.view());
+  if (version_ == ProtocolVersion::v5) send_disconnect(ReasonCode::not_authorized, "the user is no longer authorized");
+  close("the user is no longer authorized");
+}
+
 void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
   if (closed_) return;
   const bool was_connected = phase_ == Phase::connected || (phase_ == Phase::closing && state_);

@@ -51,6 +51,7 @@ class MqttSession final : public proto::Session {
   void on_writable() override;
   void on_closed(proto::CloseCause cause, std::string_view detail) override;
   void on_shutdown() override;
+  void on_access_changed() override;
   void on_deadline() override;
 
  private:

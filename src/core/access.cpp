@@ -14,6 +14,19 @@ const char* to_string(Protocol p) noexcept {
   return "?";
 }
 
+const char* to_string(AccessControl::Permission p) noexcept {
+  switch (p) {
+    case AccessControl::Permission::configure: return "configure";
+    case AccessControl::Permission::write: return "write";
+    case AccessControl::Permission::read: return "read";
+  }
+  return "?";
+}
+
+const char* to_string(AccessControl::Resource r) noexcept {
+  return r == AccessControl::Resource::exchange ? "exchange" : "queue";
+}
+
 AuthDecision AnonymousAuthenticator::decide(const AuthRequest& request, bool allow_anonymous) {
   if (!request.certificate_identity.empty()) {
     // The TLS handshake verified the certificate; its identity is the user.

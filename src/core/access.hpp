@@ -54,6 +54,13 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // Any I/O thread. `done` runs later on `ex` (never inline), exactly once.
   virtual void authenticate(AuthRequest request, boost::asio::any_io_executor ex, Done done) const = 0;
+  // The connection's thread, after the rules were reloaded: true when the identity this
+  // authenticator accepted earlier is no longer valid (its user was removed); the session
+  // then disconnects the client. Cheap: no password is checked again.
+  virtual bool revoked(const ClientInfo& client) const {
+    (void)client;
+    return false;
+  }
 };
 
 // Today's rule of a listener: `allow_anonymous` accepts every client as anonymous (a user
@@ -81,7 +88,21 @@ class AccessControl {
   // Consuming from a queue by name (AMQP basic.consume / basic.get) or receiving one
   // message on a topic (MQTT, checked per delivery, `queue` empty).
   virtual bool may_consume(const ClientInfo& client, std::string_view queue, std::string_view topic) const = 0;
+
+  // AMQP resources in RabbitMQ's model: configure (declare, delete), write (publish to an
+  // exchange; bind a queue: the queue), read (consume, get, purge: the queue; bind: the
+  // exchange bound from). Allowed unless an implementation says otherwise.
+  enum class Permission : std::uint8_t { configure, write, read };
+  enum class Resource : std::uint8_t { exchange, queue };
+  virtual bool may_use(const ClientInfo& client, Permission permission, Resource resource,
+                       std::string_view name) const {
+    (void)client, (void)permission, (void)resource, (void)name;
+    return true;
+  }
 };
+
+const char* to_string(AccessControl::Permission p) noexcept;
+const char* to_string(AccessControl::Resource r) noexcept;
 
 // What the sessions of one listener are checked with; made by main.cpp per listener and
 // shared by its sessions (it outlives them, as the listener does).

@@ -185,6 +185,10 @@ class Connection final : public proto::Link,
 
   std::shared_ptr<ConnectionBase> lock_base() override { return this->weak_from_this().lock(); }
 
+  void access_changed() override {
+    if (session_ && !ended_ && !closing_) session_->on_access_changed();
+  }
+
   void shutdown() override {
     if (closing_ || ended_) return;
     shutting_down_ = true;

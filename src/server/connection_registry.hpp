@@ -33,6 +33,9 @@ class ConnectionBase {
   virtual void abort() = 0;
   // The deadline set with ConnectionRegistry::set_deadline has passed.
   virtual void deadline_passed() = 0;
+  // The security rules were reloaded: the session checks its client again
+  // (Session::on_access_changed). Connections still in their handshake have none yet.
+  virtual void access_changed() {}
   // Null once the connection is being destroyed.
   virtual std::shared_ptr<ConnectionBase> lock_base() = 0;
 

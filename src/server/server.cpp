@@ -99,6 +99,15 @@ bool Server::wait_for_connections(std::chrono::steady_clock::time_point deadline
   return connection_count() == 0;
 }
 
+void Server::notify_access_changed() {
+  if (!started_ || stopped_) return;
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    boost::asio::post(threads_.context(i), [reg = registries_[i].get()] {
+      reg->for_each([](ConnectionBase& c) { c.access_changed(); });
+    });
+  }
+}
+
 void Server::shutdown(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;

@@ -48,6 +48,10 @@ class Server {
   // thread (blocks on the file reads).
   std::size_t reload_tls();
 
+  // Every live session is told, on its own thread, that the security rules changed
+  // (Session::on_access_changed). Returns at once.
+  void notify_access_changed();
+
   // The port listener i is bound to (the real one when the settings said 0).
   std::uint16_t bound_port(std::size_t i) const { return listeners_.at(i)->port(); }
   // I/O thread `thread`'s executor, e.g. for timers (thread 0 also runs the acceptors).

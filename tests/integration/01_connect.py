@@ -1,5 +1,7 @@
 #!/usr/bin/python3
 """CONNECT validation, CONNACK return codes and the session present flag (MQTT 3.1 / 3.1.1)."""
+import os
+import tempfile
 import time
 
 from harness import *
@@ -118,14 +120,30 @@ class Connect(BrokerTestCase):
         p.disconnect()
 
 
+# user "device", password "secret", as mosquitto_passwd writes it
+PASSWORD_FILE = os.path.join(tempfile.mkdtemp(prefix="outpost-01-"), "passwd")
+with open(PASSWORD_FILE, "w") as f:
+    f.write("device:$7$101$MzL2Fb1obKH/7nDN$Evw9kx/N5KsZp6homEv6+OTJ4wL+PJ9ASC0PHdL8n6mSbBShJG+84nMdjxlYABt3A6iNkwU3"
+            "bBSMpF4WHv+baQ==\n")
+
+
 class AnonymousRefused(BrokerTestCase):
-    config = broker_config(anonymous=False)
+    config = broker_config(anonymous=False, extra=f"auth:\n  password_file: {PASSWORD_FILE}\n")
 
     def test_anonymous_not_authorized(self):
         c = RawClient(self.port)
         _, code = c.connect("anon")
         self.assertEqual(code, 0x05)
         self.assertTrue(c.is_closed())
+
+    def test_password_file_user_connects(self):
+        c = RawClient(self.port)
+        _, code = c.connect("dev", username="device", password="secret")
+        self.assertEqual(code, 0)
+        c.close()
+        c = RawClient(self.port)
+        _, code = c.connect("dev", username="device", password="wrong")
+        self.assertEqual(code, 0x04)
 
 
 if __name__ == "__main__":
