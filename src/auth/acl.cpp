@@ -110,12 +110,13 @@ std::optional<AclAccess> access_word(std::string_view w) noexcept {
 
 }  // namespace
 
-// The client's values for substitution, looked at once per check.
+// The client's values for substitution, looked at once per check, and only when some
+// rule substitutes at all.
 struct AclRules::Values {
-  explicit Values(const core::ClientInfo& client) noexcept
+  Values(const core::ClientInfo& client, bool substitutes) noexcept
       : subs{client.user.view(), client.client_id.view()},
-        user_safe(safe_value(subs.user)),
-        client_safe(safe_value(subs.client)) {}
+        user_safe(!substitutes || safe_value(subs.user)),
+        client_safe(!substitutes || safe_value(subs.client)) {}
 
   Substitutes subs;
   bool user_safe;
@@ -167,6 +168,7 @@ AclRules::Rule AclRules::compile(AclRule r) {
 
 void AclRules::add_to(RuleList& list, AclRule r) {
   Rule rule = compile(std::move(r));
+  substitutes_ = substitutes_ || rule.needs_user || rule.needs_client;
   (rule.access == AclAccess::deny ? list.denies : list.grants).push_back(std::move(rule));
   ++count_;
 }
@@ -283,7 +285,7 @@ AclRules::Verdict AclRules::decide(const RuleList& list, const Values& values, s
 }
 
 bool AclRules::allowed(const core::ClientInfo& client, std::string_view topic, std::uint8_t want) const {
-  const Values values(client);
+  const Values values(client, substitutes_);
   if (const RuleList* own = section_of(client)) {
     const Verdict v = decide(*own, values, topic, want);
     if (v != Verdict::undecided) return v == Verdict::allow;
@@ -301,7 +303,7 @@ bool AclRules::may_write(const core::ClientInfo& client, std::string_view topic)
 
 bool AclRules::subscription_allowed(const core::ClientInfo& client, std::string_view filter) const {
   if (!core::valid_topic_filter(filter)) return false;
-  const Values values(client);
+  const Values values(client, substitutes_);
 
   // The denies of a list as this client sees them: a filter, or every topic.
   struct Deny {

@@ -127,6 +127,7 @@ class AclRules final : public core::AccessControl {
   std::unordered_map<std::string, RuleList, core::TransparentStringHash, std::equal_to<>> users_;
   RuleList patterns_;
   std::size_t count_ = 0;
+  bool substitutes_ = false;  // some rule has %u or %c
 };
 
 }  // namespace outpost::auth
