@@ -3,6 +3,7 @@
 #include "amqp/amqp_session.hpp"
 #include "amqp/restore.hpp"
 #include "amqp/vhost.hpp"
+#include "auth/passwd_tool.hpp"
 #include "auth/password_authenticator.hpp"
 #include "auth/realm.hpp"
 #include "auth/realm_access.hpp"
@@ -34,6 +35,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <string_view>
 #include <thread>
 
 namespace {
@@ -331,6 +333,10 @@ int run(const Settings& settings) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `outpost passwd ...` edits a password file and never starts the broker.
+  if (argc >= 2 && std::string_view(argv[1]) == "passwd") {
+    return outpost::auth::passwd_main(argc - 1, argv + 1, std::cin, std::cout, std::cerr);
+  }
   auto parsed = outpost::parse_and_resolve(argc, argv);
   if (auto* exit_now = std::get_if<outpost::ExitNow>(&parsed)) {
     auto& stream = exit_now->code == 0 ? std::cout : std::cerr;
