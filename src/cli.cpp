@@ -24,7 +24,7 @@ Examples:
   outpost -c /etc/outpost/outpost.yaml
   outpost --check-config -c outpost.yaml
   outpost -p 1884 --listen ws://127.0.0.1:8080/mqtt --data-dir /tmp/outpost
-  outpost passwd -c /etc/outpost/passwd alice   password file (mosquitto_passwd's format and flags)
+  outpost passwd -c passwd alice            a password file (mosquitto_passwd's flags)
 
 Configuration reference: docs/config.md)";
 

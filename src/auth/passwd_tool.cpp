@@ -2,7 +2,6 @@
 
 #include "auth/password_file.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
