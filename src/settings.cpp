@@ -284,14 +284,6 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
       return SettingsProblem{key + ".tls", fmt::format("only mqtts, wss and amqps listeners use tls, this one is {}",
                                                        to_string(l.protocol))};
     }
-    const bool certificate_users = l.tls && l.tls->use_identity_as_username;
-    if (!l.allow_anonymous && password_file_of(s, l).empty() && !certificate_users) {
-      return SettingsProblem{key, fmt::format("the {} listener on {} port {} would accept no client: anonymous access is "
-                                              "off and there is no password file (auth.password_file) nor client "
-                                              "certificate identity (tls.use_identity_as_username); set "
-                                              "allow_anonymous: true or configure one of them",
-                                              to_string(l.protocol), l.address, l.port)};
-    }
     if (is_websocket_protocol(l.protocol) && (l.path.empty() || l.path.front() != '/')) {
       return SettingsProblem{key + ".path", fmt::format("expected a path starting with '/', got '{}'", l.path)};
     }
@@ -303,6 +295,20 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
                                                           l.address, l.port, to_string(other.protocol),
                                                           other.address, other.port)};
       }
+    }
+  }
+  // Checked once every listener is well formed: a listener that would refuse every client
+  // is a configuration mistake, not a broker to start.
+  for (std::size_t i = 0; i < s.listeners.size(); ++i) {
+    const ListenerSettings& l = s.listeners[i];
+    const bool certificate_users = l.tls && l.tls->use_identity_as_username;
+    if (!l.allow_anonymous && password_file_of(s, l).empty() && !certificate_users) {
+      return SettingsProblem{fmt::format("listeners[{}]", i),
+                             fmt::format("the {} listener on {} port {} would accept no client: anonymous access is "
+                                         "off and there is no password file (auth.password_file) nor client "
+                                         "certificate identity (tls.use_identity_as_username); set "
+                                         "allow_anonymous: true or configure one of them",
+                                         to_string(l.protocol), l.address, l.port)};
     }
   }
   for (std::size_t i = 0; i < s.auth.acl.size(); ++i) {

@@ -101,7 +101,7 @@ class Credentials(AuthBroker):
         self.assertEqual(out.strip(), "21.5")
         bad = mosquitto_pub(self.port, "sensors/room1/temp", "x", "alice", "wrong")
         self.assertNotEqual(bad.returncode, 0)
-        self.assertIn("not authorised", (bad.stderr + bad.stdout).lower().replace("authorized", "authorised"))
+        self.assertIn("bad user name or password", (bad.stderr + bad.stdout).lower())
         unknown = mosquitto_pub(self.port, "sensors/room1/temp", "x", "mallory", "wonderland")
         self.assertNotEqual(unknown.returncode, 0)
 
@@ -121,8 +121,9 @@ class Credentials(AuthBroker):
         bad.client.loop_stop()
 
     def test_binary_password_bytes_are_compared_exactly(self):
-        bad = self.client("alice", "wonderland\x00", v5=True).connect()
-        self.assertEqual(bad.connack, 0x86)
+        # (A trailing NUL would not do: HMAC pads its key with zeros, so PBKDF2 cannot tell.)
+        bad = self.client("alice", b"wonder\x00land", v5=True).connect()
+        self.assertEqual(bad.connack.value, 0x86, str(bad.connack))
         bad.client.loop_stop()
 
     def test_failed_login_is_logged_with_client_address_and_user(self):
@@ -275,7 +276,7 @@ class Configuration(unittest.TestCase):
     def test_a_listener_that_accepts_nobody_is_an_error(self):
         r, path = self.check("listeners:\n  - protocol: mqtt\n    address: 0.0.0.0\n    port: 1883\n")
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn(f"{path}:3:", r.stderr)
+        self.assertIn(f"{path}:2:5: listeners[0]", r.stderr)
         self.assertIn("would accept no client", r.stderr)
 
     def test_a_password_file_makes_it_valid(self):
@@ -285,8 +286,9 @@ class Configuration(unittest.TestCase):
 
     def test_listen_on_all_addresses_without_credentials_says_so(self):
         port = harness.free_port()
-        r = subprocess.run([harness.outpost_bin(), "--listen", f"mqtt://0.0.0.0:{port}", "--check-config"],
-                           capture_output=True, text=True)
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([harness.outpost_bin(), "--listen", f"mqtt://0.0.0.0:{port}", "--data-dir", d],
+                               capture_output=True, text=True, timeout=20)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(f"--listen mqtt://0.0.0.0:{port}", r.stderr)
         self.assertIn("password file", r.stderr)

@@ -141,7 +141,8 @@ TEST(Cli, PortIsShortForALoopbackMqttListener) {
 }
 
 TEST(Cli, ListenAndPortReplaceTheListenersInTheOrderGiven) {
-  TempConfig config("listeners:\n  - {protocol: mqtt, port: 2883, address: 0.0.0.0}\n"
+  TempConfig config("auth:\n  password_file: /etc/outpost/passwd\n"
+                    "listeners:\n  - {protocol: mqtt, port: 2883, address: 0.0.0.0}\n"
                     "  - {protocol: amqp, port: 5672}\n");
   Settings s = settings_of({"-c", config.path(), "--listen", "mqtt://0.0.0.0:1885", "-p", "1884", "--listen",
                             "ws://[::1]:8080/mqtt", "--port", "1886"});
@@ -175,7 +176,9 @@ TEST(Cli, ConfigFileAndOverrides) {
 }
 
 TEST(Cli, TlsListenersTakeTlsFromTheConfigurationFile) {
-  TempConfig config(R"(listeners:
+  TempConfig config(R"(auth:
+  password_file: /etc/outpost/passwd
+listeners:
   - protocol: mqtt
     port: 1883
   - protocol: mqtts
@@ -201,6 +204,18 @@ TEST(Cli, TlsListenersTakeTlsFromTheConfigurationFile) {
   EXPECT_EQ(e.code, 1);
   EXPECT_EQ(e.text, "outpost: --listen amqps://0.0.0.0:5671: a amqps listener takes its tls settings from the first "
                     "amqps listener of the configuration file, and no file was given (-c FILE)");
+}
+
+TEST(Cli, ListenerThatWouldAcceptNobodyIsNamed) {
+  // Anonymous clients are accepted on loopback only; elsewhere credentials must exist.
+  ExitNow e = exit_of({"--listen", "mqtt://0.0.0.0:1884"});
+  EXPECT_EQ(e.code, 1);
+  EXPECT_EQ(e.text, "outpost: --listen mqtt://0.0.0.0:1884: the mqtt listener on 0.0.0.0 port 1884 would accept no "
+                    "client: anonymous access is off and there is no password file (auth.password_file) nor client "
+                    "certificate identity (tls.use_identity_as_username); set allow_anonymous: true or configure "
+                    "one of them");
+  TempConfig config("auth:\n  password_file: /etc/outpost/passwd\n");
+  EXPECT_EQ(settings_of({"-c", config.path(), "--listen", "mqtt://0.0.0.0:1884"}).listeners.size(), 1u);
 }
 
 TEST(Cli, ProblemsNameTheOption) {

@@ -42,6 +42,7 @@ listeners:
     port: 1883
     allow_anonymous: false
     max_connections: 100
+    acl_file: /etc/outpost/devices.acl
   - protocol: ws
     address: "::1"
     port: 8080
@@ -61,6 +62,7 @@ listeners:
       ciphersuites: TLS_AES_256_GCM_SHA384
       require_client_cert: true
       use_identity_as_username: true
+    password_file: ""
 mqtt:
   max_packet_size: 64KiB
   max_inflight: 5
@@ -91,9 +93,45 @@ persistence:
 logging:
   level: debug
   file: /var/log/outpost.log
+auth:
+  password_file: /etc/outpost/passwd
+  acl_file: /etc/outpost/acl
+  acl:
+    - {anonymous: true, topic: "public/#", access: read}
+    - {user: alice, topic: "sensors/#"}
+    - {pattern: "devices/%c/#", access: write}
+  permissions:
+    alice: {configure: "^alice\\.", write: ".*", read: ".*"}
+    "": {configure: "^$"}
+  max_failed_logins_per_minute: 3
+  max_pending_checks: 50
+user: mqtt
 )",
                                     "t.yaml");
   EXPECT_EQ(s.threads, 4u);
+  EXPECT_EQ(s.user, "mqtt");
+  EXPECT_EQ(s.auth.password_file, "/etc/outpost/passwd");
+  EXPECT_EQ(s.auth.acl_file, "/etc/outpost/acl");
+  ASSERT_EQ(s.auth.acl.size(), 3u);
+  EXPECT_EQ(s.auth.acl[0].scope, AclEntrySettings::Scope::anonymous);
+  EXPECT_EQ(s.auth.acl[0].access, "read");
+  EXPECT_EQ(s.auth.acl[1].scope, AclEntrySettings::Scope::user);
+  EXPECT_EQ(s.auth.acl[1].user, "alice");
+  EXPECT_EQ(s.auth.acl[1].access, "readwrite");
+  EXPECT_EQ(s.auth.acl[2].scope, AclEntrySettings::Scope::pattern);
+  EXPECT_EQ(s.auth.acl[2].topic, "devices/%c/#");
+  ASSERT_EQ(s.auth.permissions.size(), 2u);
+  EXPECT_EQ(s.auth.permissions[0].first, "alice");
+  EXPECT_EQ(s.auth.permissions[0].second.configure, "^alice\\.");
+  EXPECT_EQ(s.auth.permissions[1].first, "");
+  EXPECT_EQ(s.auth.permissions[1].second.write, ".*");
+  EXPECT_EQ(s.auth.max_failed_logins_per_minute, 3u);
+  EXPECT_EQ(s.auth.max_pending_checks, 50u);
+  EXPECT_EQ(s.listeners[0].acl_file, "/etc/outpost/devices.acl");
+  EXPECT_FALSE(s.listeners[0].password_file);
+  EXPECT_EQ(acl_file_of(s, s.listeners[0]), "/etc/outpost/devices.acl");
+  EXPECT_EQ(password_file_of(s, s.listeners[0]), "/etc/outpost/passwd");
+  EXPECT_EQ(password_file_of(s, s.listeners[2]), "");
   ASSERT_EQ(s.listeners.size(), 3u);
   const auto& mqtt = s.listeners[0];
   EXPECT_EQ(mqtt.address, "0.0.0.0");
@@ -148,7 +186,8 @@ logging:
 }
 
 TEST(SettingsYaml, ListenerDefaults) {
-  Settings s = load_settings_string("listeners:\n  - {protocol: ws, port: 9001}\n", "t.yaml");
+  Settings s = load_settings_string("auth: {password_file: /etc/outpost/passwd}\n"
+                                    "listeners:\n  - {protocol: ws, port: 9001}\n", "t.yaml");
   ASSERT_EQ(s.listeners.size(), 1u);
   EXPECT_EQ(s.listeners[0].address, "127.0.0.1");
   EXPECT_EQ(s.listeners[0].path, "/mqtt");
@@ -171,7 +210,7 @@ TEST(SettingsYaml, SyntaxErrors) {
 TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
   EXPECT_EQ(yaml_error("threads: 1\nbogus: 2\n"),
             "test.yaml:2:1: unknown key 'bogus' at the top level (allowed: threads, listeners, mqtt, amqp, "
-            "persistence, logging)");
+            "persistence, logging, auth, user)");
   EXPECT_EQ(yaml_error("mqtt:\n  max_inflight: 10\n  max_inflihgt: 5\n"),
             "test.yaml:3:3: unknown key 'max_inflihgt' in mqtt (allowed: max_packet_size, max_inflight, "
             "max_queued_messages, max_queued_bytes, max_keepalive, min_keepalive, max_session_expiry, "
@@ -179,7 +218,7 @@ TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
             "shared_subscriptions, subscription_identifiers, publish_will_on_shutdown, connect_timeout)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtt\n    port: 1883\n    adress: 0.0.0.0\n"),
             "test.yaml:4:5: unknown key 'adress' in listeners[0] (allowed: protocol, address, port, path, "
-            "allowed_origins, allow_anonymous, max_connections, tls)");
+            "allowed_origins, allow_anonymous, max_connections, tls, password_file, acl_file)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtts\n    port: 8883\n    tls: {cert_file: a, key_file: b, "
                        "verify: yes}\n"),
             "test.yaml:4:38: unknown key 'verify' in listeners[0].tls (allowed: cert_file, key_file, ca_file, "
@@ -201,7 +240,7 @@ TEST(SettingsYaml, DuplicateAndOddKeys) {
 TEST(SettingsYaml, WrongShapes) {
   EXPECT_EQ(yaml_error("- threads\n"),
             "test.yaml:1:1: the configuration: expected a mapping of keys (threads, listeners, mqtt, amqp, "
-            "persistence, logging), got a list");
+            "persistence, logging, auth, user), got a list");
   EXPECT_EQ(yaml_error("mqtt: 5\n"),
             "test.yaml:1:7: mqtt: expected a mapping with the keys max_packet_size, max_inflight, "
             "max_queued_messages, max_queued_bytes, max_keepalive, min_keepalive, max_session_expiry, "
@@ -334,9 +373,29 @@ TEST(SettingsYaml, RulesAcrossFieldsPointAtTheSetting) {
             "test.yaml:2:43: listeners[0].address: write IPv6 addresses without brackets, e.g. '::1'");
 }
 
+TEST(SettingsYaml, AuthProblemsPointAtTheirLine) {
+  EXPECT_EQ(yaml_error("listeners:\n  - {protocol: mqtt, port: 1883}\n"),
+            "test.yaml:2:5: listeners[0]: the mqtt listener on 127.0.0.1 port 1883 would accept no client: anonymous "
+            "access is off and there is no password file (auth.password_file) nor client certificate identity "
+            "(tls.use_identity_as_username); set allow_anonymous: true or configure one of them");
+  // A listener's own password file counts; "" on a listener turns the global one off.
+  EXPECT_NO_THROW(load_settings_string("listeners:\n  - {protocol: mqtt, port: 1883, password_file: /p}\n", "t"));
+  EXPECT_EQ(yaml_error("auth: {password_file: /p}\nlisteners:\n  - {protocol: mqtt, port: 1883, password_file: ''}\n")
+                .substr(0, 27),
+            "test.yaml:3:5: listeners[0]");
+  EXPECT_EQ(yaml_error("auth:\n  acl:\n    - {user: bob, topic: a, access: all}\n"),
+            "test.yaml:3:37: auth.acl[0].access: expected one of read, write, readwrite, deny, got 'all'");
+  EXPECT_EQ(yaml_error("auth:\n  acl:\n    - {user: bob, anonymous: true, topic: a}\n"),
+            "test.yaml:3:7: auth.acl[0]: expected exactly one of user: NAME, anonymous: true, pattern: FILTER");
+  EXPECT_EQ(yaml_error("auth:\n  permissions:\n    bob: {read: '(('}\n"),
+            "test.yaml:3:17: auth.permissions.bob.read: '((' is not a regular expression: Mismatched '(' and ')' in "
+            "regular expression");
+}
+
 TEST(SettingsYaml, ListenersThatMayShareAPort) {
   // Different addresses of one family, different families, and port 0 (a free port each).
   Settings s = load_settings_string(R"(
+auth: {password_file: /etc/outpost/passwd}
 listeners:
   - {protocol: mqtt, port: 1883, address: 127.0.0.1}
   - {protocol: mqtt, port: 1883, address: 127.0.0.2}
