@@ -242,7 +242,7 @@ class ListenOnTheCommandLine(unittest.TestCase):
         with tempfile.TemporaryDirectory(prefix="outpost-ws-cli-") as tmp:
             c = Certs(tmp)
             wss_port = free_port()
-            config = (f"listeners:\n  - protocol: wss\n    port: 1\n"
+            config = (f"listeners:\n  - protocol: wss\n    port: 1\n    allow_anonymous: true\n"
                       f"    tls: {{cert_file: {c.server_cert}, key_file: {c.server_key}}}\n"
                       "persistence: {enabled: false}\n")
             broker = Broker(config=config, args=["--listen", f"wss://127.0.0.1:{wss_port}/secure"], port=wss_port)
