@@ -38,15 +38,6 @@ pattern read users/%u/inbox
 """
 
 
-def write_password_file(path, users):
-    """The file as Debian's mosquitto_passwd writes it."""
-    first = True
-    for user, password in users.items():
-        args = ["mosquitto_passwd"] + (["-c"] if first else []) + ["-b", path, user, password]
-        subprocess.run(args, check=True, capture_output=True)
-        first = False
-
-
 def mosquitto_pub(port, topic, message, user=None, password=None, qos=1, extra=()):
     args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-m", message, "-q", str(qos)]
     if user is not None:
@@ -64,7 +55,7 @@ class AuthBroker(harness.BrokerTestCase):
         cls.files = tempfile.TemporaryDirectory(prefix="outpost-auth-")
         cls.passwd = os.path.join(cls.files.name, "passwd")
         cls.acl = os.path.join(cls.files.name, "acl")
-        write_password_file(cls.passwd, USERS)
+        harness.password_file(cls.passwd, USERS)
         with open(cls.acl, "w") as f:
             f.write(ACL)
         cls.config = harness.broker_config(anonymous=True, extra=(

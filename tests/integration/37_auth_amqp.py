@@ -3,7 +3,6 @@
 to amq.topic (routing key a.b.c is topic a/b/c) and RabbitMQ-style resource permissions
 from the config to exchanges and queues: refusals are 403 ACCESS_REFUSED."""
 import os
-import subprocess
 import tempfile
 import unittest
 
@@ -22,21 +21,13 @@ topic write sensors/bob/#
 """
 
 
-def write_password_file(path, users):
-    first = True
-    for user, password in users.items():
-        subprocess.run(["mosquitto_passwd"] + (["-c"] if first else []) + ["-b", path, user, password], check=True,
-                       capture_output=True)
-        first = False
-
-
 class AmqpAuth(harness.BrokerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.files = tempfile.TemporaryDirectory(prefix="outpost-amqp-auth-")
         passwd = os.path.join(cls.files.name, "passwd")
         acl = os.path.join(cls.files.name, "acl")
-        write_password_file(passwd, {"alice": "wonderland", "bob": "builder", "carol": "c4rol"})
+        harness.password_file(passwd, {"alice": "wonderland", "bob": "builder", "carol": "c4rol"})
         with open(acl, "w") as f:
             f.write(ACL)
         cls.mport = harness.free_port()

@@ -16,20 +16,13 @@ import harness
 from harness import PahoClient
 
 
-def passwd(path, user, password, create=False):
-    subprocess.run(["mosquitto_passwd"] + (["-c"] if create else []) + ["-b", path, user, password], check=True,
-                   capture_output=True)
-
-
 class Reload(harness.BrokerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.files = tempfile.TemporaryDirectory(prefix="outpost-reload-")
         cls.passwd = os.path.join(cls.files.name, "passwd")
         cls.acl = os.path.join(cls.files.name, "acl")
-        passwd(cls.passwd, "keeper", "k", create=True)
-        passwd(cls.passwd, "leaver", "l")
-        passwd(cls.passwd, "amqp-leaver", "a")
+        harness.password_file(cls.passwd, {"keeper": "k", "leaver": "l", "amqp-leaver": "a"})
         with open(cls.acl, "w") as f:
             f.write("user keeper\ntopic readwrite a/#\nuser leaver\ntopic readwrite #\n")
         cls.aport = harness.free_port()

@@ -68,6 +68,16 @@ def amqp_config(amqp=None, anonymous=True, extra="", mqtt_port=None):
     return text + extra
 
 
+def password_file(path, users, create=True):
+    """Users and passwords written to `path` by Debian's mosquitto_passwd (the format
+    Outpost reads); create=False adds to an existing file."""
+    for user, password in users.items():
+        subprocess.run(["mosquitto_passwd"] + (["-c"] if create else []) + ["-b", path, user, password], check=True,
+                       capture_output=True)
+        create = False
+    return path
+
+
 class Broker:
     """The real broker on a free loopback port, stopped by its process id."""
 
