@@ -2,6 +2,7 @@
 """AMQP clients log in as the same users as MQTT clients (pika, PLAIN), topic rules apply
 to amq.topic (routing key a.b.c is topic a/b/c) and RabbitMQ-style resource permissions
 from the config to exchanges and queues: refusals are 403 ACCESS_REFUSED."""
+import json
 import os
 import tempfile
 import unittest
@@ -95,6 +96,17 @@ class AmqpAuth(harness.BrokerTestCase):
             import time
             time.sleep(0.02)
         self.assertEqual(body, b"22")
+
+    def test_amqplib_plain_and_amqplain(self):
+        proc = harness.run_node("amqp_login.js", self.port, "alice", "wonderland")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        r = json.loads(proc.stdout)
+        self.assertEqual(r["plain"], "ok")
+        self.assertEqual(r["amqplain"], "ok")
+        self.assertIn("403", r["plainWrong"])
+        self.assertIn("ACCESS_REFUSED", r["amqplainWrong"])
+        self.assertEqual(r["sensors.node.temp"], "confirmed")
+        self.assertEqual(r["cmd.node"], 403)
 
     def test_resource_permissions(self):
         bob = self.connect("bob", "builder").channel()
