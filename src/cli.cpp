@@ -144,11 +144,10 @@ Settings resolve_settings(const CommandLine& cl) {
 ExitNow check_config(const CommandLine& cl) {
   if (cl.config_file.empty()) return ExitNow{2, "outpost: --check-config needs the file to check: -c FILE"};
   try {
-    resolve_settings(cl);
+    return ExitNow{0, fmt::format("{}: configuration OK", cl.config_file), resolve_settings(cl)};
   } catch (const ConfigError& e) {
     return ExitNow{1, fmt::format("outpost: {}", e.what())};
   }
-  return ExitNow{0, fmt::format("{}: configuration OK", cl.config_file)};
 }
 
 std::variant<CommandLine, ExitNow> parse_command_line(int argc, const char* const* argv) {

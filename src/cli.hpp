@@ -43,8 +43,14 @@ struct CommandLine {
 // and a good --check-config; 1 for a configuration that does not load or check; 2 for
 // a command line that does not parse.
 struct ExitNow {
+  ExitNow() = default;
+  ExitNow(int code_, std::string text_, std::optional<Settings> checked_ = std::nullopt)
+      : code(code_), text(std::move(text_)), checked(std::move(checked_)) {}
   int code = 0;
   std::string text;
+  // --check-config with a valid file: the settings, so that the caller can also check the
+  // files they name (password and ACL files) before printing `text`.
+  std::optional<Settings> checked;
 };
 
 // Parses the options only. ExitNow for --help, --version and usage errors (unknown

@@ -34,6 +34,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 #include <memory>
 #include <string_view>
 #include <thread>
@@ -259,6 +260,34 @@ void drop_privileges(const Settings& settings) {
   spdlog::info("running as user '{}' (uid {}, gid {})", name, uid, gid);
 }
 
+// Every problem of the password and ACL files the listeners use, as "FILE:LINE: what" (or
+// "FILE: why" when it cannot be read).
+std::vector<std::string> check_auth_files(const Settings& settings) {
+  std::vector<std::string> out;
+  std::set<std::string> passwords, acls;
+  for (const auto& l : settings.listeners) {
+    if (const auto& f = password_file_of(settings, l); !f.empty()) passwords.insert(f);
+    if (const auto& f = acl_file_of(settings, l); !f.empty()) acls.insert(f);
+  }
+  auth::FileProblems problems;
+  for (const auto& f : passwords) {
+    try {
+      auth::PasswordFile::load(f, problems);
+    } catch (const std::exception& e) {
+      out.emplace_back(e.what());
+    }
+  }
+  for (const auto& f : acls) {
+    try {
+      auth::AclRules::load(f, problems);
+    } catch (const std::exception& e) {
+      out.emplace_back(e.what());
+    }
+  }
+  for (const auto& p : problems) out.push_back(p.describe());
+  return out;
+}
+
 int run(const Settings& settings) {
   log::setup(settings.logging.level, settings.logging.file);
   const rlim_t fd_limit = raise_fd_limit();
@@ -339,6 +368,14 @@ int main(int argc, char** argv) {
   }
   auto parsed = outpost::parse_and_resolve(argc, argv);
   if (auto* exit_now = std::get_if<outpost::ExitNow>(&parsed)) {
+    if (exit_now->checked) {
+      // --check-config: the password and ACL files the configuration names must load too.
+      const auto problems = check_auth_files(*exit_now->checked);
+      if (!problems.empty()) {
+        for (const auto& p : problems) std::cerr << "outpost: " << p << '\n';
+        return 1;
+      }
+    }
     auto& stream = exit_now->code == 0 ? std::cout : std::cerr;
     stream << exit_now->text;
     if (!exit_now->text.empty() && exit_now->text.back() != '\n') stream << '\n';

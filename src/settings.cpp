@@ -126,6 +126,20 @@ bool overlaps(const ListenerSettings& a, const ListenerSettings& b) {
 
 }  // namespace
 
+bool valid_filter(std::string_view filter) {
+  if (filter.empty()) return false;
+  std::size_t start = 0;
+  while (true) {
+    const auto slash = filter.find('/', start);
+    const auto level = filter.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const bool last = slash == std::string_view::npos;
+    if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) return false;
+    if (level == "#" && !last) return false;
+    if (last) return true;
+    start = slash + 1;
+  }
+}
+
 const std::string& password_file_of(const Settings& settings, const ListenerSettings& listener) {
   return listener.password_file ? *listener.password_file : settings.auth.password_file;
 }
@@ -317,7 +331,12 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
     if (e.access != "read" && e.access != "write" && e.access != "readwrite" && e.access != "deny") {
       return SettingsProblem{key + ".access", fmt::format("expected read, write, readwrite or deny, got '{}'", e.access)};
     }
-    if (e.topic.empty()) return SettingsProblem{key + ".topic", "expected a topic filter"};
+    if (!valid_filter(e.topic)) {
+      return SettingsProblem{e.scope == AclEntrySettings::Scope::pattern ? key + ".pattern" : key + ".topic",
+                             fmt::format("'{}' is not a topic filter ('#' only as the last level, '+' only as a "
+                                         "whole level)",
+                                         e.topic)};
+    }
     if (e.scope == AclEntrySettings::Scope::user && e.user.empty()) {
       return SettingsProblem{key + ".user", "expected a user name"};
     }

@@ -167,6 +167,9 @@ std::optional<SettingsProblem> find_problem(const Settings& settings);
 // find_problem, thrown as ConfigError("WHERE: KEY: MESSAGE").
 void validate(const Settings& settings, const std::string& where);
 
+// An MQTT topic filter: '+' only as a whole level, '#' only as the whole last level.
+bool valid_filter(std::string_view filter);
+
 // The password / ACL file that applies on a listener ("" = none).
 const std::string& password_file_of(const Settings& settings, const ListenerSettings& listener);
 const std::string& acl_file_of(const Settings& settings, const ListenerSettings& listener);

@@ -271,9 +271,16 @@ class Configuration(unittest.TestCase):
         self.assertIn("would accept no client", r.stderr)
 
     def test_a_password_file_makes_it_valid(self):
-        r, _ = self.check("auth:\n  password_file: /etc/outpost/passwd\nlisteners:\n"
-                          "  - {protocol: mqtt, address: 0.0.0.0, port: 1883}\n")
+        with tempfile.TemporaryDirectory() as d:
+            harness.password_file(f"{d}/passwd", {"alice": "x"})
+            r, _ = self.check(f"auth:\n  password_file: {d}/passwd\nlisteners:\n"
+                              "  - {protocol: mqtt, address: 0.0.0.0, port: 1883}\n")
         self.assertEqual(r.returncode, 0, r.stderr)
+        # The file must exist: the broker could not start without it.
+        r, _ = self.check("auth:\n  password_file: /nonexistent/passwd\nlisteners:\n"
+                          "  - {protocol: mqtt, address: 0.0.0.0, port: 1883}\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/passwd", r.stderr)
 
     def test_listen_on_all_addresses_without_credentials_says_so(self):
         port = harness.free_port()
@@ -283,6 +290,19 @@ class Configuration(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(f"--listen mqtt://0.0.0.0:{port}", r.stderr)
         self.assertIn("password file", r.stderr)
+
+    def test_check_config_reads_the_password_and_acl_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            harness.password_file(f"{d}/passwd", {"alice": "x"})
+            with open(f"{d}/passwd", "a") as f:
+                f.write("bob$7$101$broken\n")
+            with open(f"{d}/acl", "w") as f:
+                f.write("user alice\ntopic reed a/b\n")
+            r, _ = self.check(f"auth:\n  password_file: {d}/passwd\n  acl_file: {d}/acl\n"
+                              "listeners:\n  - {protocol: mqtt, port: 1883}\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"{d}/passwd:2:", r.stderr)
+        self.assertIn(f"{d}/acl:2: unknown access 'reed'", r.stderr)
 
     def test_unreadable_password_file_stops_the_start(self):
         port = harness.free_port()
