@@ -255,6 +255,55 @@ class BurstOfBadLogins(AuthBroker):
         self.assertLess(self.broker.log_text().count("login failed"), 20)
 
 
+class SlowHashesOffTheIoThreads(harness.BrokerTestCase):
+    """Every one of 200 wrong passwords is really checked (no per-address limit here) against
+    a deliberately slow hash, while a connected client's QoS 1 round trip stays fast."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.files = tempfile.TemporaryDirectory(prefix="outpost-slow-")
+        cls.passwd = os.path.join(cls.files.name, "passwd")
+        harness.password_file(cls.passwd, {"fast": "f"})
+        subprocess.run(["mosquitto_passwd", "-I", "20000", "-b", cls.passwd, "slow", "s"], check=True,
+                       capture_output=True)
+        cls.config = harness.broker_config(anonymous=False, extra=(
+            f"auth:\n  password_file: {cls.passwd}\n  max_failed_logins_per_minute: 100000\n"))
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.files.cleanup()
+
+    def test_round_trip_during_a_burst_of_slow_checks(self):
+        import socket
+        good = PahoClient(self.port, client_id="steady")
+        good.client.username_pw_set("fast", "f")
+        good.connect()
+        self.assertEqual(good.connack, 0)
+        self.addCleanup(good.disconnect)
+        good.subscribe("steady", 1)
+        connect = harness.connect_packet("burst", username="slow", password="wrong")
+        socks = []
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", self.port))
+            s.sendall(connect)
+            socks.append(s)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        time.sleep(0.2)  # the checks are under way
+        start = time.time()
+        good.publish("steady", b"ping", qos=1)
+        good.wait_messages(1, timeout=5)
+        elapsed = time.time() - start
+        self.assertEqual(len(good.messages), 1)
+        self.assertLess(elapsed, 1.0)
+        # The burst is still being worked through (or has just been): every attempt is checked.
+        deadline = time.time() + 60
+        while time.time() < deadline and self.broker.log_text().count("login failed") < 200:
+            time.sleep(0.2)
+        self.assertEqual(self.broker.log_text().count("login failed"), 200)
+
+
 class Configuration(unittest.TestCase):
     def check(self, text):
         with tempfile.TemporaryDirectory() as d:
