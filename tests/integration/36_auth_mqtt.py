@@ -304,6 +304,57 @@ class SlowHashesOffTheIoThreads(harness.BrokerTestCase):
         self.assertEqual(self.broker.log_text().count("login failed"), 200)
 
 
+class PerListenerFiles(harness.BrokerTestCase):
+    """Each listener may name its own password and ACL files (Mosquitto's
+    per_listener_settings); the others keep the global ones."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.files = tempfile.TemporaryDirectory(prefix="outpost-per-listener-")
+        d = cls.files.name
+        harness.password_file(f"{d}/global", {"staff": "s"})
+        harness.password_file(f"{d}/devices", {"dev": "d"})
+        with open(f"{d}/devices.acl", "w") as f:
+            f.write("user dev\ntopic write telemetry/#\n")
+        cls.devport = harness.free_port()
+        cls.config = (f"auth:\n  password_file: {d}/global\nlisteners:\n"
+                      "  - {protocol: mqtt, address: 127.0.0.1, port: {port}}\n"
+                      f"  - {{protocol: mqtt, address: 127.0.0.1, port: {cls.devport}, "
+                      f"password_file: {d}/devices, acl_file: {d}/devices.acl}}\n")
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.files.cleanup()
+
+    def login(self, port, user, password):
+        c = PahoClient(port, client_id=f"{user}-{port}")
+        c.client.username_pw_set(user, password)
+        c.connect()
+        c.client.loop_stop()
+        c.client.disconnect()
+        return c.connack
+
+    def test_each_listener_its_own_users_and_rules(self):
+        self.assertEqual(self.login(self.port, "staff", "s"), 0)
+        self.assertEqual(self.login(self.port, "dev", "d"), 4)
+        self.assertEqual(self.login(self.devport, "dev", "d"), 0)
+        self.assertEqual(self.login(self.devport, "staff", "s"), 4)
+        dev = PahoClient(self.devport, client_id="dev-acl")
+        dev.client.username_pw_set("dev", "d")
+        dev.connect()
+        self.addCleanup(dev.disconnect)
+        self.assertEqual(dev.subscribe("telemetry/#", 0), [0x80])  # write-only on this listener
+        staff = PahoClient(self.port, client_id="staff-all")
+        staff.client.username_pw_set("staff", "s")
+        staff.connect()
+        self.addCleanup(staff.disconnect)
+        self.assertEqual(staff.subscribe("telemetry/#", 0), [0])  # no ACL on the other listener
+        dev.publish("telemetry/t", b"1", qos=1)
+        self.assertEqual(staff.wait_messages(1)[0].payload, b"1")
+
+
 class Configuration(unittest.TestCase):
     def check(self, text):
         with tempfile.TemporaryDirectory() as d:
