@@ -282,6 +282,7 @@ int run(const Settings& settings) {
       limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
       limits.handshake_timeout = settings.mqtt.connect_timeout;  // TLS handshake of amqps
     }
+    limits.max_connections_per_second_per_address = limits_of(settings, l).max_connections_per_second_per_address;
     server.add_listener(l, factory_for(l, broker, settings, vhost, security), limits);
   }
   drop_privileges(settings);
