@@ -145,9 +145,9 @@ proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broke
                                   amqp::Vhost& vhost, Security& security) {
   switch (family_of(l.protocol)) {
     case Family::mqtt:
-      return mqtt::make_session_factory(broker, settings.mqtt, security.access_for(l));
+      return mqtt::make_session_factory(broker, settings.mqtt, limits_of(settings, l), security.access_for(l));
     case Family::amqp:
-      return amqp::make_session_factory(vhost, settings.amqp, security.access_for(l));
+      return amqp::make_session_factory(vhost, settings.amqp, limits_of(settings, l), security.access_for(l));
   }
   throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
