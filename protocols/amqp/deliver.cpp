@@ -84,6 +84,7 @@ bool AmqpSession::handle_consume(Channel& ch, const Method& m) {
     std::size_t consumers = 0;
     for (const auto& [id, other] : channels_) consumers += other->consumers.size();
     if (consumers >= max) {
+      ctx_->vhost.broker().counters().add(core::Counter::refused_by_limit);
       // A refusal per basic.consume, each closing its channel: the client cannot flood the log.
       spdlog::warn("{}: basic.consume on '{}' refused: the connection has {} consumers "
                    "(limits.max_subscriptions_per_client)",

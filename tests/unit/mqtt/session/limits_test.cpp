@@ -152,6 +152,7 @@ TEST_P(MqttLimitsTest, SubscriptionsBeyondTheLimitGetQuotaExceeded) {
   suback(*d);
   d->feed(test::mqtt_subscribe(GetParam(), 3, "c"));
   EXPECT_EQ(suback(*d), std::vector<ReasonCode>{v5() ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error});
+  EXPECT_EQ(broker_.counters().read()[core::Counter::refused_by_limit], 1u);
   // Replacing an existing subscription is no new one.
   d->feed(test::mqtt_subscribe(GetParam(), 4, "a", SubscriptionOptions{1}));
   EXPECT_EQ(suback(*d), std::vector<ReasonCode>{ReasonCode::granted_qos1});
@@ -178,6 +179,7 @@ TEST_P(MqttLimitsTest, PublishRatePausesReadingUntilTheBucketRefills) {
   pub->feed(burst);
   EXPECT_TRUE(pub->link().paused());
   EXPECT_FALSE(pub->link().unconsumed().empty());
+  EXPECT_EQ(broker_.counters().read()[core::Counter::publish_throttled], 1u);
   sub->run();
   EXPECT_EQ(test::split_mqtt(sub->take_written()).size(), 5u);
   // Reading resumes at the deadline, when the debt is paid: a quarter of a second here.
