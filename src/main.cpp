@@ -146,9 +146,9 @@ proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broke
                                   amqp::Vhost& vhost, Security& security) {
   switch (family_of(l.protocol)) {
     case Family::mqtt:
-      return mqtt::make_session_factory(broker, settings.mqtt, security.access_for(l));
+      return mqtt::make_session_factory(broker, settings.mqtt, limits_of(settings, l), security.access_for(l));
     case Family::amqp:
-      return amqp::make_session_factory(vhost, settings.amqp, security.access_for(l));
+      return amqp::make_session_factory(vhost, settings.amqp, limits_of(settings, l), security.access_for(l));
   }
   throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
@@ -311,6 +311,7 @@ int run(const Settings& settings) {
       limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
       limits.handshake_timeout = settings.mqtt.connect_timeout;  // TLS handshake of amqps
     }
+    limits.max_connections_per_second_per_address = limits_of(settings, l).max_connections_per_second_per_address;
     server.add_listener(l, factory_for(l, broker, settings, vhost, security), limits);
   }
   drop_privileges(settings);

@@ -148,6 +148,23 @@ const std::string& acl_file_of(const Settings& settings, const ListenerSettings&
   return listener.acl_file ? *listener.acl_file : settings.auth.acl_file;
 }
 
+LimitSettings limits_of(const Settings& settings, const ListenerSettings& listener) {
+  return with_overrides(settings.limits, listener.limits);
+}
+
+LimitSettings with_overrides(LimitSettings out, const LimitOverrides& o) {
+  if (o.max_connections_per_second_per_address) {
+    out.max_connections_per_second_per_address = *o.max_connections_per_second_per_address;
+  }
+  if (o.max_publish_rate) out.max_publish_rate = *o.max_publish_rate;
+  if (o.max_publish_bytes_rate) out.max_publish_bytes_rate = *o.max_publish_bytes_rate;
+  if (o.publish_rate_disconnect_after) out.publish_rate_disconnect_after = *o.publish_rate_disconnect_after;
+  if (o.max_subscriptions_per_client) out.max_subscriptions_per_client = *o.max_subscriptions_per_client;
+  if (o.max_topic_levels) out.max_topic_levels = *o.max_topic_levels;
+  if (o.max_client_id_length) out.max_client_id_length = *o.max_client_id_length;
+  return out;
+}
+
 Settings Settings::builtin_default() {
   Settings s;
   ListenerSettings l;

@@ -31,6 +31,33 @@ struct TlsSettings {
   bool use_identity_as_username = false;
 };
 
+// What one client may do: connection rate, publish rate, subscriptions, topic depth,
+// client id length. `limits:` at the top level gives the values; a listener's own
+// `limits:` overrides some of them for its clients (limits_of).
+struct LimitSettings {
+  // New connections per second from one source address (IP, port ignored); 0 = unlimited.
+  std::uint32_t max_connections_per_second_per_address = 0;
+  std::uint32_t max_publish_rate = 0;        // messages per second per client; 0 = unlimited
+  std::uint64_t max_publish_bytes_rate = 0;  // bytes per second per client; 0 = unlimited
+  // An MQTT 5 client held back by the publish rate this long without a break gets
+  // DISCONNECT 0x96 (message rate too high); 0 = never.
+  std::chrono::seconds publish_rate_disconnect_after{10};
+  std::uint32_t max_subscriptions_per_client = 0;  // MQTT filters / AMQP consumers; 0 = unlimited
+  std::uint32_t max_topic_levels = 200;            // levels of a PUBLISH topic or SUBSCRIBE filter
+  std::uint32_t max_client_id_length = 256;        // bytes of an MQTT client id
+};
+
+// A listener's `limits:`: what it sets replaces the top-level value.
+struct LimitOverrides {
+  std::optional<std::uint32_t> max_connections_per_second_per_address;
+  std::optional<std::uint32_t> max_publish_rate;
+  std::optional<std::uint64_t> max_publish_bytes_rate;
+  std::optional<std::chrono::seconds> publish_rate_disconnect_after;
+  std::optional<std::uint32_t> max_subscriptions_per_client;
+  std::optional<std::uint32_t> max_topic_levels;
+  std::optional<std::uint32_t> max_client_id_length;
+};
+
 struct ListenerSettings {
   ListenerProtocol protocol = ListenerProtocol::mqtt;
   std::string address = "127.0.0.1";
@@ -46,6 +73,7 @@ struct ListenerSettings {
   // auth.acl_file (Mosquitto's per_listener_settings); "" = none on this listener.
   std::optional<std::string> password_file;
   std::optional<std::string> acl_file;
+  LimitOverrides limits;  // over Settings::limits
 };
 
 struct MqttSettings {
@@ -130,6 +158,7 @@ struct Settings {
   PersistenceSettings persistence;
   LoggingSettings logging;
   AuthSettings auth;
+  LimitSettings limits;
   // Started as root, the broker runs as this user once its listeners and files are open
   // ("" or "root": stays root).
   std::string user = "outpost";
@@ -173,6 +202,11 @@ bool valid_filter(std::string_view filter);
 // The password / ACL file that applies on a listener ("" = none).
 const std::string& password_file_of(const Settings& settings, const ListenerSettings& listener);
 const std::string& acl_file_of(const Settings& settings, const ListenerSettings& listener);
+
+// The limits that apply to a listener's clients: its overrides over the top-level values.
+LimitSettings limits_of(const Settings& settings, const ListenerSettings& listener);
+// `base` with what `overrides` sets replaced.
+LimitSettings with_overrides(LimitSettings base, const LimitOverrides& overrides);
 
 // True for 127.0.0.0/8, ::1 (also IPv4-mapped, also in brackets) and "localhost".
 bool is_loopback_address(const std::string& address);

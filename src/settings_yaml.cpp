@@ -86,7 +86,7 @@ class Loader {
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       fail(top, fmt::format("expected a mapping of keys ({}), got {}", kTopKeys, describe(root)));
     }
-    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "user"});
+    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "limits", "user"});
     if (auto* v = get(f, "threads")) s.threads = static_cast<unsigned>(integer(*v, 0, 1024));
     if (auto* v = get(f, "listeners")) {
       s.listeners = listeners(*v);
@@ -98,13 +98,14 @@ class Loader {
     if (auto* v = get(f, "persistence")) persistence(*v, s.persistence);
     if (auto* v = get(f, "logging")) logging(*v, s.logging);
     if (auto* v = get(f, "auth")) auth(*v, s.auth);
+    if (auto* v = get(f, "limits")) s.limits = with_overrides(s.limits, limit_overrides(*v));
     if (auto* v = get(f, "user")) s.user = text(*v, true, "a user name");
     if (auto problem = find_problem(s)) fail(mark_of(problem->key), fmt::format("{}: {}", problem->key, problem->message));
     return s;
   }
 
  private:
-  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, auth, user";
+  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, auth, limits, user";
 
   std::string_view line_text(int line) const {
     std::size_t start = 0;
@@ -257,7 +258,7 @@ class Loader {
     }
     const Fields f = entries(element, element.key,
                              {"protocol", "address", "port", "path", "allowed_origins", "allow_anonymous",
-                              "max_connections", "tls", "password_file", "acl_file"});
+                              "max_connections", "tls", "password_file", "acl_file", "limits"});
     ListenerSettings l;
     const Field* protocol = get(f, "protocol");
     if (!protocol) missing(element, "protocol", fmt::format("one of {}", listener_protocol_names()));
@@ -291,6 +292,7 @@ class Loader {
     if (auto* v = get(f, "password_file")) l.password_file = text(*v, true, "a file name");
     if (auto* v = get(f, "acl_file")) l.acl_file = text(*v, true, "a file name");
     if (auto* v = get(f, "max_connections")) l.max_connections = static_cast<std::uint32_t>(integer(*v, 0, 10000000));
+    if (auto* v = get(f, "limits")) l.limits = limit_overrides(*v);
     // Whether this kind may or must have `tls` is a rule of find_problem.
     if (auto* v = get(f, "tls")) l.tls = tls(*v);
     return l;
@@ -376,6 +378,34 @@ class Loader {
     if (auto* v = get(f, "frame_max")) a.frame_max = static_cast<std::uint32_t>(size(*v, 4096, 1ull << 30));
     if (auto* v = get(f, "heartbeat")) a.heartbeat = static_cast<std::uint16_t>(seconds(*v, 0, 65535));
     if (auto* v = get(f, "max_message_size")) a.max_message_size = size(*v, 1ull << 10, 4ull << 30);
+  }
+
+  // `limits:`, at the top level and inside a listener: the same keys and checks.
+  LimitOverrides limit_overrides(const Field& section) {
+    const Fields f = entries(section, section.key,
+                             {"max_connections_per_second_per_address", "max_publish_rate", "max_publish_bytes_rate",
+                              "publish_rate_disconnect_after", "max_subscriptions_per_client", "max_topic_levels",
+                              "max_client_id_length"});
+    LimitOverrides o;
+    if (auto* v = get(f, "max_connections_per_second_per_address")) {
+      o.max_connections_per_second_per_address = static_cast<std::uint32_t>(integer(*v, 0, 1000000));
+    }
+    if (auto* v = get(f, "max_publish_rate")) o.max_publish_rate = static_cast<std::uint32_t>(integer(*v, 0, 100000000));
+    // A rate of bytes reads like a size: 64KiB means 64 KiB per second.
+    if (auto* v = get(f, "max_publish_bytes_rate")) o.max_publish_bytes_rate = size(*v, 0, 1ull << 40);
+    if (auto* v = get(f, "publish_rate_disconnect_after")) {
+      o.publish_rate_disconnect_after = std::chrono::seconds(seconds(*v, 0, 86400));
+    }
+    if (auto* v = get(f, "max_subscriptions_per_client")) {
+      o.max_subscriptions_per_client = static_cast<std::uint32_t>(integer(*v, 0, 10000000));
+    }
+    // A topic is at most 65535 bytes [MQTT-1.5.4], so it has at most 65536 levels.
+    if (auto* v = get(f, "max_topic_levels")) o.max_topic_levels = static_cast<std::uint32_t>(integer(*v, 1, 65536));
+    // An MQTT client id is a UTF-8 string: at most 65535 bytes [MQTT-1.5.4].
+    if (auto* v = get(f, "max_client_id_length")) {
+      o.max_client_id_length = static_cast<std::uint32_t>(integer(*v, 1, 65535));
+    }
+    return o;
   }
 
   void persistence(const Field& section, PersistenceSettings& p) {

@@ -35,7 +35,7 @@ AmqpSession::~AmqpSession() { handle_->session = nullptr; }
 
 void AmqpSession::Handle::on_space_available() {
   if (!session || !session->publisher_.on_space_available()) return;
-  if (!session->closed_) {
+  if (!session->closed_ && !session->rate_paused_) {
     // Unread frames (heartbeats among them) waited in the socket: silence while paused
     // is ours, not the peer's.
     session->last_received_ = Clock::now();
@@ -78,7 +78,8 @@ std::size_t AmqpSession::on_data(std::span<const std::uint8_t> data) {
     send_start();
   }
   const std::uint32_t limit = phase_ == Phase::opened || phase_ == Phase::closing ? frame_max_ : ctx_->settings.frame_max;
-  while (!closed_ && phase_ != Phase::closed && phase_ != Phase::authenticating && !publisher_.paused()) {
+  while (!closed_ && phase_ != Phase::closed && phase_ != Phase::authenticating && !publisher_.paused() &&
+         !rate_paused_) {
     const auto f = read_frame(data.subspan(consumed), limit);
     if (f.status == FrameStatus::need_more) break;
     if (f.status == FrameStatus::error) {
@@ -311,6 +312,7 @@ void AmqpSession::arm_deadline() {
                                     : std::min(next_heartbeat_, last_received_ + 2 * std::chrono::seconds(heartbeat_));
     // While blocked, the store is looked at every second for room to unblock.
     if (blocked_) deadline = std::min(deadline, Clock::now() + kBlockedRecheck);
+    if (rate_paused_) deadline = std::min(deadline, throttle_->ready_at());
     link_.set_deadline(deadline);
   }
 }
@@ -332,6 +334,12 @@ void AmqpSession::on_deadline() {
     arm_deadline();
     return;
   }
+  if (rate_paused_ && now >= throttle_->ready_at()) {
+    rate_paused_ = false;
+    throttle_->resumed(now);
+    last_received_ = now;  // frames waited unread while paused: our silence, not the peer's
+    if (!publisher_.paused()) link_.resume_reading();
+  }
   if (blocked_ && publisher_.store_has_room(kUnblockRoom)) {
     blocked_ = false;
     send_method(0, cls::connection, m::unblocked, {});
@@ -340,7 +348,7 @@ void AmqpSession::on_deadline() {
   if (heartbeat_ != 0) {
     const auto hb = std::chrono::seconds(heartbeat_);
     // While reading is paused (backpressure) the peer's heartbeats wait unread.
-    if (publisher_.paused()) last_received_ = now;
+    if (publisher_.paused() || rate_paused_) last_received_ = now;
     if (now >= last_received_ + 2 * hb) {
       // Two heartbeat intervals without a frame: the peer is gone (section 4.2.7).
       spdlog::info("{}: missed heartbeats (nothing received for {} s); closed", describe(), 2 * heartbeat_);
@@ -357,8 +365,9 @@ void AmqpSession::on_deadline() {
   arm_deadline();
 }
 
-proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, core::ListenerAccess access) {
-  auto ctx = std::make_shared<const SessionContext>(SessionContext{vhost, settings, std::move(access)});
+proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, LimitSettings limits,
+                                          core::ListenerAccess access) {
+  auto ctx = std::make_shared<const SessionContext>(SessionContext{vhost, settings, limits, std::move(access)});
   return [ctx](proto::Link& link) { return std::make_unique<AmqpSession>(link, ctx); };
 }
 

@@ -13,6 +13,7 @@
 #include "amqp/codec/method.hpp"
 #include "amqp/vhost.hpp"
 #include "common/link.hpp"
+#include "common/publish_throttle.hpp"
 #include "core/access.hpp"
 #include "core/broker.hpp"
 #include "core/publisher.hpp"
@@ -33,6 +34,7 @@ namespace outpost::amqp {
 struct SessionContext {
   Vhost& vhost;
   const AmqpSettings& settings;
+  LimitSettings limits;  // this listener's (limits_of)
   core::ListenerAccess access;
 };
 
@@ -145,6 +147,9 @@ class AmqpSession final : public proto::Session {
   // handle_publish.cpp
   bool start_publish(Channel& ch, const Method& m);
   bool finish_publish(Channel& ch);
+  // After a message of `bytes` (its body): pauses reading while the connection is above
+  // limits.max_publish_rate / max_publish_bytes_rate (until on_deadline finds it under).
+  void throttle_publish(std::uint64_t bytes);
   void confirm(Channel& ch, std::uint64_t seq, bool ack, bool needs_commit);
   void send_confirm(std::uint16_t channel, std::uint64_t seq, bool ack);
   // End of a read or of a delivery round: held confirms, wake-ups, congestion.
@@ -204,9 +209,12 @@ class AmqpSession final : public proto::Session {
   std::vector<std::uint8_t> out_;  // frames encoded while handling one read
   bool closed_ = false;
   bool in_deliver_ = false;
+  bool rate_paused_ = false;  // reading paused by the publish rate limit
+  std::unique_ptr<proto::PublishThrottle> throttle_;  // with a publish rate limit, at the first message
 };
 
 // The factory a listener uses for AMQP connections.
-proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, core::ListenerAccess access);
+proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, LimitSettings limits,
+                                          core::ListenerAccess access);
 
 }  // namespace outpost::amqp

@@ -80,6 +80,20 @@ bool AmqpSession::handle_consume(Channel& ch, const Method& m) {
                                     client().user.view()),
                         &m);
   }
+  if (const std::uint32_t max = ctx_->limits.max_subscriptions_per_client; max != 0) {
+    std::size_t consumers = 0;
+    for (const auto& [id, other] : channels_) consumers += other->consumers.size();
+    if (consumers >= max) {
+      ctx_->vhost.broker().counters().add(core::Counter::refused_by_limit);
+      // A refusal per basic.consume, each closing its channel: the client cannot flood the log.
+      spdlog::warn("{}: basic.consume on '{}' refused: the connection has {} consumers "
+                   "(limits.max_subscriptions_per_client)",
+                   describe(), q->name, consumers);
+      return channel_fail(ch, precondition_failed,
+                          fmt::format("PRECONDITION_FAILED - reached the maximum of {} consumers per connection", max),
+                          &m);
+    }
+  }
   std::string tag = m.str(2);
   if (tag.empty()) {
     do tag = core::random_name("amq.ctag-", 22, core::NameAlphabet::url_safe);

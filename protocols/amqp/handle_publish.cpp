@@ -23,6 +23,7 @@ bool AmqpSession::start_publish(Channel& ch, const Method& m) {
 
 bool AmqpSession::finish_publish(Channel& ch) {
   auto p = std::move(ch.publish);
+  throttle_publish(p->body_size);
   static const MethodSpec* publish_spec = find_method(cls::basic, m::publish);
   Method as_method{publish_spec, {}};
   const auto target = ctx_->vhost.resolve(p->exchange);
@@ -122,6 +123,23 @@ void AmqpSession::Handle::on_durable(std::span<const core::HeldAck> acks) {
     if (ch == nullptr || ch->closing || s.phase_ != Phase::opened) continue;
     s.send_confirm(c.a, c.id, c.b != 0);
   }
+}
+
+void AmqpSession::throttle_publish(std::uint64_t bytes) {
+  const auto& l = ctx_->limits;
+  if (l.max_publish_rate == 0 && l.max_publish_bytes_rate == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!throttle_) throttle_ = std::make_unique<proto::PublishThrottle>(l.max_publish_rate, l.max_publish_bytes_rate, now);
+  if (!throttle_->take(bytes, now)) return;
+  ctx_->vhost.broker().counters().add(core::Counter::publish_throttled);
+  // AMQP has no way to say "too fast" but to slow the reader down: TCP flow control does.
+  if (throttle_->paused(now) == std::chrono::steady_clock::duration::zero()) {
+    spdlog::warn("{}: publishing faster than {}; reading from it paused until it is back under", describe(),
+                 proto::describe_publish_limits(l.max_publish_rate, l.max_publish_bytes_rate));
+  }
+  rate_paused_ = true;
+  link_.pause_reading();
+  arm_deadline();
 }
 
 void AmqpSession::flush_publisher() {

@@ -55,6 +55,14 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
   } else if (version_ == ProtocolVersion::v31 && client().client_id.size() > 23) {
     refuse_connect(ReasonCode::client_identifier_not_valid, "MQTT 3.1 client ids are at most 23 characters");
     return false;
+  } else if (const std::uint32_t max = ctx_->limits.max_client_id_length; client().client_id.size() > max) {
+    const std::size_t length = client().client_id.size();
+    ctx_->broker.counters().add(core::Counter::refused_by_limit);
+    // The log names the client by the start of its id only.
+    client().client_id = core::ClientId(std::string(c.client_id.substr(0, 32)) + "...");
+    refuse_connect(ReasonCode::client_identifier_not_valid,
+                   fmt::format("client id of {} bytes, longer than {} (limits.max_client_id_length)", length, max));
+    return false;
   }
 
   if (version_ != ProtocolVersion::v5 && keepalive_ > s.max_keepalive) {
@@ -365,11 +373,15 @@ void MqttSession::publish_will() {
   pending_will_.reset();
 }
 
-void MqttSession::start_keepalive() {
-  if (keepalive_ == 0) return;
+void MqttSession::start_keepalive() { arm_deadline(); }
+
+void MqttSession::arm_deadline() {
+  auto when = std::chrono::steady_clock::time_point::max();
   // [MQTT-3.1.2-24] one and a half keepalive periods without a packet end the connection.
   // Packets only move last_packet_; the deadline is re-armed when it comes due.
-  link_.set_deadline(last_packet_ + std::chrono::milliseconds(keepalive_ * 1500));
+  if (keepalive_ != 0) when = last_packet_ + std::chrono::milliseconds(keepalive_ * 1500);
+  if (rate_paused_) when = std::min(when, extras_->throttle->ready_at());
+  link_.set_deadline(when);
 }
 
 void MqttSession::on_deadline() {
@@ -380,15 +392,17 @@ void MqttSession::on_deadline() {
     close("connect timeout");
     return;
   }
-  if (phase_ != Phase::connected || keepalive_ == 0) return;
+  if (phase_ != Phase::connected) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (rate_paused_ && now >= extras_->throttle->ready_at()) resume_after_throttle(now);
   const auto limit = std::chrono::milliseconds(keepalive_ * 1500);
-  if (std::chrono::steady_clock::now() - last_packet_ >= limit) {
+  if (keepalive_ != 0 && !rate_paused_ && now - last_packet_ >= limit) {
     spdlog::info("{}: keepalive of {}s expired", describe(), keepalive_);
     if (version_ == ProtocolVersion::v5) send_disconnect(ReasonCode::keep_alive_timeout, "keep alive timeout");
     close("keepalive expired");
     return;
   }
-  start_keepalive();
+  arm_deadline();
 }
 
 bool MqttSession::auth_step(std::string_view client_data, bool reauthenticating) {

@@ -1,4 +1,5 @@
 // PUBLISH from the client and the acknowledgements of both directions' QoS 1 / 2 flows.
+#include "core/topic.hpp"
 #include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
@@ -50,6 +51,23 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
   if (topic.empty()) {
     fail(ReasonCode::topic_name_invalid, "PUBLISH with an empty topic");  // [MQTT-4.7.3-1]
     return false;
+  }
+  if (const std::uint32_t max_levels = ctx_->limits.max_topic_levels; core::level_count(topic) > max_levels) {
+    // Not routed. 5.0: 0x90 on the acknowledgement, or DISCONNECT for QoS 0, which has
+    // none; 3.1.1 cannot refuse one message: acknowledged and dropped, as for ACLs.
+    const auto why = fmt::format("PUBLISH topic has more than {} levels (limits.max_topic_levels)", max_levels);
+    ctx_->broker.counters().add(core::Counter::refused_by_limit);
+    if (version_ == ProtocolVersion::v5 && p.qos == 0) {
+      fail(ReasonCode::topic_name_invalid, why);
+      return false;
+    }
+    log_limit(fmt::format("{}; not delivered", why));
+    if (p.qos > 0) {
+      acknowledge_when_durable(p.qos == 1 ? PacketType::puback : PacketType::pubrec, p.packet_id,
+                               version_ == ProtocolVersion::v5 ? ReasonCode::topic_name_invalid : ReasonCode::success,
+                               false);
+    }
+    return true;
   }
   if (p.qos == 2 && state_->incoming_qos2().contains(p.packet_id)) {
     // A re-sent QoS 2 PUBLISH before PUBREL: already routed, only acknowledge again
@@ -172,6 +190,59 @@ void MqttSession::after_route(const core::PublishResult& result, const core::Mes
   } else {
     x.drops_unlogged += result.dropped;
   }
+}
+
+bool MqttSession::throttle_publish(std::size_t bytes) {
+  const auto& l = ctx_->limits;
+  if ((l.max_publish_rate == 0 && l.max_publish_bytes_rate == 0) || closed_ || phase_ != Phase::connected) return false;
+  const auto now = std::chrono::steady_clock::now();
+  auto& x = extras();
+  if (!x.throttle) x.throttle = std::make_unique<proto::PublishThrottle>(l.max_publish_rate, l.max_publish_bytes_rate, now);
+  if (!x.throttle->take(bytes, now)) return false;
+  ctx_->broker.counters().add(core::Counter::publish_throttled);
+  const auto run = x.throttle->paused(now);
+  if (run == std::chrono::steady_clock::duration::zero()) {
+    // Once per run of pauses (a run ends after a second without one), not per pause.
+    spdlog::warn("{}: publishing faster than {}; reading from it paused until it is back under", describe(),
+                 proto::describe_publish_limits(l.max_publish_rate, l.max_publish_bytes_rate));
+  } else if (version_ == ProtocolVersion::v5 && l.publish_rate_disconnect_after.count() != 0 &&
+             run >= l.publish_rate_disconnect_after) {
+    const auto why = fmt::format("publishing above the rate limit for {} s without a break",
+                                 std::chrono::duration_cast<std::chrono::seconds>(run).count());
+    spdlog::warn("{}: {} (limits.publish_rate_disconnect_after {} s); disconnecting with 0x96", describe(), why,
+                 l.publish_rate_disconnect_after.count());
+    send_disconnect(ReasonCode::message_rate_too_high, why);
+    close("message rate too high");
+    return true;
+  }
+  rate_paused_ = true;
+  link_.pause_reading();
+  arm_deadline();
+  return true;
+}
+
+void MqttSession::resume_after_throttle(std::chrono::steady_clock::time_point now) {
+  rate_paused_ = false;
+  extras_->throttle->resumed(now);
+  // What waited unread while paused is ours to account for, not the client's silence.
+  last_packet_ = now;
+  if (!publisher_.paused()) link_.resume_reading();
+}
+
+void MqttSession::log_limit(std::string_view line) {
+  auto& x = extras();
+  const auto now = std::chrono::steady_clock::now();
+  if (now - x.limit_logged < std::chrono::seconds(1)) {
+    ++x.limit_unlogged;
+    return;
+  }
+  x.limit_logged = now;
+  if (x.limit_unlogged != 0) {
+    spdlog::warn("{}: {} (and {} more refusals by limits in the last second)", describe(), line, x.limit_unlogged);
+  } else {
+    spdlog::warn("{}: {}", describe(), line);
+  }
+  x.limit_unlogged = 0;
 }
 
 void MqttSession::log_store_full() {

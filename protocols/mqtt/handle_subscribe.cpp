@@ -38,6 +38,24 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
       continue;
     }
     const bool shared = core::is_shared_filter(filter);
+    const auto& limits = ctx_->limits;
+    if (core::level_count(shared ? std::string_view(core::parse_shared(filter)->filter) : std::string_view(filter)) >
+        limits.max_topic_levels) {
+      ctx_->broker.counters().add(core::Counter::refused_by_limit);
+      log_limit(fmt::format("SUBSCRIBE to '{}' refused: more than {} levels (limits.max_topic_levels)",
+                            std::string_view(filter).substr(0, 100), limits.max_topic_levels));
+      codes.push_back(v5 ? ReasonCode::topic_filter_invalid : ReasonCode::unspecified_error);
+      continue;
+    }
+    if (limits.max_subscriptions_per_client != 0 && !state_->subscriptions().contains(filter) &&
+        state_->subscriptions().size() >= limits.max_subscriptions_per_client) {
+      ctx_->broker.counters().add(core::Counter::refused_by_limit);
+      log_limit(fmt::format("SUBSCRIBE to '{}' refused: the client has {} subscriptions "
+                            "(limits.max_subscriptions_per_client)",
+                            std::string_view(filter).substr(0, 100), state_->subscriptions().size()));
+      codes.push_back(v5 ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error);
+      continue;
+    }
     if (shared) {
       // Shared subscriptions are accepted from 3.1.1 clients too, as other brokers do.
       if (!s.shared_subscriptions) {

@@ -67,7 +67,9 @@ void MqttSession::Handle::on_taken_over() {
 
 void MqttSession::Handle::on_space_available() {
   if (!session || !session->publisher_.on_space_available()) return;
-  if (!session->closed_ && session->phase_ == Phase::connected) session->link_.resume_reading();
+  if (!session->closed_ && session->phase_ == Phase::connected && !session->rate_paused_) {
+    session->link_.resume_reading();
+  }
 }
 
 void MqttSession::Handle::on_durable(std::span<const core::HeldAck> acks) {
@@ -87,7 +89,7 @@ std::string MqttSession::describe() const {
 std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
   std::size_t consumed = 0;
   while (!closed_ && phase_ != Phase::closing && phase_ != Phase::awaiting_session && phase_ != Phase::authenticating &&
-         !publisher_.paused()) {
+         !publisher_.paused() && !rate_paused_) {
     auto frame = parse_fixed_header(data.subspan(consumed), ctx_->settings.max_packet_size);
     if (frame.status == FrameStatus::need_more) break;
     if (frame.status == FrameStatus::error) {
@@ -101,6 +103,7 @@ std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
     consumed += total;
     last_packet_ = std::chrono::steady_clock::now();
     if (!handle_packet(h, body)) break;
+    if (h.type == PacketType::publish && throttle_publish(total)) break;
   }
   flush_publisher();
   return consumed;
@@ -258,10 +261,10 @@ void MqttSession::flush_publisher() {
   }
 }
 
-proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, core::ListenerAccess access,
-                                          std::shared_ptr<const EnhancedAuth> enhanced_auth) {
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, LimitSettings limits,
+                                          core::ListenerAccess access, std::shared_ptr<const EnhancedAuth> enhanced_auth) {
   auto ctx = std::make_shared<const SessionContext>(
-      SessionContext{broker, settings, std::move(access), std::move(enhanced_auth)});
+      SessionContext{broker, settings, limits, std::move(access), std::move(enhanced_auth)});
   return [ctx](proto::Link& link) -> std::unique_ptr<proto::Session> { return std::make_unique<MqttSession>(link, *ctx); };
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "common/link.hpp"
+#include "common/publish_throttle.hpp"
 #include "core/access.hpp"
 #include "core/broker.hpp"
 #include "core/publisher.hpp"
@@ -37,6 +38,7 @@ namespace outpost::mqtt {
 struct SessionContext {
   core::Broker& broker;
   const MqttSettings& settings;
+  LimitSettings limits;  // this listener's (limits_of)
   core::ListenerAccess access;
   // Enhanced authentication methods (plugins); null: none, so 0x8C for any method.
   std::shared_ptr<const EnhancedAuth> enhanced_auth;
@@ -97,6 +99,8 @@ class MqttSession final : public proto::Session {
   void publish_will();
   core::MessagePtr build_will(std::int64_t publish_unix_ms);
   void start_keepalive();
+  // The one deadline of the link: keepalive, and the end of a publish rate pause.
+  void arm_deadline();
 
   // handle_publish.cpp
   bool handle_publish(const FixedHeader& header, std::span<const std::uint8_t> body);
@@ -118,6 +122,14 @@ class MqttSession final : public proto::Session {
   // connection (alias out of range, or used before it was set) [MQTT-3.3.2-7..12].
   std::optional<std::string_view> resolve_topic_alias(std::uint16_t alias, std::string_view topic);
   void after_route(const core::PublishResult& result, const core::Message& message);
+  // After a PUBLISH of `bytes` (the whole packet): true when the client went above
+  // limits.max_publish_rate / max_publish_bytes_rate and reading paused (or, MQTT 5 and
+  // above it for publish_rate_disconnect_after, the connection is closing).
+  bool throttle_publish(std::size_t bytes);
+  void resume_after_throttle(std::chrono::steady_clock::time_point now);
+  // A refusal by a limit, logged at most once a second per client (a client could
+  // otherwise flood the log); the lines held back are counted in the next one.
+  void log_limit(std::string_view line);
 
   // handle_subscribe.cpp
   bool handle_subscribe(std::span<const std::uint8_t> body);
@@ -187,6 +199,7 @@ class MqttSession final : public proto::Session {
   bool shutting_down_ = false;
   bool closed_ = false;
   bool delivering_ = false;
+  bool rate_paused_ = false;  // reading paused by the publish rate limit
 
   // Topic aliases of this connection, both directions [MQTT-3.3.2-7: they do not outlive
   // it].
@@ -212,6 +225,9 @@ struct MqttSession::Extras {
   std::chrono::steady_clock::time_point store_full_logged{};
   std::unique_ptr<TopicAliases> aliases;  // allocated at first use
   std::unique_ptr<AuthState> auth;
+  std::unique_ptr<proto::PublishThrottle> throttle;  // with a publish rate limit, at the first PUBLISH
+  std::chrono::steady_clock::time_point limit_logged{};
+  std::uint64_t limit_unlogged = 0;
 };
 
 inline MqttSession::Extras& MqttSession::extras() {
@@ -221,8 +237,10 @@ inline MqttSession::Extras& MqttSession::extras() {
 inline std::uint32_t MqttSession::puback_waiting() const noexcept { return extras_ ? extras_->puback_waiting : 0; }
 inline MqttSession::AuthState* MqttSession::auth() const noexcept { return extras_ ? extras_->auth.get() : nullptr; }
 
+
 // The factory a listener uses for MQTT connections.
-proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, core::ListenerAccess access,
+proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, LimitSettings limits,
+                                          core::ListenerAccess access,
                                           std::shared_ptr<const EnhancedAuth> enhanced_auth = nullptr);
 
 }  // namespace outpost::mqtt

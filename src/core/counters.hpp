@@ -23,6 +23,8 @@ enum class Counter : std::uint8_t {
   dropped_no_subscribers,  // messages that matched no queue
   refused_not_authorized,  // publishes the access control refused
   refused_store_full,      // durable publishes refused because the store is full
+  refused_by_limit,        // connects, subscribes, publishes and consumes refused by `limits:`
+  publish_throttled,       // pauses of a publisher above limits.max_publish_rate / _bytes_rate
   count_
 };
 

@@ -173,7 +173,34 @@ void Listener::on_acceptable(const boost::system::error_code& ec) {
   boost::asio::post(threads_.context(0), [self = shared_from_this()] { self->on_acceptable({}); });
 }
 
+bool Listener::within_connection_rate(const boost::asio::ip::tcp::endpoint& peer) {
+  const std::uint32_t max = context_.limits.max_connections_per_second_per_address;
+  if (max == 0) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - rate_window_ >= std::chrono::seconds(1)) {
+    rate_window_ = now;
+    connections_this_second_.clear();
+  }
+  auto address = peer.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
+  }
+  const std::uint32_t n = ++connections_this_second_[address.to_string()];
+  if (n <= max) return true;
+  // One line per address per window, however many it opens.
+  if (n == max + 1) {
+    spdlog::warn("connections from {} refused on {}: more than {} new connections per second from one address "
+                 "(limits.max_connections_per_second_per_address)",
+                 address.to_string(), where_, max);
+  }
+  return false;
+}
+
 void Listener::on_accept(int fd, const boost::asio::ip::tcp::endpoint& peer) {
+  if (!within_connection_rate(peer)) {
+    ::close(fd);
+    return;
+  }
   std::string remote = format_endpoint(peer);
   if (settings_.max_connections != 0 && live_connections() >= settings_.max_connections) {
     spdlog::warn("connection from {} refused: {} is at max_connections ({})", remote, where_,

@@ -25,9 +25,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace outpost::server {
@@ -66,6 +68,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // A new connection's descriptor (non-blocking), its peer address and the thread chosen.
   void on_accept(int fd, const boost::asio::ip::tcp::endpoint& peer);
   bool plain() const noexcept;
+  // False (and logged, once per address per second) when `peer`'s address has opened
+  // max_connections_per_second_per_address connections in this second already.
+  bool within_connection_rate(const boost::asio::ip::tcp::endpoint& peer);
   // On `thread`: the TLS handshake and WebSocket upgrade as the kind needs, then the
   // Connection (listener_accept.cpp); a plain TCP connection at once.
   void open(TcpSocket socket, std::string remote, SocketLease lease, std::size_t thread);
@@ -87,6 +92,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::string where_;  // "mqtt on 127.0.0.1:1883", for log lines
   std::uint16_t port_ = 0;
   bool stopped_ = false;
+  // Connections per source address in the current one-second window (acceptor's thread
+  // only). Cleared when the window passes, so it holds only this second's addresses.
+  std::unordered_map<std::string, std::uint32_t> connections_this_second_;
+  std::chrono::steady_clock::time_point rate_window_{};
 };
 
 // "1.2.3.4:5" or "[::1]:5"; an IPv4-mapped IPv6 address is shown as IPv4.

@@ -36,6 +36,9 @@ struct ConnectionLimits {
   std::chrono::milliseconds linger_timeout{2000};
   // TLS handshake and WebSocket upgrade together, from accept to the first protocol byte.
   std::chrono::milliseconds handshake_timeout{10000};
+  // New connections per second from one source address; more are closed right after
+  // accept, before any TLS, WebSocket or protocol work. 0 = unlimited.
+  std::uint32_t max_connections_per_second_per_address = 0;
 };
 
 struct ListenerContext {

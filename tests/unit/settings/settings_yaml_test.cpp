@@ -210,7 +210,7 @@ TEST(SettingsYaml, SyntaxErrors) {
 TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
   EXPECT_EQ(yaml_error("threads: 1\nbogus: 2\n"),
             "test.yaml:2:1: unknown key 'bogus' at the top level (allowed: threads, listeners, mqtt, amqp, "
-            "persistence, logging, auth, user)");
+            "persistence, logging, auth, limits, user)");
   EXPECT_EQ(yaml_error("mqtt:\n  max_inflight: 10\n  max_inflihgt: 5\n"),
             "test.yaml:3:3: unknown key 'max_inflihgt' in mqtt (allowed: max_packet_size, max_inflight, "
             "max_queued_messages, max_queued_bytes, max_keepalive, min_keepalive, max_session_expiry, "
@@ -218,7 +218,7 @@ TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
             "shared_subscriptions, subscription_identifiers, publish_will_on_shutdown, connect_timeout)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtt\n    port: 1883\n    adress: 0.0.0.0\n"),
             "test.yaml:4:5: unknown key 'adress' in listeners[0] (allowed: protocol, address, port, path, "
-            "allowed_origins, allow_anonymous, max_connections, tls, password_file, acl_file)");
+            "allowed_origins, allow_anonymous, max_connections, tls, password_file, acl_file, limits)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtts\n    port: 8883\n    tls: {cert_file: a, key_file: b, "
                        "verify: yes}\n"),
             "test.yaml:4:38: unknown key 'verify' in listeners[0].tls (allowed: cert_file, key_file, ca_file, "

@@ -52,6 +52,13 @@ TEST(ShippedConfig, DefaultRunsAsTheBuiltInDefaultDoes) {
   EXPECT_EQ(s.persistence.enabled, d.persistence.enabled);
   EXPECT_EQ(s.persistence.sync, d.persistence.sync);
   EXPECT_EQ(s.persistence.max_bytes, d.persistence.max_bytes);
+  EXPECT_EQ(s.limits.max_connections_per_second_per_address, d.limits.max_connections_per_second_per_address);
+  EXPECT_EQ(s.limits.max_publish_rate, d.limits.max_publish_rate);
+  EXPECT_EQ(s.limits.max_publish_bytes_rate, d.limits.max_publish_bytes_rate);
+  EXPECT_EQ(s.limits.publish_rate_disconnect_after, d.limits.publish_rate_disconnect_after);
+  EXPECT_EQ(s.limits.max_subscriptions_per_client, d.limits.max_subscriptions_per_client);
+  EXPECT_EQ(s.limits.max_topic_levels, d.limits.max_topic_levels);
+  EXPECT_EQ(s.limits.max_client_id_length, d.limits.max_client_id_length);
 }
 
 TEST(ShippedConfig, EveryExampleLoads) {

@@ -25,12 +25,13 @@ struct AmqpDriverOptions {
   std::shared_ptr<boost::asio::io_context> io;
   // Adjusts the link before the session is made (address, transport, peer identity).
   std::function<void(MemoryLink&)> configure_link;
+  LimitSettings limits;  // the listener's limits
 };
 
 // `vhost` and `settings` must outlive the driver.
 inline std::unique_ptr<SessionDriver> make_amqp_driver(amqp::Vhost& vhost, const AmqpSettings& settings,
                                                        AmqpDriverOptions options = {}) {
-  auto factory = amqp::make_session_factory(vhost, settings, listener_access(options));
+  auto factory = amqp::make_session_factory(vhost, settings, options.limits, listener_access(options));
   return std::make_unique<SessionDriver>(std::move(factory), std::move(options.io), options.configure_link);
 }
 

@@ -27,12 +27,13 @@ struct MqttDriverOptions {
   std::shared_ptr<boost::asio::io_context> io;
   // Adjusts the link before the session is made (address, transport, peer identity).
   std::function<void(MemoryLink&)> configure_link;
+  LimitSettings limits;  // the listener's limits
 };
 
 // `broker` and `settings` must outlive the driver.
 inline std::unique_ptr<SessionDriver> make_mqtt_driver(core::Broker& broker, const MqttSettings& settings,
                                                        MqttDriverOptions options = {}) {
-  auto factory = mqtt::make_session_factory(broker, settings, listener_access(options), std::move(options.enhanced_auth));
+  auto factory = mqtt::make_session_factory(broker, settings, options.limits, listener_access(options), std::move(options.enhanced_auth));
   return std::make_unique<SessionDriver>(std::move(factory), std::move(options.io), options.configure_link);
 }
 

@@ -1,0 +1,99 @@
+// The client limits (settings `limits:`) as an AMQP connection applies them, over the
+// in-memory link: consumers per connection, and the publish rate that pauses reading.
+#include "amqp_driver.hpp"
+#include "amqp_wire.hpp"
+#include "core/broker.hpp"
+#include "store/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace outpost::amqp {
+namespace {
+
+using test::Bytes;
+using test::SessionDriver;
+
+class AmqpLimitsTest : public ::testing::Test {
+ protected:
+  AmqpLimitsTest() : broker_(store_), vhost_(broker_, settings_) {}
+
+  std::unique_ptr<SessionDriver> opened() {
+    test::AmqpDriverOptions options;
+    options.io = io_;
+    options.limits = limits_;
+    auto d = test::make_amqp_driver(vhost_, settings_, std::move(options));
+    d->feed(test::amqp_protocol_header());
+    d->feed(test::amqp_start_ok_plain("guest", "guest"));
+    d->feed(test::concat(test::amqp_tune_ok(settings_.channel_max, settings_.frame_max, 0), test::amqp_open("/")));
+    d->feed(test::amqp_channel_open(1));
+    d->take_written();
+    return d;
+  }
+  std::vector<test::AmqpFrame> frames(SessionDriver& d) { return test::split_amqp(d.take_written()); }
+
+  static Bytes consume(std::uint16_t channel, std::string_view queue, std::string_view tag) {
+    static const FieldTable none;
+    // ticket, queue, consumer-tag, no-local, no-ack, exclusive, no-wait, arguments
+    return test::amqp_method(channel, cls::basic, m::consume, {0, queue, tag, false, true, false, false, none});
+  }
+
+  std::uint64_t messages(const std::string& queue) {
+    Error e;
+    auto q = vhost_.find_queue(queue, 0, e);
+    return q ? q->queue->stats().messages : 0;
+  }
+
+  store::MemoryStore store_;
+  core::Broker broker_;
+  AmqpSettings settings_;
+  Vhost vhost_;
+  LimitSettings limits_;
+  std::shared_ptr<boost::asio::io_context> io_ = std::make_shared<boost::asio::io_context>();
+};
+
+TEST_F(AmqpLimitsTest, ConsumersPerConnectionAreCapped) {
+  limits_.max_subscriptions_per_client = 2;
+  auto d = opened();
+  d->feed(test::amqp_queue_declare(1, "q"));
+  d->feed(test::amqp_channel_open(2));
+  d->feed(consume(1, "q", "a"));
+  d->feed(consume(2, "q", "b"));  // counted across channels
+  auto written = frames(*d);
+  ASSERT_FALSE(written.empty());
+  EXPECT_EQ(written.back().name(), "basic.consume-ok");
+  d->feed(consume(1, "q", "c"));
+  written = frames(*d);
+  ASSERT_FALSE(written.empty());
+  EXPECT_EQ(written.back().name(), "channel.close");
+  EXPECT_EQ(written.back().method().num(0), 406u);
+  EXPECT_FALSE(d->link().closed()) << "a channel error leaves the connection open";
+}
+
+TEST_F(AmqpLimitsTest, PublishRatePausesReading) {
+  limits_.max_publish_rate = 3;
+  auto d = opened();
+  d->feed(test::amqp_queue_declare(1, "rq"));
+  frames(*d);
+  Bytes burst;
+  for (int i = 0; i < 6; ++i) burst = test::concat(burst, test::amqp_publish(1, "", "rq", "m"));
+  d->feed(burst);
+  // A bucket of 3: the 4th message goes into debt, and reading pauses until it is paid.
+  EXPECT_TRUE(d->link().paused());
+  EXPECT_FALSE(d->link().unconsumed().empty());
+  EXPECT_EQ(messages("rq"), 4u);
+  ASSERT_TRUE(d->link().deadline());
+  std::this_thread::sleep_until(*d->link().deadline());
+  d->session().on_deadline();
+  d->run();
+  EXPECT_EQ(messages("rq"), 5u);
+  EXPECT_TRUE(d->link().paused());
+}
+
+}  // namespace
+}  // namespace outpost::amqp
