@@ -240,7 +240,7 @@ TEST(SettingsYaml, DuplicateAndOddKeys) {
 TEST(SettingsYaml, WrongShapes) {
   EXPECT_EQ(yaml_error("- threads\n"),
             "test.yaml:1:1: the configuration: expected a mapping of keys (threads, listeners, mqtt, amqp, "
-            "persistence, logging, auth, user), got a list");
+            "persistence, logging, auth, limits, user), got a list");
   EXPECT_EQ(yaml_error("mqtt: 5\n"),
             "test.yaml:1:7: mqtt: expected a mapping with the keys max_packet_size, max_inflight, "
             "max_queued_messages, max_queued_bytes, max_keepalive, min_keepalive, max_session_expiry, "
