@@ -430,10 +430,11 @@ class RunsAsItsUser(unittest.TestCase):
             self.addCleanup(b.stop)
             if True:
                 b.start()
+                # The listening sockets accept (into their backlog) before root is given up.
+                self.assertTrue(b.wait_for_log("running as user 'nobody'"))
                 with open(f"/proc/{b.proc.pid}/status") as f:
                     uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
                 self.assertEqual(set(uids), {"65534"})
-                self.assertTrue(b.wait_for_log("running as user 'nobody'"))
                 # The store stays writable: a persistent session keeps a QoS 1 message.
                 harness.offline_subscription(port, "keeps", "t/keep")
                 p = PahoClient(port, client_id="pub").connect()
