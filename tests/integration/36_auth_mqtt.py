@@ -419,31 +419,32 @@ class Configuration(unittest.TestCase):
 @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
 class RunsAsItsUser(unittest.TestCase):
     def test_root_gives_way_to_the_configured_user(self):
-        with tempfile.TemporaryDirectory() as d:
-            os.chmod(d, 0o755)
-            port = harness.free_port()
-            config = (f"user: nobody\nlisteners:\n  - {{protocol: mqtt, address: 127.0.0.1, port: {port}, "
-                      f"allow_anonymous: true}}\npersistence:\n  dir: {d}/data\n")
-            b = harness.Broker(config=config, port=port)
-            b.data_dir = f"{d}/data"  # its parent must be reachable for the user
-            self.addCleanup(b.tmp.cleanup)
-            self.addCleanup(b.stop)
-            if True:
-                b.start()
-                # The listening sockets accept (into their backlog) before root is given up.
-                self.assertTrue(b.wait_for_log("running as user 'nobody'"))
-                with open(f"/proc/{b.proc.pid}/status") as f:
-                    uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
-                self.assertEqual(set(uids), {"65534"})
-                # The store stays writable: a persistent session keeps a QoS 1 message.
-                harness.offline_subscription(port, "keeps", "t/keep")
-                p = PahoClient(port, client_id="pub").connect()
-                p.publish("t/keep", b"kept", qos=1)
-                p.disconnect()
-                s = PahoClient(port, client_id="keeps", clean_session=False).connect()
-                self.assertEqual([m.payload for m in s.wait_messages(1)], [b"kept"])
-                s.disconnect()
-                self.assertEqual(b.stop(), 0, b.log_text())
+        import shutil
+        d = tempfile.mkdtemp(prefix="outpost-user-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)  # the data directory's parent must be reachable for the user
+        port = harness.free_port()
+        config = (f"user: nobody\nlisteners:\n  - {{protocol: mqtt, address: 127.0.0.1, port: {port}, "
+                  f"allow_anonymous: true}}\npersistence:\n  dir: {d}/data\n")
+        b = harness.Broker(config=config, port=port)
+        b.data_dir = f"{d}/data"
+        self.addCleanup(b.tmp.cleanup)
+        self.addCleanup(b.stop)
+        b.start()
+        # The listening sockets accept (into their backlog) before root is given up.
+        self.assertTrue(b.wait_for_log("running as user 'nobody'"))
+        with open(f"/proc/{b.proc.pid}/status") as f:
+            uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+        self.assertEqual(set(uids), {"65534"})
+        # The store stays writable: a persistent session keeps a QoS 1 message.
+        harness.offline_subscription(port, "keeps", "t/keep")
+        p = PahoClient(port, client_id="pub").connect()
+        p.publish("t/keep", b"kept", qos=1)
+        p.disconnect()
+        s = PahoClient(port, client_id="keeps", clean_session=False).connect()
+        self.assertEqual([m.payload for m in s.wait_messages(1)], [b"kept"])
+        s.disconnect()
+        self.assertEqual(b.stop(), 0, b.log_text())
 
 
 if __name__ == "__main__":
