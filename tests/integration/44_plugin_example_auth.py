@@ -245,6 +245,39 @@ class ExampleAuth(harness.BrokerTestCase):
         self.assertEqual(body, b"direct")
 
 
+class RefuseUnknown(harness.BrokerTestCase):
+    """defer_unknown: false: a user the plugin does not list is refused even though the
+    password file knows it; anonymous clients are still the listener's business."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.files = tempfile.TemporaryDirectory(prefix="outpost-exauth-strict-")
+        passwd = harness.password_file(os.path.join(cls.files.name, "passwd"), {"fileuser": "filepass"})
+        cls.config = harness.broker_config(anonymous=True, extra=(
+            f"auth:\n  password_file: {passwd}\n" + NO_LOGIN_LIMIT +
+            plugin_section(extra="      defer_unknown: false\n")))
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.files.cleanup()
+
+    def login(self, user, password):
+        c = PahoClient(self.port)
+        if user is not None:
+            c.client.username_pw_set(user, password)
+        c.connect()
+        c.client.loop_stop()
+        c.client.disconnect()
+        return c.connack
+
+    def test_unknown_user_refused_listed_and_anonymous_accepted(self):
+        self.assertEqual(self.login("fileuser", "filepass"), 4)
+        self.assertEqual(self.login("sensor1", "s3cret"), 0)
+        self.assertEqual(self.login(None, None), 0)
+
+
 class Reload(unittest.TestCase):
     """SIGHUP hands the plugin its section as read again: a good one replaces the users and
     rules (subscriptions already made are filtered by the new rules at delivery), a bad one
