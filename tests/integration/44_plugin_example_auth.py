@@ -32,6 +32,12 @@ def plugin_section(users=USERS, extra=""):
     return ("plugins:\n  - name: devices\n    library: example_auth\n    config:\n" + users + extra)
 
 
+def no_sanitizer_report(test, text):
+    """The broker's output holds no ASan/UBSan report (plugins built with OUTPOST_SANITIZE)."""
+    test.assertNotIn("AddressSanitizer", text)
+    test.assertNotIn("runtime error:", text)
+
+
 def position(text, needle, skip=0):
     """"LINE:COLUMN" (1-based) of the first `needle` in `text`, `skip` characters into it:
     where a node starts."""
@@ -290,6 +296,7 @@ class Reload(unittest.TestCase):
         self.broker = harness.Broker(config=self.config_text(plugin_section()))
         self.broker.start()
         self.addCleanup(self.broker.tmp.cleanup)
+        self.addCleanup(lambda: no_sanitizer_report(self, self.broker.log_text()))
         self.addCleanup(self.broker.stop)
         self.config_path = os.path.join(self.broker.tmp.name, "outpost.yaml")
 
@@ -359,6 +366,7 @@ class ConfigErrors(unittest.TestCase):
             text = f.read()
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("devices", r.stderr)
+        no_sanitizer_report(self, r.stdout + r.stderr)
         return r.stderr, path, text
 
     def test_unknown_key(self):

@@ -31,6 +31,12 @@ def test_plugin_dir():
     return d
 
 
+def no_sanitizer_report(test, text):
+    """The broker's output holds no ASan/UBSan report (plugins built with OUTPOST_SANITIZE)."""
+    test.assertNotIn("AddressSanitizer", text)
+    test.assertNotIn("runtime error:", text)
+
+
 def position(text, needle, skip=0):
     """"LINE:COLUMN" (1-based) of `needle` in `text`, `skip` characters into it."""
     before = text[:text.index(needle) + skip]
@@ -54,6 +60,7 @@ class StartFailures(unittest.TestCase):
         path = os.path.join(b.tmp.name, "outpost.yaml")
         with open(path) as f:
             text = f.read()
+        no_sanitizer_report(self, r.stdout + r.stderr)
         return r, path, text
 
     def test_failing_init_names_the_instance_and_the_node(self):
@@ -300,6 +307,7 @@ class KvAcrossRestart(unittest.TestCase):
         b.start()
         self.assertTrue(b.wait_for_log("hooks: start number 3"), b.log_text())
         self.assertEqual(b.stop(), 0, b.log_text())
+        no_sanitizer_report(self, b.log_text())
 
 
 if __name__ == "__main__":
