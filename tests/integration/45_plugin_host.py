@@ -131,6 +131,7 @@ class Hooks(harness.BrokerTestCase):
         cls.aport = harness.free_port()
         cls.config = (harness.broker_config(anonymous=True) +
                       f"  - {{protocol: amqp, address: 127.0.0.1, port: {cls.aport}, allow_anonymous: true}}\n"
+                      "mqtt:\n  connect_timeout: 2s\n"
                       f"auth:\n  acl_file: {acl}\n  max_failed_logins_per_minute: 1000000\n"
                       f"plugin_dir: {test_plugin_dir()}\n"
                       "plugins:\n"
@@ -243,6 +244,21 @@ class Hooks(harness.BrokerTestCase):
         self.addCleanup(r5.close)
         r5.send(connect_user("async-deny-5", "mallory", "async-deny", v5=True))
         self.assertEqual(r5.expect(CONNACK).body[1], 0x86)
+
+    def test_login_never_completed_is_closed_by_the_connect_timeout(self):
+        r = harness.RawClient(self.port, timeout=10)
+        self.addCleanup(r.close)
+        start = time.time()
+        r.send(connect_user("forgotten", "carol", "never"))
+        self.assertTrue(r.is_closed(timeout=8), "a login the plugin never answers is not closed")
+        self.assertLess(time.time() - start, 6)  # mqtt.connect_timeout is 2s here
+        self.assertTrue(self.broker.wait_for_log("left pending for ever"))
+
+    def test_authenticate_error_is_a_refusal(self):
+        r = harness.RawClient(self.port)
+        self.addCleanup(r.close)
+        r.send(connect_user("auth-error", "dave", "auth-error"))
+        self.assertIn(r.expect(CONNACK).body[1], (4, 5))
 
     def test_pending_login_does_not_hold_up_others(self):
         slow = harness.RawClient(self.port)

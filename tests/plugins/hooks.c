@@ -6,7 +6,9 @@
  *   broker).
  * - authenticate: password "async-ok" answers PENDING and, 300 ms later from a thread of
  *   the plugin's own, accepts the client as "async-<user>"; "async-deny" refuses it the
- *   same way; anything else is DEFERred.
+ *   same way; "never" answers PENDING and never completes (the connect timeout must
+ *   close the client); "auth-error" fails (ERROR: a refusal, logged); anything else is
+ *   DEFERred.
  * - client_connected / client_disconnected: a log line each, "hooks: connected
  *   client_id=... user=... protocol=N".
  * - kv: init counts its starts in the key "starts" and logs "hooks: start number N".
@@ -154,6 +156,12 @@ static outpost_result on_authenticate(void *state, const outpost_auth_request *r
     later = OUTPOST_OK;
   } else if (request->has_password && str_is(request->password, "async-deny")) {
     later = OUTPOST_DENY;
+  } else if (request->has_password && str_is(request->password, "never")) {
+    logf_(h, "hooks: authentication of '%.*s' left pending for ever", (int)request->client->user.len,
+          request->client->user.data);
+    return OUTPOST_PENDING;
+  } else if (request->has_password && str_is(request->password, "auth-error")) {
+    return OUTPOST_ERROR;
   } else {
     return OUTPOST_DEFER;
   }
