@@ -205,6 +205,22 @@ class ExampleAuth(harness.BrokerTestCase):
         f.publish("anything/at/all", b"1", qos=1)
         self.assertEqual(f.wait_messages(1)[0].topic, "anything/at/all")
 
+    def test_plugin_users_survive_a_password_file_reload(self):
+        # The password file does not know sensor1: its reload must not revoke a user the
+        # plugin accepted.
+        s = self.connected("sensor1", "s3cret", client_id="sensor1-hup")
+        s.subscribe("cmd/sensor1/#", 1)
+        before = self.broker.log_text().count("SIGHUP")
+        self.broker.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while time.time() < deadline and self.broker.log_text().count("SIGHUP") == before:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        self.assertFalse(s.disconnected.is_set(), self.broker.log_text()[-2000:])
+        dash = self.connected("dashboard", "view", client_id="dash-hup")
+        dash.publish("cmd/sensor1/x", b"still here", qos=1)
+        self.assertEqual([m.payload for m in s.wait_messages(1)], [b"still here"])
+
     # ------------------------------------------------------------ AMQP topic rules
 
     def test_amqp_publish_on_amq_topic(self):
