@@ -245,15 +245,6 @@ class Hooks(harness.BrokerTestCase):
         r5.send(connect_user("async-deny-5", "mallory", "async-deny", v5=True))
         self.assertEqual(r5.expect(CONNACK).body[1], 0x86)
 
-    def test_login_never_completed_is_closed_by_the_connect_timeout(self):
-        r = harness.RawClient(self.port, timeout=10)
-        self.addCleanup(r.close)
-        start = time.time()
-        r.send(connect_user("forgotten", "carol", "never"))
-        self.assertTrue(r.is_closed(timeout=8), "a login the plugin never answers is not closed")
-        self.assertLess(time.time() - start, 6)  # mqtt.connect_timeout is 2s here
-        self.assertTrue(self.broker.wait_for_log("left pending for ever"))
-
     def test_authenticate_error_is_a_refusal(self):
         r = harness.RawClient(self.port)
         self.addCleanup(r.close)
@@ -303,6 +294,25 @@ class Hooks(harness.BrokerTestCase):
         self.assertEqual(len(lines), 2, "each instance has its own key-value space")
         self.broker.proc.send_signal(signal.SIGHUP)
         self.assertTrue(self.broker.wait_for_log("hooks: reloaded"))
+
+
+class ForgottenLogin(harness.BrokerTestCase):
+    """A plugin that answers PENDING and never calls auth_complete breaks the contract
+    ("exactly once per ticket"); plugin.h promises the client is closed by the connect
+    timeout all the same. (Under ASan the broker's exit reports the ticket as leaked: the
+    host keeps it, and the chain it points to, for a completion that never comes.)"""
+
+    config = (harness.broker_config(anonymous=True, mqtt={"connect_timeout": "2s"}) +
+              "plugins:\n  - name: hooks\n    library: " + os.path.join(test_plugin_dir(), "hooks.so") + "\n")
+
+    def test_login_never_completed_is_closed_by_the_connect_timeout(self):
+        r = harness.RawClient(self.port, timeout=10)
+        self.addCleanup(r.close)
+        start = time.time()
+        r.send(connect_user("forgotten", "carol", "never"))
+        self.assertTrue(r.is_closed(timeout=8), "a login the plugin never answers is not closed")
+        self.assertLess(time.time() - start, 6)  # mqtt.connect_timeout is 2s here
+        self.assertTrue(self.broker.wait_for_log("left pending for ever"))
 
 
 class KvAcrossRestart(unittest.TestCase):
