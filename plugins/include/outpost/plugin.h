@@ -186,9 +186,12 @@ typedef struct outpost_callbacks {
 
 /* ------------------------------------------------------------------ queues */
 
+/* Fixed layout (an array element): it changes only with a new major version. */
 typedef struct outpost_subscription {
   outpost_str filter; /* an MQTT topic filter on amq.topic */
   uint8_t qos;        /* maximum QoS of the deliveries (as an MQTT subscription) */
+  uint8_t no_local;   /* 1: not the messages this plugin instance published itself (loop prevention) */
+  uint8_t reserved[6];
 } outpost_subscription;
 
 typedef enum outpost_overflow {
