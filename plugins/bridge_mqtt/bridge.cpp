@@ -110,7 +110,14 @@ outpost_result Bridge::open() {
     std::vector<outpost_subscription> subs;
     size_t i = 0;
     for (const auto &rule : map_.rules())
-      if (rule.outbound()) subs.push_back({str(filters[i++]), rule.qos});
+      if (rule.outbound()) {
+        outpost_subscription sub{};
+        sub.filter = str(filters[i++]);
+        sub.qos = rule.qos;
+        // What the bridge publishes locally came from the remote: it never goes back out.
+        sub.no_local = 1;
+        subs.push_back(sub);
+      }
     outpost_queue_options options{};
     options.size = sizeof options;
     options.name = "out";
@@ -230,17 +237,6 @@ void Bridge::on_delivery(outpost_queue *queue, const outpost_delivery *delivery)
   const outpost_message &m = *delivery->message;
   const auto topic = view(m.topic);
   const bool has_props = OUTPOST_HAS_FIELD(&m, outpost_message, user_property_count);
-  if (has_props) {
-    for (size_t i = 0; i < m.user_property_count; ++i) {
-      const auto &p = m.user_properties[i];
-      if (view(p.key) == kOriginProperty && view(p.value) == name_) {
-        // It came from the remote through this bridge: not sent back (loop prevention).
-        api_->queue_ack(queue, delivery->id);
-        echoes_dropped_++;
-        return;
-      }
-    }
-  }
   const auto mapped = map_.to_remote(topic);
   if (!mapped) {
     api_->queue_ack(queue, delivery->id);
@@ -264,7 +260,6 @@ void Bridge::on_delivery(outpost_queue *queue, const outpost_delivery *delivery)
       props.add({mqtt::property::CORRELATION_DATA, std::string(view(m.correlation_data))});
     for (size_t i = 0; i < m.user_property_count; ++i) {
       const auto &p = m.user_properties[i];
-      if (view(p.key) == kOriginProperty) continue;  // another bridge's marker stays local
       props.add({mqtt::property::USER_PROPERTY, std::string(view(p.key)), std::string(view(p.value))});
     }
   }
@@ -347,7 +342,6 @@ void Bridge::arrived(Link &, const void *p) {
       case MQTTPROPERTY_CODE_RESPONSE_TOPIC: om.response_topic = str(keep.emplace_back(data)); break;
       case MQTTPROPERTY_CODE_CORRELATION_DATA: om.correlation_data = str(keep.emplace_back(data)); break;
       case MQTTPROPERTY_CODE_USER_PROPERTY: {
-        if (data == kOriginProperty) break;  // only this broker's bridges set it
         const std::string_view value(prop.value.value.data ? prop.value.value.data : "", prop.value.value.len);
         users.push_back({str(keep.emplace_back(data)), str(keep.emplace_back(value))});
         break;
@@ -355,8 +349,6 @@ void Bridge::arrived(Link &, const void *p) {
       default: break;
     }
   }
-  // A message that our own outbox would pick up again is marked as ours (loop prevention).
-  if (map_.is_outbound_local(mapped->topic)) users.push_back({str(kOriginProperty), str(name_)});
   om.user_properties = users.empty() ? nullptr : users.data();
   om.user_property_count = users.size();
   received_++;
@@ -369,7 +361,7 @@ void Bridge::arrived(Link &, const void *p) {
 
 // ---------------------------------------------------------------- connections
 
-std::shared_ptr<Link> Bridge::make_link() {
+std::shared_ptr<Bridge::Link> Bridge::make_link() {
   auto link = std::make_shared<Link>(this);
   const bool v5 = config_.protocol_version == 5;
   mqtt::create_options create(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
@@ -429,9 +421,18 @@ bool Bridge::connect(Link &link, std::string &error, bool &refused, uint32_t &wi
   const auto where = config_.remote.scheme + "://" + config_.remote.host + ":" + std::to_string(config_.remote.port);
   try {
     auto tok = link.client->connect(opts);
-    if (!tok->wait_for(config_.connect_timeout + 2s)) {
-      error = "connecting to " + where + " timed out";
-      return false;
+    // Waited in slices so that a broker shutting down is not held up by an attempt.
+    const auto deadline = std::chrono::steady_clock::now() + config_.connect_timeout + 2s;
+    while (!tok->wait_for(100ms)) {
+      bool stopping;
+      {
+        std::lock_guard lock(mutex_);
+        stopping = stopping_;
+      }
+      if (stopping || std::chrono::steady_clock::now() > deadline) {
+        error = stopping ? "stopping" : "connecting to " + where + " timed out";
+        return false;
+      }
     }
     window = cap;
     if (v5) {
@@ -551,6 +552,10 @@ void Bridge::run() {
       continue;
     }
     link.reset();
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
     set_error(error);
     if (refused && !was_refused)
       log(OUTPOST_LOG_WARN, "the remote refuses the bridge: trying again every " +

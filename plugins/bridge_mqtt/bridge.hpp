@@ -28,10 +28,6 @@
 
 namespace outpost::bridge {
 
-// The user property the bridge puts on messages it publishes locally, so that its own
-// outbox does not send them back out (outpost_subscription has no No Local option).
-inline constexpr std::string_view kOriginProperty = "outpost-bridge";
-
 class Bridge {
  public:
   Bridge(const outpost_api *api, outpost_plugin *self, std::string name, Config config);
@@ -89,7 +85,7 @@ class Bridge {
   std::atomic<uint64_t> forwarded_{0};
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> refused_by_remote_{0};  // outbound messages the remote refused (dropped)
-  std::atomic<uint64_t> echoes_dropped_{0};
+  std::atomic<uint64_t> echoes_dropped_{0};  // 3.1.1 remotes: our own messages sent back
 
   // Status as last published ($SYS), guarded by mutex_.
   std::string state_;
