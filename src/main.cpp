@@ -14,6 +14,8 @@
 #include "log.hpp"
 #include "mqtt/mqtt_session.hpp"
 #include "mqtt/restore.hpp"
+#include "plugin/host.hpp"
+#include "plugin/library.hpp"
 #include "server/server.hpp"
 #include "settings.hpp"
 #include "settings_yaml.hpp"
@@ -104,6 +106,19 @@ class Security {
     return access;
   }
 
+  // What plugin publishes are checked against: the global files and rules (null: none).
+  std::shared_ptr<const core::AccessControl> global_access() {
+    const auto& passwords = settings_.auth.password_file;
+    const auto& acl = settings_.auth.acl_file;
+    if (acl.empty() && rules_.empty() && permissions_->empty()) return nullptr;
+    auto& realm = realms_[{passwords, acl}];
+    if (!realm) {
+      realm = std::make_shared<auth::Realm>(passwords, acl, rules_);
+      realm->load(true);
+    }
+    return std::make_shared<auth::RealmAccess>(realm, permissions_);
+  }
+
   // SIGHUP, main thread: every realm reads its files again (one that fails keeps its rules).
   void reload() {
     for (auto& [files, realm] : realms_) realm->load(false);
@@ -143,12 +158,13 @@ class Security {
 
 // One line per protocol: every transport of a protocol shares its session factory.
 proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings,
-                                  amqp::Vhost& vhost, Security& security) {
+                                  amqp::Vhost& vhost, Security& security, const plugin::Host& plugins) {
+  auto access = plugins.wrap(security.access_for(l));
   switch (family_of(l.protocol)) {
     case Family::mqtt:
-      return mqtt::make_session_factory(broker, settings.mqtt, limits_of(settings, l), security.access_for(l));
+      return mqtt::make_session_factory(broker, settings.mqtt, limits_of(settings, l), std::move(access));
     case Family::amqp:
-      return amqp::make_session_factory(vhost, settings.amqp, limits_of(settings, l), security.access_for(l));
+      return amqp::make_session_factory(vhost, settings.amqp, limits_of(settings, l), std::move(access));
   }
   throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
@@ -165,7 +181,8 @@ std::unique_ptr<store::Store> open_store(const PersistenceSettings& p) {
 }
 
 // Everything the store kept, back in the broker before any listener opens.
-void restore(store::Store& store, core::Broker& broker, const Settings& settings, amqp::Vhost& vhost) {
+void restore(store::Store& store, core::Broker& broker, const Settings& settings, amqp::Vhost& vhost,
+             plugin::Host& plugins) {
   const auto start = std::chrono::steady_clock::now();
   mqtt::SessionRestorer mqtt_restorer(broker, settings.mqtt);
   amqp::AmqpRestorer amqp_restorer(vhost);
@@ -177,6 +194,7 @@ void restore(store::Store& store, core::Broker& broker, const Settings& settings
   router.set_retained_owner(mqtt_restorer);
   router.add_queue_owner(amqp::kStoreQueuePrefix, amqp_restorer);
   router.add_definition_owner(amqp::kDefinitionKindPrefix, amqp_restorer);
+  plugins.register_restore(router);  // "plugin:<instance>:..." queues and key-value pairs
   store.restore(router);
   const auto routed = router.finish();
   const auto amqp_counts = amqp_restorer.finish();
@@ -288,6 +306,41 @@ std::vector<std::string> check_auth_files(const Settings& settings) {
   return out;
 }
 
+// The plugins of the configuration, their libraries found (plugin_dir) and opened.
+std::vector<plugin::Spec> plugin_specs(const Settings& settings) {
+  std::vector<plugin::Spec> out;
+  const auto dirs = plugin::plugin_dirs(settings.plugin_dir);
+  for (const auto& p : settings.plugins) {
+    plugin::Spec spec;
+    spec.name = p.name;
+    try {
+      spec.library = plugin::resolve_library(p.library, dirs);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{}: plugin '{}': {}", p.position, p.name, e.what()));
+    }
+    spec.user = p.user;
+    spec.config = std::make_shared<const ConfigTree>(p.config);
+    spec.data_dir = settings.persistence.enabled ? settings.persistence.dir : std::string();
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+// A listener nobody can log in to is a configuration error. With plugins, whether one of
+// them authenticates is known only once they are initialised.
+void check_listeners_accept(const Settings& settings, const plugin::Host& plugins) {
+  if (plugins.authenticates()) return;
+  for (const auto& l : settings.listeners) {
+    const bool certificate_users = l.tls && l.tls->use_identity_as_username;
+    if (!l.allow_anonymous && password_file_of(settings, l).empty() && !certificate_users) {
+      throw std::runtime_error(fmt::format(
+          "the {} listener on {} port {} would accept no client: anonymous access is off, there is no password file "
+          "nor client certificate identity, and no plugin authenticates clients",
+          to_string(l.protocol), l.address, l.port));
+    }
+  }
+}
+
 int run(const Settings& settings) {
   log::setup(settings.logging.level, settings.logging.file);
   const rlim_t fd_limit = raise_fd_limit();
@@ -297,8 +350,13 @@ int run(const Settings& settings) {
   store::Store& store = *store_ptr;
   core::Broker broker(store);
   amqp::Vhost vhost(broker, settings.amqp);
-  restore(store, broker, settings, vhost);
+  plugin::Host plugins(broker);
+  plugins.load(plugin_specs(settings));
+  restore(store, broker, settings, vhost, plugins);
   Security security(settings);
+  plugins.init();
+  plugins.attach(security.global_access());
+  check_listeners_accept(settings, plugins);
   server::Server server(threads);
   for (const auto& l : settings.listeners) {
     // The read buffer never needs to hold more than one packet of the protocol's maximum.
@@ -312,10 +370,11 @@ int run(const Settings& settings) {
       limits.handshake_timeout = settings.mqtt.connect_timeout;  // TLS handshake of amqps
     }
     limits.max_connections_per_second_per_address = limits_of(settings, l).max_connections_per_second_per_address;
-    server.add_listener(l, factory_for(l, broker, settings, vhost, security), limits);
+    server.add_listener(l, factory_for(l, broker, settings, vhost, security, plugins), limits);
   }
   drop_privileges(settings);
   server.start();
+  plugins.start();
   spdlog::info("outpost {} running with {} I/O thread(s); store: {}; open-file limit {}", OUTPOST_VERSION, threads,
                store.describe(), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
 
@@ -324,7 +383,7 @@ int run(const Settings& settings) {
   // AMQP: message TTL, x-expires and dead-lettering of evicted messages, on I/O thread 0.
   boost::asio::post(server.executor(0), [&vhost, &server] { vhost.start(server.executor(0)); });
 
-  server.run_until_signal([&settings, &server, &security] {
+  server.run_until_signal([&settings, &server, &security, &plugins] {
     // SIGHUP: new TLS certificates and keys (renewed in place), the password and ACL files
     // (connected clients are checked again on their threads), then the config file.
     server.reload_tls();
@@ -336,6 +395,9 @@ int run(const Settings& settings) {
     }
     try {
       Settings fresh = load_settings_file(settings.source);
+      std::map<std::string, std::shared_ptr<const ConfigTree>> sections;
+      for (const auto& p : fresh.plugins) sections.emplace(p.name, std::make_shared<const ConfigTree>(p.config));
+      plugins.reload(sections);
       if (log::set_level(fresh.logging.level)) {
         spdlog::info("SIGHUP: configuration reloaded from {}; log level {}", settings.source, fresh.logging.level);
       }
@@ -347,6 +409,8 @@ int run(const Settings& settings) {
   boost::asio::post(server.executor(0), [&sweep] { sweep.stop(); });
   boost::asio::post(server.executor(0), [&vhost] { vhost.stop(); });
   server.shutdown(std::chrono::milliseconds(2000));
+  // No client is left: the plugins stop (their threads, then their cleanup).
+  plugins.stop();
   security.stop();
   vhost.stop();  // the I/O threads are gone; its timer must not outlive their contexts
   // Every connection is gone: nothing writes any more. What is queued is committed.

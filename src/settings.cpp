@@ -333,7 +333,9 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
   for (std::size_t i = 0; i < s.listeners.size(); ++i) {
     const ListenerSettings& l = s.listeners[i];
     const bool certificate_users = l.tls && l.tls->use_identity_as_username;
-    if (!l.allow_anonymous && password_file_of(s, l).empty() && !certificate_users) {
+    // A plugin may authenticate clients: the broker checks this again once its plugins
+    // have said what they do.
+    if (!l.allow_anonymous && password_file_of(s, l).empty() && !certificate_users && s.plugins.empty()) {
       return SettingsProblem{fmt::format("listeners[{}]", i),
                              fmt::format("the {} listener on {} port {} would accept no client: anonymous access is "
                                          "off and there is no password file (auth.password_file) nor client "
@@ -341,6 +343,22 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
                                          "allow_anonymous: true or configure one of them",
                                          to_string(l.protocol), l.address, l.port)};
     }
+  }
+  for (std::size_t i = 0; i < s.plugins.size(); ++i) {
+    const auto& p = s.plugins[i];
+    const auto ok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; };
+    if (p.name.empty() || p.name.size() > 64 || !std::all_of(p.name.begin(), p.name.end(), ok)) {
+      return SettingsProblem{fmt::format("plugins[{}].name", i),
+                             fmt::format("'{}' is not an instance name: expected 1 to 64 letters, digits, '_' or '-' "
+                                         "(it names the plugin's stored queues and $SYS topics)", p.name)};
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (s.plugins[j].name == p.name) {
+        return SettingsProblem{fmt::format("plugins[{}].name", i),
+                               fmt::format("the instance name '{}' is already used by plugins[{}]", p.name, j)};
+      }
+    }
+    if (p.library.empty()) return SettingsProblem{fmt::format("plugins[{}].library", i), "expected a plugin name or path"};
   }
   for (std::size_t i = 0; i < s.auth.acl.size(); ++i) {
     const auto& e = s.auth.acl[i];

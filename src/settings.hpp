@@ -7,6 +7,8 @@
 // nothing blocks.
 #pragma once
 
+#include "config_tree.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -149,6 +151,15 @@ struct AuthSettings {
   std::uint32_t max_pending_checks = 1000;
 };
 
+// One plugin instance (plugins/include/outpost/plugin.h).
+struct PluginSettings {
+  std::string name;     // the instance: logs, $SYS topics, metrics, its stored queues
+  std::string library;  // a bare name ("bridge_mqtt": <plugin_dir>/bridge_mqtt.so) or a path to the .so
+  std::string user;     // who its publishes are authorized as; empty: the instance name
+  ConfigTree config;    // its `config:` section, as written
+  std::string position; // where the entry stands, "file:line:column"
+};
+
 struct Settings {
   std::string source = "<built-in>";  // the config file path, for messages
   std::vector<ListenerSettings> listeners;
@@ -162,6 +173,10 @@ struct Settings {
   // Started as root, the broker runs as this user once its listeners and files are open
   // ("" or "root": stays root).
   std::string user = "outpost";
+  std::vector<PluginSettings> plugins;
+  // Where bare plugin names are looked up; empty: beside the broker's build tree
+  // (<binary's directory>/../plugins) and the installed package's directory.
+  std::string plugin_dir;
 
   // The built-in default: MQTT on 127.0.0.1:1883 and AMQP on 127.0.0.1:5672 with anonymous
   // access (loopback only).

@@ -86,7 +86,7 @@ class Loader {
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       fail(top, fmt::format("expected a mapping of keys ({}), got {}", kTopKeys, describe(root)));
     }
-    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "limits", "user"});
+    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "limits", "user", "plugins", "plugin_dir"});
     if (auto* v = get(f, "threads")) s.threads = static_cast<unsigned>(integer(*v, 0, 1024));
     if (auto* v = get(f, "listeners")) {
       s.listeners = listeners(*v);
@@ -100,12 +100,14 @@ class Loader {
     if (auto* v = get(f, "auth")) auth(*v, s.auth);
     if (auto* v = get(f, "limits")) s.limits = with_overrides(s.limits, limit_overrides(*v));
     if (auto* v = get(f, "user")) s.user = text(*v, true, "a user name");
+    if (auto* v = get(f, "plugins")) s.plugins = plugins(*v);
+    if (auto* v = get(f, "plugin_dir")) s.plugin_dir = text(*v, true, "a directory");
     if (auto problem = find_problem(s)) fail(mark_of(problem->key), fmt::format("{}: {}", problem->key, problem->message));
     return s;
   }
 
  private:
-  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, auth, limits, user";
+  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, auth, limits, user, plugins, plugin_dir";
 
   std::string_view line_text(int line) const {
     std::size_t start = 0;
@@ -494,6 +496,69 @@ class Loader {
       out.push_back(std::move(rule));
     }
     return out;
+  }
+
+  // plugins: [{name: cloud, library: bridge_mqtt, user: bridge, config: {...}}]
+  std::vector<PluginSettings> plugins(const Field& f) {
+    std::vector<PluginSettings> out;
+    if (f.value.IsNull()) return out;
+    if (!f.value.IsSequence()) {
+      fail(f, fmt::format("expected a list of plugins such as {{name: cloud, library: bridge_mqtt, config: {{...}}}}, "
+                          "got {}", describe(f.value)));
+    }
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const YAML::Node& node = f.value[i];
+      const Field element{fmt::format("{}[{}]", f.key, i), node, node.IsNull() ? f.mark : node.Mark()};
+      marks_[element.key] = element.mark;
+      if (!node.IsMap()) fail(element, fmt::format("expected a mapping (name, library, user, config), got {}", describe(node)));
+      const Fields e = entries(element, element.key, {"name", "library", "user", "config"});
+      PluginSettings p;
+      p.position = position(element.mark);
+      const Field* name = get(e, "name");
+      if (!name) missing(element, "name", "the instance name, e.g. cloud");
+      p.name = text(*name, false, "an instance name");
+      const Field* library = get(e, "library");
+      if (!library) missing(element, "library", "a plugin name such as bridge_mqtt, or the path of its .so");
+      p.library = text(*library, false, "a plugin name or path");
+      if (auto* v = get(e, "user")) p.user = text(*v, false, "a user name");
+      if (auto* v = get(e, "config")) {
+        p.config = tree(v->value);
+      } else {
+        p.config.position = p.position;
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  std::string position(const YAML::Mark& m) const {
+    return fmt::format("{}:{}:{}", file_, m.is_null() ? 1 : m.line + 1, m.is_null() ? 1 : m.column + 1);
+  }
+
+  ConfigTree tree(const YAML::Node& node) const {
+    ConfigTree t;
+    t.position = position(node.Mark());
+    if (node.IsScalar()) {
+      t.kind = ConfigTree::Kind::scalar;
+      t.scalar = node.Scalar();
+    } else if (node.IsSequence()) {
+      t.kind = ConfigTree::Kind::sequence;
+      for (const auto& item : node) {
+        t.keys.emplace_back();
+        t.values.push_back(tree(item));
+      }
+    } else if (node.IsMap()) {
+      t.kind = ConfigTree::Kind::map;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) fail(kv.first.Mark(), fmt::format("expected a key name, got {}", describe(kv.first)));
+        t.keys.push_back(kv.first.Scalar());
+        ConfigTree value = tree(kv.second);
+        // A key written with nothing after it points at the key.
+        if (value.kind == ConfigTree::Kind::null) value.position = position(kv.first.Mark());
+        t.values.push_back(std::move(value));
+      }
+    }
+    return t;
   }
 
   // permissions: {alice: {configure: "^alice\\.", write: ".*", read: ".*"}}

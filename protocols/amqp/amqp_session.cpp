@@ -272,8 +272,11 @@ void AmqpSession::end_all_channels() {
 }
 
 void AmqpSession::on_closed(proto::CloseCause, std::string_view) {
+  if (closed_) return;
   closed_ = true;
   end_all_channels();
+  // Opened, or closing after it was (a close sent or received keeps the phase it had).
+  if (const auto& observer = ctx_->access.observer; observer && opened_once_) observer->disconnected(client());
   ctx_->vhost.connection_closed(id_);
   handle_->session = nullptr;
   publisher_.wakeups().flush();

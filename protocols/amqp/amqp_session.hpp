@@ -208,6 +208,7 @@ class AmqpSession final : public proto::Session {
   std::unordered_map<std::uint16_t, std::unique_ptr<Channel>> channels_;
   std::vector<std::uint8_t> out_;  // frames encoded while handling one read
   bool closed_ = false;
+  bool opened_once_ = false;  // connection.open-ok was sent: the observer was told
   bool in_deliver_ = false;
   bool rate_paused_ = false;  // reading paused by the publish rate limit
   std::unique_ptr<proto::PublishThrottle> throttle_;  // with a publish rate limit, at the first message

@@ -152,6 +152,8 @@ bool AmqpSession::handle_open(const Method& m) {
   }
   send_method(0, cls::connection, m::open_ok, {""});
   phase_ = Phase::opened;
+  opened_once_ = true;
+  if (const auto& observer = ctx_->access.observer) observer->connected(client());
   spdlog::debug("{}: connection open (frame_max {}, channel_max {}, heartbeat {} s)", describe(), frame_max_,
                 channel_max_, heartbeat_);
   next_heartbeat_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(heartbeat_ * 500);

@@ -265,6 +265,7 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
                session_present ? ", session resumed" : "",
                link_.peer_identity().empty() ? std::string()
                                              : fmt::format(", user '{}' (client certificate)", link_.peer_identity()));
+  if (const auto& observer = ctx_->access.observer) observer->connected(client());
   if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), publisher_.wakeups());
   if (state_->has_shared()) {
     for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), publisher_.wakeups());

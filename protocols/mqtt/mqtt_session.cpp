@@ -220,6 +220,7 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
                                                                     : std::string(detail);
     spdlog::info("{} disconnected: {}", describe(), reason);
     end_session();
+    if (const auto& observer = ctx_->access.observer) observer->disconnected(client());
   }
   handle_->session = nullptr;
   flush_wakeups();

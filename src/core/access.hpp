@@ -12,6 +12,7 @@
 #pragma once
 
 #include "core/client_info.hpp"
+#include "core/hooks.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -110,6 +111,7 @@ struct ListenerAccess {
   std::string name;  // "mqtt 127.0.0.1:1883": what ClientInfo::listener points to
   std::shared_ptr<const Authenticator> authenticator;
   std::shared_ptr<const AccessControl> access;  // null: everything allowed
+  std::shared_ptr<const ClientObserver> observer;  // null: nobody is told of connects
 };
 
 }  // namespace outpost::core

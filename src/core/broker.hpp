@@ -10,6 +10,7 @@
 #include "core/client_info.hpp"
 #include "core/counters.hpp"
 #include "core/exchange.hpp"
+#include "core/hooks.hpp"
 #include "core/message.hpp"
 #include "core/queue.hpp"
 #include "core/retained.hpp"
@@ -65,6 +66,11 @@ class Broker {
   QueuePtr make_queue(std::string name, const QueueLimits& limits);
   // A fresh origin for a publisher, whatever its protocol: an MQTT session, an AMQP
   // connection, a plugin (never 0, never reused while the broker runs).
+  // The plugin message hook (core/hooks.hpp), step 2 of every Publisher; null: none. Set
+  // once at start, before any listener opens.
+  void set_message_hook(const MessageHook* hook) noexcept { message_hook_ = hook; }
+  const MessageHook* message_hook() const noexcept { return message_hook_; }
+
   std::uint64_t next_origin() noexcept { return next_origin_.fetch_add(1, std::memory_order_relaxed); }
 
   // The routing step of core::Publisher, which every message goes through (nothing else
@@ -89,6 +95,7 @@ class Broker {
   Counters counters_;
   // Who the broker's own messages (wills due in the sweep) come from.
   ClientInfo self_;
+  const MessageHook* message_hook_ = nullptr;
   std::atomic<std::uint64_t> next_origin_{1};
   std::atomic<std::uint64_t> next_queue_id_{1};
 

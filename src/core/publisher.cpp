@@ -26,18 +26,36 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
     out.refused = Refusal::not_authorized;
     return out;
   }
-  // 2. The plugin message hook attaches here (inspect, modify, drop).
+  // 2. The plugin message hook: inspect, replace, drop or refuse.
+  const MessagePtr* routed = &message;
+  MessagePtr replaced;
+  if (const auto* hook = broker_.message_hook();
+      hook && source != Source::broker && client_.protocol != Protocol::plugin) {
+    replaced = message;
+    switch (hook->on_message(client_, replaced)) {
+      case HookVerdict::pass: break;
+      case HookVerdict::drop:
+        counters.add(Counter::published);
+        counters.add(Counter::dropped_no_subscribers);
+        return out;
+      case HookVerdict::refuse:
+        counters.add(Counter::refused_not_authorized);
+        out.refused = Refusal::not_authorized;
+        return out;
+    }
+    routed = &replaced;
+  }
   // 3. Durable messages are refused, visibly, when the store is full: never accepted and
   //    then lost.
-  if (source == Source::client && message->qos() > 0 &&
-      broker_.store().would_exceed(message->topic().size() + message->payload().size())) {
+  if (source == Source::client && (*routed)->qos() > 0 &&
+      broker_.store().would_exceed((*routed)->topic().size() + (*routed)->payload().size())) {
     counters.add(Counter::refused_store_full);
     out.refused = Refusal::store_full;
     return out;
   }
   // 4. Routing.
   std::vector<QueuePtr>* congested = holds_ ? &pending().congested : nullptr;
-  out.routed = broker_.route(exchange, message, wakeups_, congested);
+  out.routed = broker_.route(exchange, *routed, wakeups_, congested);
   // 5. Counters.
   counters.add(Counter::published);
   if (out.routed.matched == 0) counters.add(Counter::dropped_no_subscribers);

@@ -3,7 +3,8 @@
 // will, a dead letter, and later the plugins and the bridge. Inside it, in this order and
 // nowhere else:
 //   1. write authorization (AccessControl::may_publish),
-//   2. the plugin message hook (the seam the plugin interface attaches to; empty today),
+//   2. the plugin message hook (Broker::message_hook: a client's messages and wills; not
+//      the messages plugins publish themselves),
 //   3. the store-full check for durable messages,
 //   4. routing (Broker::route),
 //   5. counters (per I/O thread, see core/counters.hpp),
@@ -93,6 +94,7 @@ class Publisher {
   WakeupBatch& wakeups() noexcept { return wakeups_; }
 
   // Steps 1-5 for one message on `exchange`. The message's routing key is its topic.
+  // A message the hook drops is reported as routed nowhere (the publisher is not told).
   PublishOutcome publish(const Exchange& exchange, const MessagePtr& message, Source source = Source::client);
 
   // Step 6. True: nothing is ahead of it and it needs no commit, send it now. False: it
