@@ -64,6 +64,20 @@ std::string refusal_text(int code, bool v5) {
   return "reason " + hex(code);
 }
 
+// OpenSSL 3 reports "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:";
+// the reason ("certificate verify failed") is what a reader of the log needs.
+std::string openssl_reason(const std::string &text) {
+  std::vector<std::string> fields;
+  size_t start = 0;
+  for (size_t colon; (colon = text.find(':', start)) != std::string::npos; start = colon + 1)
+    fields.push_back(text.substr(start, colon - start));
+  fields.push_back(text.substr(start));
+  if (fields.size() >= 6 && fields[1] == "error") return fields[5];
+  std::string trimmed = text;
+  while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ' || trimmed.back() == ':')) trimmed.pop_back();
+  return trimmed;
+}
+
 }  // namespace
 
 // One connection (attempt) to the remote: a fresh async_client with no persistence, so
@@ -414,7 +428,7 @@ bool Bridge::connect(Link &link, std::string &error, bool &refused, uint32_t &wi
     Link *raw = &link;
     ssl.set_error_handler([raw](const std::string &msg) {
       std::lock_guard lock(raw->ssl_mutex);
-      raw->ssl_error = msg;
+      raw->ssl_error = openssl_reason(msg);
     });
     opts.set_ssl(std::move(ssl));
   }

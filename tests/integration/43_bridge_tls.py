@@ -74,6 +74,7 @@ class MutualTls(unittest.TestCase):
         err = sys.wait("last_error", lambda v: "TLS" in v or "certificate" in v, timeout=15)
         self.assertIsNotNone(err, self.broker.log_text()[-3000:])
         self.assertRegex(err, "certificate|TLS")
+        print(f"\n  last_error: {err}")
         self.assertEqual(sys.value("state"), "disconnected")
         log = self.broker.log_text()
         self.assertIn("wrongca", log)
