@@ -315,13 +315,20 @@ void Bridge::published(Link &link, uint64_t id, bool ok, int reason) {
 
 // ---------------------------------------------------------------- inbound
 
-namespace {
-void inbound_done(void *userdata, outpost_result result) {
-  auto *bridge = static_cast<Bridge *>(userdata);
-  (void)bridge;
-  (void)result;
+void Bridge::inbound_done(void *userdata, outpost_result result) {
+  auto *self = static_cast<Bridge *>(userdata);
+  // OK: routed and stored as needed; DEFER: no local subscriber, nothing to keep.
+  if (result == OUTPOST_OK || result == OUTPOST_DEFER) {
+    self->inbound_refusal_ = OUTPOST_OK;
+    return;
+  }
+  self->refused_locally_++;
+  // Logged when the kind of refusal changes, not once per message.
+  if (self->inbound_refusal_.exchange(result) == result) return;
+  self->log(OUTPOST_LOG_WARN, result == OUTPOST_DENY   ? "messages from the remote are refused locally: the bridge's user may not publish them (ACL)"
+                              : result == OUTPOST_FULL ? "messages from the remote are refused locally: the store or a target queue is full"
+                                                       : "messages from the remote could not be published locally");
 }
-}  // namespace
 
 void Bridge::arrived(Link &, const void *p) {
   const auto &msg = *static_cast<const mqtt::const_message_ptr *>(p);

@@ -52,7 +52,8 @@ class Bridge {
   bool connect(Link &link, std::string &error, bool &refused, uint32_t &window);
   void subscribe(Link &link);
   void published(Link &link, uint64_t id, bool ok, int reason);
-  void arrived(Link &link, const void *message);  // mqtt::const_message_ptr, hidden from this header
+  void arrived(Link &link, const void *message);
+  static void inbound_done(void *userdata, outpost_result result);  // plugin thread  // mqtt::const_message_ptr, hidden from this header
   void set_state(bool connected);
   void set_error(const std::string &error);
   void publish_status(bool force);
@@ -85,6 +86,8 @@ class Bridge {
   std::atomic<uint64_t> forwarded_{0};
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> refused_by_remote_{0};  // outbound messages the remote refused (dropped)
+  std::atomic<uint64_t> refused_locally_{0};  // inbound messages the broker refused (ACL, store full)
+  std::atomic<outpost_result> inbound_refusal_{OUTPOST_OK};
   std::atomic<uint64_t> echoes_dropped_{0};  // 3.1.1 remotes: our own messages sent back
 
   // Status as last published ($SYS), guarded by mutex_.

@@ -156,5 +156,36 @@ class Refused(unittest.TestCase):
             self.assertEqual(sys.value("state"), "disconnected")
 
 
+class InboundAcl(unittest.TestCase):
+    """Inbound messages are published with the bridge's identity (`user: bridge`): the ACLs
+    decide, as for any client."""
+
+    def test_acl_applies_to_inbound(self):
+        cl = cloud.Mosquitto(persistence=False).start()
+        self.addCleanup(cl.cleanup)
+        config = cloud.bridge_config(f"mqtt://127.0.0.1:{cl.port}", [
+            {"pattern": "cmd/#", "direction": "in", "qos": 1, "local_prefix": "dev/", "remote_prefix": "edge-1/"}], 5,
+            extra="auth:\n  acl:\n"
+                  "    - {user: bridge, topic: 'dev/cmd/allowed/#', access: write}\n"
+                  "    - {anonymous: true, topic: '#', access: readwrite}\n"
+                  "    - {anonymous: true, topic: '$SYS/#', access: read}\n")
+        config = config.replace("    library: bridge_mqtt\n", "    library: bridge_mqtt\n    user: bridge\n")
+        with harness.Broker(config=config) as b:
+            sys = cloud.SysWatcher(b.port)
+            self.addCleanup(sys.close)
+            self.assertEqual(sys.wait("state", lambda v: v == "connected", timeout=15), "connected", b.log_text())
+            sub = PahoClient(b.port, client_id="dev-acl").connect()
+            self.addCleanup(sub.disconnect)
+            sub.subscribe("dev/cmd/#", 1)
+            pub = PahoClient(cl.port, client_id="cloud-acl").connect()
+            self.addCleanup(pub.disconnect)
+            pub.publish("edge-1/cmd/denied/x", "no", qos=1)
+            pub.publish("edge-1/cmd/allowed/x", "yes", qos=1)
+            msgs = sub.wait_messages(1, timeout=10)
+            time.sleep(0.5)
+            self.assertEqual([(m.topic, m.payload) for m in sub.messages], [("dev/cmd/allowed/x", b"yes")])
+            self.assertTrue(b.wait_for_log("refused locally"), b.log_text())
+
+
 if __name__ == "__main__":
     harness.main()
