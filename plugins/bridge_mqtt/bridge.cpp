@@ -98,8 +98,9 @@ struct Bridge::Link final : mqtt::iaction_listener {
   std::unique_ptr<mqtt::async_client> client;
   std::atomic<bool> up{false};    // deliveries may be published on it
   std::atomic<bool> lost{false};  // Paho reported the connection gone (or we gave it up)
-  std::mutex ssl_mutex;
-  std::string ssl_error;  // the last TLS error OpenSSL reported through Paho
+  std::mutex ssl_mutex;    // guards ssl_error and cause
+  std::string ssl_error;   // the last TLS error OpenSSL reported through Paho
+  std::string cause;       // why the connection ended, as Paho or the remote said
 };
 
 Bridge::Bridge(const outpost_api *api, outpost_plugin *self, std::string name, Config config)
@@ -309,6 +310,10 @@ void Bridge::published(Link &link, uint64_t id, bool ok, int reason) {
     return;
   }
   // Quota exceeded, busy, or the connection failed: a new connection sends it again.
+  if (reason >= 0x80) {
+    std::lock_guard lock(link.ssl_mutex);
+    if (link.cause.empty()) link.cause = "the remote answered a message with " + refusal_text(reason, true) + ": reconnecting to send it again";
+  }
   link.lost = true;
   wake();
 }
@@ -388,12 +393,19 @@ std::shared_ptr<Bridge::Link> Bridge::make_link() {
   mqtt::create_options create(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
   link->client = std::make_unique<mqtt::async_client>(config_.remote.paho_uri(), config_.client_id, create, nullptr);
   Link *raw = link.get();
-  link->client->set_connection_lost_handler([this, raw](const std::string &) {
+  link->client->set_connection_lost_handler([this, raw](const std::string &cause) {
+    {
+      std::lock_guard lock(raw->ssl_mutex);
+      if (raw->cause.empty()) raw->cause = "the connection to the remote was lost" + (cause.empty() ? "" : ": " + cause);
+    }
     raw->lost = true;
     wake();
   });
   link->client->set_disconnected_handler([this, raw](const mqtt::properties &, mqtt::ReasonCode reason) {
-    set_error("the remote disconnected the bridge: " + refusal_text(static_cast<int>(reason), true));
+    {
+      std::lock_guard lock(raw->ssl_mutex);
+      raw->cause = "the remote disconnected the bridge: " + refusal_text(static_cast<int>(reason), true);
+    }
     raw->lost = true;
     wake();
   });
@@ -559,15 +571,22 @@ void Bridge::run() {
         std::lock_guard lock(mutex_);
         stopping = stopping_;
       }
-      if (stopping) {
-        try {
-          link->client->disconnect(1s)->wait_for(2s);
-        } catch (const mqtt::exception &) {
-        }
-        return;
+      // Still connected when we gave the connection up ourselves (a message to send again
+      // on a new one) or when the broker stops: end it properly.
+      try {
+        if (link->client->is_connected()) link->client->disconnect(stopping ? 1s : 0s)->wait_for(2s);
+      } catch (const mqtt::exception &) {
       }
+      if (stopping) return;
       set_state(false);
-      set_error("the connection to the remote was lost");
+      {
+        std::string cause;
+        {
+          std::lock_guard lock(link->ssl_mutex);
+          cause = link->cause;
+        }
+        set_error(cause.empty() ? "the connection to the remote was lost" : cause);
+      }
       link.reset();
       wait(backoff.next_failure(), nullptr);
       continue;
