@@ -286,7 +286,10 @@ void Bridge::on_delivery(outpost_queue *queue, const outpost_delivery *delivery)
   } catch (const mqtt::exception &e) {
     // Paho would not take it (the connection is going down): start over on a new one,
     // where queue_recover hands this delivery over again, in order.
-    log(OUTPOST_LOG_DEBUG, std::string("publish to the remote failed: ") + e.what());
+    {
+      std::lock_guard lock(link->ssl_mutex);
+      if (link->cause.empty()) link->cause = std::string("Paho did not take a message: ") + e.what() + ": reconnecting";
+    }
     link->lost = true;
     wake();
   }
@@ -390,7 +393,11 @@ void Bridge::arrived(Link &, const void *p) {
 std::shared_ptr<Bridge::Link> Bridge::make_link() {
   auto link = std::make_shared<Link>(this);
   const bool v5 = config_.protocol_version == 5;
-  mqtt::create_options create(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+  // Paho refuses a publish (MQTTASYNC_MAX_BUFFERED_MESSAGES) when more than
+  // maxBufferedMessages wait in its command queue (default 100), even while connected; the
+  // window bounds what the bridge hands it, so room for the whole window avoids that.
+  const int window_cap = static_cast<int>(config_.max_inflight ? config_.max_inflight : (v5 ? kDefaultWindow5 : kDefaultWindow311));
+  mqtt::create_options create(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1, window_cap + 64);
   link->client = std::make_unique<mqtt::async_client>(config_.remote.paho_uri(), config_.client_id, create, nullptr);
   Link *raw = link.get();
   link->client->set_connection_lost_handler([this, raw](const std::string &cause) {

@@ -43,7 +43,9 @@ def publish_all(port, start, stop, client_id):
 
 class Outage(unittest.TestCase):
     def test_outage_with_sigkill(self):
-        cl = cloud.Mosquitto(persistence=True).start()
+        # A Receive Maximum of 1000 (mosquitto sends its max_inflight_messages): the bridge's
+        # full default window of 1000 messages in flight.
+        cl = cloud.Mosquitto(persistence=True, extra="max_inflight_messages 1000\n").start()
         self.addCleanup(cl.cleanup)
         # The persistent cloud subscriber, subscribed before the outage.
         received = []
@@ -104,6 +106,11 @@ class Outage(unittest.TestCase):
             self.assertEqual(firsts, sorted(firsts), f"order broken on {topic}")
         duplicates = len(received) - TOTAL
         print(f"\n  outage: {TOTAL} delivered in {elapsed:.2f}s after the cloud came back, {duplicates} duplicates")
+        # Nothing was sent before the cloud came back, and one connection carried it all.
+        self.assertEqual(duplicates, 0)
+        log = broker.log_text()
+        self.assertEqual(log.count("plugin cloud: connected to"), 1, log[-3000:])
+        self.assertIn("window 1000", log)
         self.assertEqual(sys.wait("queued", lambda v: v == "0", timeout=5), "0")
         broker.stop()
         text = broker.log_text()
