@@ -20,6 +20,11 @@ constexpr uint32_t kDefaultWindow311 = 100;  // 3.1.1 has no Receive Maximum
 std::string_view view(outpost_str s) { return {s.data ? s.data : "", s.len}; }
 outpost_str str(std::string_view s) { return {s.data(), s.size()}; }
 
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -98,6 +103,8 @@ struct Bridge::Link final : mqtt::iaction_listener {
   std::unique_ptr<mqtt::async_client> client;
   std::atomic<bool> up{false};    // deliveries may be published on it
   std::atomic<bool> lost{false};  // Paho reported the connection gone (or we gave it up)
+  std::atomic<int64_t> outstanding{0};    // published and not yet completed by Paho
+  std::atomic<int64_t> last_progress{0};  // steady-clock ms of the last completion (or first publish)
   std::mutex ssl_mutex;    // guards ssl_error and cause
   std::string ssl_error;   // the last TLS error OpenSSL reported through Paho
   std::string cause;       // why the connection ended, as Paho or the remote said
@@ -237,6 +244,23 @@ void Bridge::on_tick(int64_t) {
     return;
   }
   publish_status(false);
+  // A connection on which messages are outstanding and nothing completes for this long is
+  // given up: a new one sends them again, so the outbox never stalls behind a lost ack.
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard lock(mutex_);
+    link = current_;
+  }
+  const int64_t stall_ms = std::max<int64_t>(30'000, 2 * int64_t(config_.keepalive.count()) * 1000);
+  if (link && link->up && link->outstanding > 0 && steady_ms() - link->last_progress > stall_ms) {
+    {
+      std::lock_guard lock(link->ssl_mutex);
+      link->cause = "no acknowledgement from the remote for " + std::to_string(stall_ms / 1000) + "s with " +
+                    std::to_string(link->outstanding.load()) + " message(s) outstanding: reconnecting";
+    }
+    link->lost = true;
+    wake();
+  }
 }
 
 // ---------------------------------------------------------------- outbound
@@ -282,6 +306,7 @@ void Bridge::on_delivery(outpost_queue *queue, const outpost_delivery *delivery)
   auto msg = mqtt::message::create(mapped->topic, m.payload.data, m.payload.len, qos, m.retain != 0, props);
   if (!v5 && map_.is_inbound_remote(mapped->topic)) echoes_.sent(mapped->topic, view(m.payload));
   try {
+    if (link->outstanding.fetch_add(1) == 0) link->last_progress = steady_ms();
     link->client->publish(msg, reinterpret_cast<void *>(static_cast<uintptr_t>(delivery->id)), *link);
   } catch (const mqtt::exception &e) {
     // Paho would not take it (the connection is going down): start over on a new one,
@@ -296,6 +321,8 @@ void Bridge::on_delivery(outpost_queue *queue, const outpost_delivery *delivery)
 }
 
 void Bridge::published(Link &link, uint64_t id, bool ok, int reason) {
+  link.outstanding--;
+  link.last_progress = steady_ms();
   if (!link.up) return;  // that connection ended: the outbox hands the message over again
   if (ok) {
     api_->queue_ack(queue_, id);
@@ -585,8 +612,8 @@ void Bridge::run() {
       } catch (const mqtt::exception &) {
       }
       if (stopping) return;
-      set_state(false);
       {
+        // The reason first: whoever sees "disconnected" finds why.
         std::string cause;
         {
           std::lock_guard lock(link->ssl_mutex);
@@ -594,6 +621,7 @@ void Bridge::run() {
         }
         set_error(cause.empty() ? "the connection to the remote was lost" : cause);
       }
+      set_state(false);
       link.reset();
       wait(backoff.next_failure(), nullptr);
       continue;
