@@ -158,12 +158,17 @@ def arrival_rate(path, n):
     return (len(times) - 1) / max(1e-9, times[-1] - times[0]), len(times), broken
 
 
-def wait_sub(p, out, timeout):
+def wait_sub(p, out, timeout, edge_port=None):
     try:
         p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
+        if edge_port:
+            # What the edge's bridge says about the messages that did not arrive.
+            status = subprocess.run(["mosquitto_sub", "-p", str(edge_port), "-t", "$SYS/broker/bridge/#", "-v",
+                                     "-W", "2"], capture_output=True, text=True).stdout
+            print(f"cloud subscriber timed out; edge status:\n{status}", flush=True)
     out.close()
 
 
@@ -181,13 +186,16 @@ def one_run(kind, build, n, pins):
             publish(edge_port, n, pins[1])
             cloud = start_cloud(tmp, cloud_port, pins[1])
             sub, out = start_subscriber(cloud_port, n, os.path.join(tmp, "drain.txt"), pins[1])
-            wait_sub(sub, out, 300)
+            wait_sub(sub, out, 120, edge_port)
             res["drain"], res["drain_count"], res["drain_order"] = arrival_rate(os.path.join(tmp, "drain.txt"), n)
+            if res["drain_count"] < n:
+                log = os.path.join(tmp, f"edge-{kind}.log")
+                print(subprocess.run(["tail", "-n", "20", log], capture_output=True, text=True).stdout, flush=True)
             # Steady: everything connected, the same load forwarded as it comes.
             sub, out = start_subscriber(cloud_port, n, os.path.join(tmp, "steady.txt"), pins[1])
             time.sleep(0.5)
             res["publish_s"] = publish(edge_port, n, pins[1])
-            wait_sub(sub, out, 300)
+            wait_sub(sub, out, 120, edge_port)
             res["steady"], res["steady_count"], res["steady_order"] = arrival_rate(os.path.join(tmp, "steady.txt"), n)
             if kind == "outpost":
                 with open(os.path.join(tmp, "edge-outpost.log"), errors="replace") as f:

@@ -212,12 +212,13 @@ void Bridge::set_error(const std::string &error) {
 }
 
 void Bridge::publish_status(bool force) {
-  uint64_t queued = 0, dropped = refused_by_remote_.load();
+  uint64_t queued = 0, dropped = refused_by_remote_.load(), in_flight = 0;
   if (queue_) {
     outpost_queue_stats stats{};
     stats.size = sizeof stats;
     api_->queue_stats(queue_, &stats);
     queued = stats.messages;
+    in_flight = stats.in_flight;
     if (OUTPOST_HAS_FIELD(&stats, outpost_queue_stats, dropped)) dropped += stats.dropped;
   }
   const uint64_t forwarded = forwarded_.load();
@@ -232,6 +233,7 @@ void Bridge::publish_status(bool force) {
   show(queued, shown_queued_, "queued");
   show(forwarded, shown_forwarded_, "forwarded");
   show(dropped, shown_dropped_, "dropped");
+  show(in_flight, shown_in_flight_, "in_flight");
 }
 
 void Bridge::on_tick(int64_t) {

@@ -93,7 +93,8 @@ class Bridge {
   // Status as last published ($SYS), guarded by mutex_.
   std::string state_;
   std::string last_error_;
-  uint64_t shown_queued_ = UINT64_MAX, shown_forwarded_ = UINT64_MAX, shown_dropped_ = UINT64_MAX;
+  uint64_t shown_queued_ = UINT64_MAX, shown_forwarded_ = UINT64_MAX, shown_dropped_ = UINT64_MAX,
+           shown_in_flight_ = UINT64_MAX;
 };
 
 }  // namespace outpost::bridge
