@@ -69,20 +69,6 @@ std::string refusal_text(int code, bool v5) {
   return "reason " + hex(code);
 }
 
-// OpenSSL 3 reports "<thread>:error:<code>:<library>:<function>:<reason>:<file>:<line>:";
-// the reason ("certificate verify failed") is what a reader of the log needs.
-std::string openssl_reason(const std::string &text) {
-  std::vector<std::string> fields;
-  size_t start = 0;
-  for (size_t colon; (colon = text.find(':', start)) != std::string::npos; start = colon + 1)
-    fields.push_back(text.substr(start, colon - start));
-  fields.push_back(text.substr(start));
-  if (fields.size() >= 6 && fields[1] == "error") return fields[5];
-  std::string trimmed = text;
-  while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ' || trimmed.back() == ':')) trimmed.pop_back();
-  return trimmed;
-}
-
 }  // namespace
 
 // One connection (attempt) to the remote: a fresh async_client with no persistence, so
@@ -105,8 +91,7 @@ struct Bridge::Link final : mqtt::iaction_listener {
   std::atomic<bool> lost{false};  // Paho reported the connection gone (or we gave it up)
   std::atomic<int64_t> outstanding{0};    // published and not yet completed by Paho
   std::atomic<int64_t> last_progress{0};  // steady-clock ms of the last completion (or first publish)
-  std::mutex ssl_mutex;    // guards ssl_error and cause
-  std::string ssl_error;   // the last TLS error OpenSSL reported through Paho
+  std::mutex ssl_mutex;    // guards cause
   std::string cause;       // why the connection ended, as Paho or the remote said
 };
 
@@ -480,12 +465,11 @@ bool Bridge::connect(Link &link, std::string &error, bool &refused, uint32_t &wi
     ssl.set_enable_server_cert_auth(!config_.tls.insecure);
     ssl.set_verify(!config_.tls.insecure);
     if (!config_.tls.alpn.empty()) ssl.set_alpn_protos(config_.tls.alpn);
-    Link *raw = &link;
-    ssl.set_error_handler([raw](const std::string &msg) {
-      std::lock_guard lock(raw->ssl_mutex);
-      raw->ssl_error = openssl_reason(msg);
-    });
-    opts.set_ssl(std::move(ssl));
+    // No ssl.set_error_handler: Paho C++ 1.2 passes its C library the address of the
+    // ssl_options copy inside the by-value connect_options argument of connect() as the
+    // callback's context, which is gone when the handshake fails (AddressSanitizer:
+    // stack-use-after-scope). The failure is reported without OpenSSL's reason.
+    opts.set_ssl(ssl);
   }
   const auto where = config_.remote.scheme + "://" + config_.remote.host + ":" + std::to_string(config_.remote.port);
   try {
@@ -520,8 +504,8 @@ bool Bridge::connect(Link &link, std::string &error, bool &refused, uint32_t &wi
       error = where + " refused the connection: " + refusal_text(reason >= 0x80 ? reason : rc, v5 && reason >= 0x80);
     } else {
       error = "cannot connect to " + where + ": " + e.what();
-      std::lock_guard lock(link.ssl_mutex);
-      if (!link.ssl_error.empty()) error += " (TLS: " + link.ssl_error + ")";
+      if (config_.tls.enabled && e.get_return_code() == MQTTASYNC_FAILURE)
+        error += " (TLS: the handshake failed or the remote is unreachable; check ca_file, cert_file and key_file)";
     }
     return false;
   }
