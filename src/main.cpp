@@ -341,6 +341,28 @@ void check_listeners_accept(const Settings& settings, const plugin::Host& plugin
   }
 }
 
+// --check-config: every plugin is found, loaded and initialised with its section (on a
+// broker that keeps nothing and opens no listener), then stopped; "" when all went well.
+std::string check_plugins(const Settings& settings) {
+  if (settings.plugins.empty()) return {};
+  const auto level = spdlog::get_level();
+  spdlog::set_level(spdlog::level::warn);
+  std::string problem;
+  try {
+    store::MemoryStore store;
+    core::Broker broker(store);
+    plugin::Host plugins(broker);
+    plugins.load(plugin_specs(settings));
+    plugins.init();
+    check_listeners_accept(settings, plugins);
+    plugins.stop();
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  spdlog::set_level(level);
+  return problem;
+}
+
 int run(const Settings& settings) {
   log::setup(settings.logging.level, settings.logging.file);
   const rlim_t fd_limit = raise_fd_limit();
@@ -435,7 +457,8 @@ int main(int argc, char** argv) {
   if (auto* exit_now = std::get_if<outpost::ExitNow>(&parsed)) {
     if (exit_now->checked) {
       // --check-config: the password and ACL files the configuration names must load too.
-      const auto problems = check_auth_files(*exit_now->checked);
+      auto problems = check_auth_files(*exit_now->checked);
+      if (auto p = check_plugins(*exit_now->checked); !p.empty()) problems.push_back(std::move(p));
       if (!problems.empty()) {
         for (const auto& p : problems) std::cerr << "outpost: " << p << '\n';
         return 1;

@@ -56,6 +56,10 @@ void Host::load(std::vector<Spec> specs) {
   }
 }
 
+void Host::load_library_for_test(Spec spec, Library library) {
+  instances_.push_back(std::make_shared<Instance>(*this, broker_, std::move(spec), std::move(library), publish_access_.get()));
+}
+
 void Host::register_restore(core::RestoreRouter& router) {
   router.add_queue_owner(kPrefix, *this);
   router.add_definition_owner(kPrefix, *this);

@@ -38,6 +38,8 @@ class Host final : public core::RestoreOwner, public core::MessageHook {
 
   bool empty() const noexcept { return instances_.empty(); }
   void load(std::vector<Spec> specs);
+  // For tests: an instance of a library whose entry points are already known.
+  void load_library_for_test(Spec spec, Library library);
   void register_restore(core::RestoreRouter& router);
   void init();
   // `publish_access`: the ACLs plugin publishes are checked against (null: none).
