@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libssl-dev libgtest-dev libgmock-dev libpaho-mqttpp-dev
+  libsqlite3-dev libssl-dev libgtest-dev libgmock-dev libpaho-mqttpp-dev libpaho-mqtt-dev
   # real clients and peers for the tests and benchmarks
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika python3-kombu openssl
   # a real browser for MQTT over WebSocket
