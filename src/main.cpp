@@ -425,6 +425,7 @@ int run(const Settings& settings) {
       }
     } catch (const std::exception& e) {
       spdlog::error("SIGHUP: configuration not reloaded: {}", e.what());
+      plugins.reload({});  // each plugin gets the section it runs with
     }
   });
   spdlog::info("shutting down");

@@ -118,7 +118,8 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
   if (version_ == ProtocolVersion::v5) {
     if (result.dropped > 0) {
       reason = ReasonCode::quota_exceeded;
-    } else if (result.matched == 0) {
+    } else if (result.matched == 0 && !outcome.discarded) {
+      // A message a plugin discarded was accepted: success, as if it had been routed.
       reason = ReasonCode::no_matching_subscribers;
     }
   }

@@ -37,6 +37,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
       case HookVerdict::drop:
         counters.add(Counter::published);
         counters.add(Counter::dropped_no_subscribers);
+        out.discarded = true;
         return out;
       case HookVerdict::refuse:
         counters.add(Counter::refused_not_authorized);

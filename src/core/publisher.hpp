@@ -72,6 +72,7 @@ enum class Refusal : std::uint8_t {
 struct PublishOutcome {
   Refusal refused = Refusal::none;
   PublishResult routed;  // what routing did (all zero when refused)
+  bool discarded = false;  // the message hook dropped it: accepted, routed nowhere
 };
 
 class Publisher {

@@ -162,9 +162,11 @@ void Host::stop() {
 }
 
 void Host::reload(const std::map<std::string, std::shared_ptr<const ConfigTree>>& configs) {
+  // An instance the file no longer names (or a file that no longer loads: no sections at
+  // all) is given the section it runs with.
   for (auto& i : instances_) {
     auto it = configs.find(i->name());
-    if (it != configs.end()) i->reload(it->second);
+    i->reload(it != configs.end() ? it->second : i->config());
   }
 }
 

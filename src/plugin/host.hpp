@@ -49,7 +49,8 @@ class Host final : public core::RestoreOwner, public core::MessageHook {
   bool authenticates() const;
   void start();
   void stop();
-  // SIGHUP: each instance's section as read again, by instance name.
+  // SIGHUP: each instance's section as read again, by instance name; an instance not in
+  // `configs` gets the section it runs with.
   void reload(const std::map<std::string, std::shared_ptr<const ConfigTree>>& configs);
 
   // For Instance::open_queue: a queue restored from the store under `store_name`, or null.

@@ -138,6 +138,14 @@ void Instance::stop() {
       spdlog::error("plugin {}: cleanup threw an exception", name());
     }
   }
+  {
+    std::lock_guard lock(tickets_mutex_);
+    if (!tickets_.empty()) {
+      spdlog::warn("plugin {}: {} authentication(s) were never completed", name(), tickets_.size());
+    }
+    for (auto& [ticket, free] : tickets_) free(ticket);
+    tickets_.clear();
+  }
   // What was posted and never ran (api calls made while stopping) is run now with the
   // plugin gone: every handler finds it not live, so none calls into it.
   io_.restart();
@@ -156,6 +164,18 @@ void Instance::reload(std::shared_ptr<const ConfigTree> config) {
     const outpost_result r = self->callbacks_.reload(self->state_, node_of(tree));
     if (r != OUTPOST_OK) spdlog::error("plugin {}: reload failed ({})", self->name(), static_cast<int>(r));
   });
+}
+
+bool Instance::hold_ticket(void* ticket, bool (*completed)(void*), void (*free)(void*)) {
+  std::lock_guard lock(tickets_mutex_);
+  if (completed(ticket)) return false;
+  tickets_.emplace(ticket, free);
+  return true;
+}
+
+void Instance::release_ticket(void* ticket) {
+  std::lock_guard lock(tickets_mutex_);
+  tickets_.erase(ticket);
 }
 
 void Instance::set_callbacks(const outpost_callbacks& c) {

@@ -78,6 +78,14 @@ class Instance : public std::enable_shared_from_this<Instance> {
 
   // SIGHUP: the plugin's section as read again.
   void reload(std::shared_ptr<const ConfigTree> config);
+  // The section it was last given (init or reload).
+  std::shared_ptr<const ConfigTree> config() const { return configs_.back(); }
+
+  // Authentications it answered PENDING and has not completed (security_chain.cpp): what
+  // is still held when it stops is freed then, as its cleanup ended every thread that
+  // could complete them. hold() returns false if the ticket was completed meanwhile.
+  bool hold_ticket(void* ticket, bool (*completed)(void*), void (*free)(void*));
+  void release_ticket(void* ticket);
 
   // True while api calls are taken (from init until cleanup starts).
   bool live() const noexcept { return live_.load(std::memory_order_acquire); }
@@ -130,6 +138,9 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::unordered_map<std::uint64_t, std::pair<outpost_publish_done_fn, void*>> waiting_;  // plugin thread
 
   std::vector<std::shared_ptr<PluginQueue>> queues_;
+
+  std::mutex tickets_mutex_;
+  std::unordered_map<void*, void (*)(void*)> tickets_;
 
   mutable std::mutex kv_mutex_;
   std::map<std::string, std::string, std::less<>> kv_;

@@ -60,7 +60,14 @@ void ChainAuthenticator::ask(std::unique_ptr<Ticket> t) {
     } catch (...) {
       result = OUTPOST_ERROR;  // a plugin must not throw; if it does, it refused
     }
-    if (result == OUTPOST_PENDING) return;  // the plugin owns the ticket until auth_complete
+    if (result == OUTPOST_PENDING) {
+      // The plugin holds the ticket until auth_complete (it may have completed it already);
+      // the instance frees it at stop if it never does.
+      plugin->hold_ticket(
+          raw, [](void* held) { return static_cast<Ticket*>(held)->completed.load(); },
+          [](void* held) { delete static_cast<Ticket*>(held); });
+      return;
+    }
     std::unique_ptr<Ticket> back(raw);
     if (back->completed.exchange(true)) {
       // It completed the ticket and still answered: the completion counts.
@@ -77,14 +84,17 @@ void ChainAuthenticator::complete(outpost_auth_ticket* ticket, outpost_result re
                                   const char* reason) {
   if (ticket == nullptr) return;
   auto* raw = reinterpret_cast<Ticket*>(ticket);
+  auto plugin = raw->chain->plugins_[raw->index];
+  // hold_ticket checks `completed` and records the ticket under one lock, release_ticket
+  // takes that lock: either the hold sees the completion, or the release sees the hold.
   if (raw->completed.exchange(true)) {
-    spdlog::error("plugin: an authentication ticket was completed twice; the second completion is ignored");
+    spdlog::error("plugin {}: an authentication ticket was completed twice; the second completion is ignored",
+                  plugin->name());
     return;
   }
+  plugin->release_ticket(raw);
   std::unique_ptr<Ticket> t(raw);
   // Back on the plugin's thread, so the chain goes on in one place.
-  const auto index = t->index;
-  auto plugin = t->chain->plugins_[index];
   std::string u = user ? user : "";
   const bool has_user = user != nullptr;
   std::string why = reason ? reason : "";

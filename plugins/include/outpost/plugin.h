@@ -277,7 +277,8 @@ typedef struct outpost_api {
   void (*log)(outpost_plugin *self, outpost_log_level level, const char *message);
 
   /* Publishes a message as this plugin (identity: protocol plugin, client id
-   * "plugin:<instance>", user as configured), through the same door as clients: ACLs
+   * "plugin:<instance>", user as configured with `user:`, by default the instance name),
+   * through the same door as clients: ACLs
    * apply, the store-full check applies, retained messages are kept. The message is
    * copied before the call returns. `done` (may be NULL) runs on the plugin thread. */
   outpost_result (*publish)(outpost_plugin *self, const outpost_message *message, outpost_publish_done_fn done,
