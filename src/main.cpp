@@ -53,17 +53,22 @@ class ExpirySweep {
   void start() {
     timer_.expires_after(std::chrono::seconds(1));
     timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
+      // A wait that had already completed when stop() ran comes here without an error.
+      if (ec || stopped_) return;
       if (auto n = broker_.expire_sessions(core::Clock::now()); n > 0) {
         spdlog::info("{} expired session(s) removed", n);
       }
       start();
     });
   }
-  void stop() { timer_.cancel(); }
+  void stop() {
+    stopped_ = true;
+    timer_.cancel();
+  }
 
  private:
   boost::asio::steady_timer timer_;
+  bool stopped_ = false;  // read and written on the timer's thread only
   core::Broker& broker_;
 };
 

@@ -154,9 +154,11 @@ void Vhost::start(boost::asio::any_io_executor ex) {
 void Vhost::arm_timer() {
   timer_->expires_after(std::chrono::milliseconds(200));
   timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    // A wait that had already completed when stop() ran still comes here without an error;
+    // the timer it would re-arm is gone by then.
+    if (ec || !timer_) return;
     sweep();
-    arm_timer();
+    if (timer_) arm_timer();
   });
 }
 
