@@ -97,8 +97,10 @@ class Service(unittest.TestCase):
                 time.sleep(0.05)
             self.assertTrue(os.path.exists(log), "the log file was not opened again")
             self.assertEqual(broker.stop(), 0)
-            self.assertIn("stopped", open(log).read())
-            self.assertNotIn("stopped", open(log + ".1").read())
+            # The last lines go to the new file, the earlier ones stay in the moved one.
+            self.assertRegex(open(log).read(), r"(?m) info stopped$")
+            self.assertNotRegex(open(log + ".1").read(), r"(?m) info stopped$")
+            self.assertIn("running with", open(log + ".1").read())
         finally:
             broker.stop()
             broker.tmp.cleanup()
