@@ -53,9 +53,9 @@ stage=$root/build/deb/src/outpost-$version
 mkdir -p "$stage" "$root/build/deb/out"
 rsync -a --delete --exclude='/build*/' --exclude='/debian/' --exclude='/obj-*/' --exclude='node_modules/' \
   --exclude='__pycache__/' --exclude='/outpost-data/' --exclude='.git' "$root/" "$stage/"
-rsync -a --delete --exclude='/tmp/' --exclude='/outpost/' --exclude='/outpost-dev/' --exclude='/outpost-dbgsym/' \
-  --exclude='/.debhelper/' --exclude='/debhelper-build-stamp' --exclude='/files' --exclude='/*.substvars' \
-  --exclude='/*.debhelper' --exclude='/*.debhelper.log' "$root/packaging/debian/" "$stage/debian/"
+# debian/ starts clean every time (debhelper's stamps would skip the configure, build and
+# test steps); the CMake build tree beside it is kept.
+rsync -a --delete "$root/packaging/debian/" "$stage/debian/"
 
 status=0
 for arch in "${arches[@]}"; do
@@ -70,6 +70,18 @@ for arch in "${arches[@]}"; do
   # The build dependencies of this architecture, when some are missing.
   if ! (cd "$stage" && dpkg-checkbuilddeps -a"$arch" >/dev/null 2>&1); then
     [ $apt_updated -eq 1 ] || { apt-get update -qq; apt_updated=1; }
+    # Some -dev packages cannot be installed for two architectures at once (Debian 12's
+    # libyaml-cpp-dev is not Multi-Arch: same): installing the arm64 one removes the amd64
+    # one, and native builds on this machine break. Refuse unless told it is fine (a build
+    # machine or container of its own).
+    removals=$(apt-get -s build-dep --no-install-recommends -a"$arch" "$stage" 2>/dev/null | sed -n 's/^Remv \([^ ]*\).*/\1/p')
+    if [ -n "$removals" ] && [ "${OUTPOST_ALLOW_REMOVALS:-0}" != "1" ]; then
+      echo "build-debs: the $arch build dependencies would remove: $(echo $removals)" >&2
+      echo "build-debs: on a machine that builds for $native too, build $arch in a container of its own," >&2
+      echo "build-debs: or set OUTPOST_ALLOW_REMOVALS=1 (reinstall them afterwards for native builds)" >&2
+      status=1
+      continue
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq --no-install-recommends -a"$arch" "$stage"
   fi
   # An architecture-independent outpost-dev is built with the native packages only.
