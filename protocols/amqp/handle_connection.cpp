@@ -121,6 +121,7 @@ void AmqpSession::on_authenticated(core::AuthDecision decision, const std::strin
     return;
   }
   client().user = core::ClientId(decision.user);
+  client().plugin_authenticated = decision.by_plugin;
   const auto& s = ctx_->settings;
   send_method(0, cls::connection, m::tune, {s.channel_max, s.frame_max, s.heartbeat});
   phase_ = Phase::tune_ok;

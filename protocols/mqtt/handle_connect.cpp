@@ -180,6 +180,7 @@ void MqttSession::on_authenticated(core::AuthDecision decision) {
       return;
   }
   client().user = core::ClientId(decision.user);
+  client().plugin_authenticated = decision.by_plugin;
   // A will the client could not publish itself is refused now rather than dropped later.
   if (pending_will_ && ctx_->access.access &&
       !ctx_->access.access->may_publish(client(), ctx_->broker.mqtt_exchange().name(), pending_will_->init.topic)) {

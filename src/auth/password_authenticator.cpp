@@ -144,7 +144,7 @@ void PasswordAuthenticator::authenticate(core::AuthRequest request, boost::asio:
 }
 
 bool PasswordAuthenticator::revoked(const core::ClientInfo& client) const {
-  if (client.user.view().empty() || !client.certificate_identity().empty()) return false;
+  if (client.user.view().empty() || !client.certificate_identity().empty() || client.plugin_authenticated) return false;
   if (!realm_ || !realm_->has_password_file()) return false;
   const PasswordFile* passwords = realm_->passwords();
   return passwords == nullptr || !passwords->contains(client.user.view());

@@ -47,6 +47,7 @@ struct AuthDecision {
   AuthStatus status = AuthStatus::not_authorized;
   std::string user;    // accepted: the user name the client is known by from now on (empty: anonymous)
   std::string reason;  // for the log and, where the protocol carries one, the client
+  bool by_plugin = false;  // accepted by a plugin (ClientInfo::plugin_authenticated)
 };
 
 class Authenticator {

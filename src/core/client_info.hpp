@@ -38,6 +38,9 @@ class ClientInfo {
         certificate_identity_(&certificate_identity) {}
 
   Protocol protocol = Protocol::broker;
+  // The user was accepted by a plugin, not by the listener's password file (a reload of
+  // that file does not concern it).
+  bool plugin_authenticated = false;
   ClientId client_id;  // MQTT client id; AMQP: none
   ClientId user;       // the authenticated user name; empty: anonymous
   // Issued by the broker (Broker::next_origin) for every protocol, never reused while the

@@ -105,6 +105,7 @@ void ChainAuthenticator::decide(std::unique_ptr<Ticket> t, outpost_result result
       return;
     case OUTPOST_OK:
       d.status = core::AuthStatus::accepted;
+      d.by_plugin = true;
       d.user = user ? std::string(user) : t->request.user.value_or(std::string());
       d.reason = reason ? reason : fmt::format("accepted by plugin {}", plugin->name());
       break;

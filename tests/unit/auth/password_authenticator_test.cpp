@@ -170,6 +170,11 @@ TEST_F(PasswordAuthenticatorTest, RemovedUserIsRevokedAfterReload) {
   ASSERT_TRUE(realm_->load(false));
   EXPECT_TRUE(a.revoked(alice));
   EXPECT_FALSE(a.revoked(anonymous));
+  // A user a plugin accepted is not the password file's to revoke.
+  core::ClientInfo carol;
+  carol.user = core::ClientId("carol");
+  carol.plugin_authenticated = true;
+  EXPECT_FALSE(a.revoked(carol));
   EXPECT_EQ(ask(a, request("alice", "wonderland")).status, core::AuthStatus::bad_credentials);
 }
 

@@ -311,6 +311,7 @@ TEST_F(HostTest, AuthenticateDecidesOrDefersToTheListenersRules) {
   const auto d = authenticate_with(a, "plugin-user", "any");
   EXPECT_EQ(d.status, core::AuthStatus::accepted);
   EXPECT_EQ(d.user, "renamed");
+  EXPECT_TRUE(d.by_plugin) << "a reload of the listener's password file does not concern this user";
 }
 
 }  // namespace
