@@ -19,7 +19,7 @@ PACKAGES=(
   # build and run
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libssl-dev libpaho-mqttpp-dev libsystemd-dev
+  libsqlite3-dev libssl-dev libpaho-mqttpp-dev libpaho-mqtt-dev libsystemd-dev
   # the unit tests are part of the default build
   libgtest-dev libgmock-dev
 )
