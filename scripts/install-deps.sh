@@ -1,18 +1,36 @@
 #!/bin/bash
-# Installs what building and testing Outpost needs, from Debian 12 packages, and only
-# what is missing. Run as root on a fresh machine; quiet when everything is there.
+# Installs what Outpost needs from Debian 12 packages, and only what is missing. Run as root
+# on a fresh machine; quiet when everything is there.
+#   scripts/install-deps.sh          what building and running the broker needs (the
+#                                    compiler, the libraries); no test client, no browser
+#   scripts/install-deps.sh --test   that, plus the real clients and peers the tests and
+#                                    benchmarks use: mosquitto, Python clients, Chromium,
+#                                    Node.js and npm
 set -euo pipefail
 
+with_tests=0
+case "${1:-}" in
+  "") ;;
+  --test) with_tests=1 ;;
+  *) echo "usage: scripts/install-deps.sh [--test]" >&2; exit 2 ;;
+esac
+
 PACKAGES=(
-  # build
+  # build and run
   g++ cmake ninja-build pkg-config
   libboost1.81-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsqlite3-dev libssl-dev libgtest-dev libgmock-dev libpaho-mqttpp-dev libpaho-mqtt-dev
-  # real clients and peers for the tests and benchmarks
-  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika python3-kombu openssl
-  # a real browser for MQTT over WebSocket
-  chromium
+  libsqlite3-dev libssl-dev libpaho-mqttpp-dev libpaho-mqtt-dev libsystemd-dev
+  # the unit tests are part of the default build
+  libgtest-dev libgmock-dev
 )
+if [ $with_tests -eq 1 ]; then
+  PACKAGES+=(
+    # real clients and peers for the tests and benchmarks
+    mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika python3-kombu openssl
+    # a real browser for MQTT over WebSocket
+    chromium
+  )
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -22,7 +40,7 @@ done
 
 # Node.js and npm run the JavaScript test clients (MQTT.js, amqplib). A Node.js installed
 # some other way (with its own npm) is used as it is rather than replaced by Debian's.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+if [ $with_tests -eq 1 ] && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
   missing+=(nodejs npm)
 fi
 

@@ -17,6 +17,7 @@
 #include "plugin/host.hpp"
 #include "plugin/library.hpp"
 #include "server/server.hpp"
+#include "service_notify.hpp"
 #include "settings.hpp"
 #include "settings_yaml.hpp"
 #include "store/sqlite_store.hpp"
@@ -404,6 +405,7 @@ int run(const Settings& settings) {
   plugins.start();
   spdlog::info("outpost {} running with {} I/O thread(s); store: {}; open-file limit {}", OUTPOST_VERSION, threads,
                store.describe(), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
+  service::notify_ready(fmt::format("{} listener(s), {} I/O thread(s)", settings.listeners.size(), threads));
 
   ExpirySweep sweep(server.executor(0), broker);
   boost::asio::post(server.executor(0), [&sweep] { sweep.start(); });
@@ -413,6 +415,8 @@ int run(const Settings& settings) {
   server.run_until_signal([&settings, &server, &security, &plugins] {
     // SIGHUP: new TLS certificates and keys (renewed in place), the password and ACL files
     // (connected clients are checked again on their threads), then the config file.
+    service::ReloadScope reloading;  // systemd: RELOADING=1 now, READY=1 when done
+    log::reopen();                   // logrotate moved the log file away
     server.reload_tls();
     security.reload();
     server.notify_access_changed();
@@ -433,6 +437,7 @@ int run(const Settings& settings) {
       plugins.reload({});  // each plugin gets the section it runs with
     }
   });
+  service::notify_stopping();
   spdlog::info("shutting down");
   boost::asio::post(server.executor(0), [&sweep] { sweep.stop(); });
   boost::asio::post(server.executor(0), [&vhost] { vhost.stop(); });
