@@ -32,10 +32,16 @@ if [ $with_tests -eq 1 ]; then
   )
 fi
 
+# A package counts as present when it is installed for this machine's architecture (or is
+# architecture-independent); a copy for a foreign architecture, as the cross builds of
+# packaging/build-debs.sh install, does not count.
+native=$(dpkg --print-architecture)
 missing=()
 for p in "${PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  if ! dpkg-query -W -f='${Architecture} ${Status}\n' "$p" 2>/dev/null |
+      grep -Eq "^($native|all) install ok installed$"; then
+    missing+=("$p")
+  fi
 done
 
 # Node.js and npm run the JavaScript test clients (MQTT.js, amqplib). A Node.js installed
