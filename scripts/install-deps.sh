@@ -5,7 +5,7 @@
 #                                    compiler, the libraries); no test client, no browser
 #   scripts/install-deps.sh --test   that, plus the real clients and peers the tests and
 #                                    benchmarks use: mosquitto, Python clients, Chromium,
-#                                    Node.js and npm
+#                                    promtool (Debian's prometheus), Node.js and npm
 set -euo pipefail
 
 with_tests=0
@@ -27,8 +27,10 @@ if [ $with_tests -eq 1 ]; then
   PACKAGES+=(
     # real clients and peers for the tests and benchmarks
     mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pika python3-kombu openssl
-    # a real browser for MQTT over WebSocket
+    # a real browser for MQTT over WebSocket and the status page
     chromium
+    # promtool checks the /metrics text format
+    prometheus
   )
 fi
 

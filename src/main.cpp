@@ -14,6 +14,10 @@
 #include "log.hpp"
 #include "mqtt/mqtt_session.hpp"
 #include "mqtt/restore.hpp"
+#include "http/http_session.hpp"
+#include "observe/http_api.hpp"
+#include "observe/observer.hpp"
+#include "observe/sys_publisher.hpp"
 #include "plugin/host.hpp"
 #include "plugin/library.hpp"
 #include "server/server.hpp"
@@ -31,12 +35,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <memory>
 #include <string_view>
@@ -74,9 +82,10 @@ class ExpirySweep {
 };
 
 // The protocol a listener kind speaks; the transport under it is the server's business.
-enum class Family { mqtt, amqp };
+enum class Family { mqtt, amqp, http };
 
 Family family_of(ListenerProtocol p) {
+  if (is_http_protocol(p)) return Family::http;
   return p == ListenerProtocol::amqp || p == ListenerProtocol::amqps ? Family::amqp : Family::mqtt;
 }
 
@@ -162,15 +171,100 @@ class Security {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<auth::Realm>> realms_;
 };
 
+// What an http listener answers to whom: its open paths to anyone; the rest on a loopback
+// listener without a password file.
+std::shared_ptr<http::Handler> http_api_for(const ListenerSettings& l, const Settings& settings,
+                                            observe::Observer& observer, std::vector<observe::ReadinessCheck> checks) {
+  const bool local = is_loopback_address(l.address) && password_file_of(settings, l).empty();
+  observe::HttpApi::Gate gate = [open = l.open_paths, local](const http::Request& r) {
+    return local || std::find(open.begin(), open.end(), r.path) != open.end();
+  };
+  return std::make_shared<observe::HttpApi>(observer, std::move(checks), std::move(gate), std::string());
+}
+
+// The readiness conditions of /readyz: the listeners accept, the store's commits get
+// through, and no bridge has been away from its remote for over a minute.
+std::vector<observe::ReadinessCheck> readiness_checks(const std::atomic<bool>& serving, store::Store& store,
+                                                      const plugin::Host& plugins) {
+  std::vector<observe::ReadinessCheck> checks;
+  checks.push_back({"listeners", [&serving] { return serving.load() ? std::string() : std::string("not open yet"); }});
+  checks.push_back({"store", [&store] {
+                      return store.stats().failing ? std::string("commits are failing (see the log)") : std::string();
+                    }});
+  struct Outage {
+    std::mutex mutex;
+    std::map<std::string, std::chrono::steady_clock::time_point> since;
+  };
+  auto outage = std::make_shared<Outage>();
+  checks.push_back({"bridges", [&plugins, outage] {
+                      constexpr auto kBudget = std::chrono::seconds(60);
+                      const auto now = std::chrono::steady_clock::now();
+                      std::string problem;
+                      std::lock_guard lock(outage->mutex);
+                      for (const auto& instance : plugins.instances()) {
+                        for (const auto& c : instance->counters()) {
+                          if (c.name != "bridge_connected") continue;
+                          if (c.value.load(std::memory_order_relaxed) != 0) {
+                            outage->since.erase(instance->name());
+                            continue;
+                          }
+                          auto [it, added] = outage->since.emplace(instance->name(), now);
+                          if (now - it->second >= kBudget) {
+                            problem += fmt::format("{}{} disconnected for {} s", problem.empty() ? "" : "; ",
+                                                   instance->name(),
+                                                   std::chrono::duration_cast<std::chrono::seconds>(now - it->second).count());
+                          }
+                        }
+                      }
+                      return problem;
+                    }});
+  return checks;
+}
+
+// The observer's view of what lives above the core: listeners, AMQP queues, plugin metrics.
+void add_collectors(observe::Observer& observer, const server::Server& server, const amqp::Vhost& vhost,
+                    const plugin::Host& plugins) {
+  observer.add([&server](observe::Snapshot& s) {
+    for (const auto& l : server.listener_stats()) {
+      observe::ListenerSample sample;
+      sample.protocol = to_string(l.settings->protocol);
+      sample.address = l.settings->address;
+      sample.port = l.port;
+      sample.connections = l.connections;
+      sample.received_bytes = l.traffic.received;
+      sample.sent_bytes = l.traffic.sent;
+      if (!is_http_protocol(l.settings->protocol)) s.clients_connected += l.connections;
+      s.listeners.push_back(std::move(sample));
+    }
+  });
+  observer.add([&vhost](observe::Snapshot& s) {
+    for (auto& q : vhost.queue_infos()) {
+      s.amqp_queues.push_back({q.name, q.durable, q.stats.messages, q.stats.bytes, q.consumers, q.stats.dropped});
+    }
+  });
+  observer.add([&plugins](observe::Snapshot& s) {
+    for (const auto& instance : plugins.instances()) {
+      for (const auto& c : instance->counters()) {
+        s.plugin_metrics.push_back({instance->name(), c.name, c.help, c.kind == OUTPOST_GAUGE,
+                                    c.value.load(std::memory_order_relaxed)});
+      }
+    }
+  });
+}
+
 // One line per protocol: every transport of a protocol shares its session factory.
 proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broker, const Settings& settings,
-                                  amqp::Vhost& vhost, Security& security, const plugin::Host& plugins) {
-  auto access = plugins.wrap(security.access_for(l));
+                                  amqp::Vhost& vhost, Security& security, const plugin::Host& plugins,
+                                  std::shared_ptr<http::Handler> http_api) {
   switch (family_of(l.protocol)) {
     case Family::mqtt:
-      return mqtt::make_session_factory(broker, settings.mqtt, limits_of(settings, l), std::move(access));
+      return mqtt::make_session_factory(broker, settings.mqtt, limits_of(settings, l),
+                                        plugins.wrap(security.access_for(l)));
     case Family::amqp:
-      return amqp::make_session_factory(vhost, settings.amqp, limits_of(settings, l), std::move(access));
+      return amqp::make_session_factory(vhost, settings.amqp, limits_of(settings, l),
+                                        plugins.wrap(security.access_for(l)));
+    case Family::http:
+      return http::make_session_factory(std::move(http_api));
   }
   throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
@@ -337,6 +431,7 @@ std::vector<plugin::Spec> plugin_specs(const Settings& settings) {
 void check_listeners_accept(const Settings& settings, const plugin::Host& plugins) {
   if (plugins.authenticates()) return;
   for (const auto& l : settings.listeners) {
+    if (is_http_protocol(l.protocol)) continue;  // not a client listener
     const bool certificate_users = l.tls && l.tls->use_identity_as_username;
     if (!l.allow_anonymous && password_file_of(settings, l).empty() && !certificate_users) {
       throw std::runtime_error(fmt::format(
@@ -386,23 +481,36 @@ int run(const Settings& settings) {
   plugins.attach(security.global_access());
   check_listeners_accept(settings, plugins);
   server::Server server(threads);
+  observe::Observer observer(broker, OUTPOST_VERSION, settings.persistence.enabled ? settings.persistence.max_bytes : 0);
+  add_collectors(observer, server, vhost, plugins);
+  std::atomic<bool> serving{false};
   for (const auto& l : settings.listeners) {
     // The read buffer never needs to hold more than one packet of the protocol's maximum.
     server::ConnectionLimits limits;
-    if (family_of(l.protocol) == Family::mqtt) {
-      limits.max_read_buffer = std::size_t{settings.mqtt.max_packet_size} + 16;
-      // A client gets as long for its TLS handshake and WebSocket upgrade as for CONNECT.
-      limits.handshake_timeout = settings.mqtt.connect_timeout;
-    } else {
-      limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
-      limits.handshake_timeout = settings.mqtt.connect_timeout;  // TLS handshake of amqps
+    std::shared_ptr<http::Handler> http_api;
+    switch (family_of(l.protocol)) {
+      case Family::mqtt:
+        limits.max_read_buffer = std::size_t{settings.mqtt.max_packet_size} + 16;
+        // A client gets as long for its TLS handshake and WebSocket upgrade as for CONNECT.
+        limits.handshake_timeout = settings.mqtt.connect_timeout;
+        break;
+      case Family::amqp:
+        limits.max_read_buffer = std::size_t{settings.amqp.frame_max} + 16;
+        limits.handshake_timeout = settings.mqtt.connect_timeout;  // TLS handshake of amqps
+        break;
+      case Family::http:
+        limits.max_read_buffer = 128 * 1024;  // the session's header and body limits come first
+        limits.handshake_timeout = std::chrono::seconds(10);
+        http_api = http_api_for(l, settings, observer, readiness_checks(serving, store, plugins));
+        break;
     }
     limits.max_connections_per_second_per_address = limits_of(settings, l).max_connections_per_second_per_address;
-    server.add_listener(l, factory_for(l, broker, settings, vhost, security, plugins), limits);
+    server.add_listener(l, factory_for(l, broker, settings, vhost, security, plugins, std::move(http_api)), limits);
   }
   drop_privileges(settings);
   server.start();
   plugins.start();
+  serving = true;
   spdlog::info("outpost {} running with {} I/O thread(s); store: {}; open-file limit {}", OUTPOST_VERSION, threads,
                store.describe(), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
   service::notify_ready(fmt::format("{} listener(s), {} I/O thread(s)", settings.listeners.size(), threads));
@@ -411,6 +519,12 @@ int run(const Settings& settings) {
   boost::asio::post(server.executor(0), [&sweep] { sweep.start(); });
   // AMQP: message TTL, x-expires and dead-lettering of evicted messages, on I/O thread 0.
   boost::asio::post(server.executor(0), [&vhost, &server] { vhost.start(server.executor(0)); });
+  // $SYS topics, on I/O thread 0.
+  std::optional<observe::SysPublisher> sys;
+  if (settings.sys_interval.count() > 0) {
+    sys.emplace(observer, broker, std::chrono::duration_cast<std::chrono::milliseconds>(settings.sys_interval));
+    boost::asio::post(server.executor(0), [&sys, &server] { sys->start(server.executor(0)); });
+  }
 
   server.run_until_signal([&settings, &server, &security, &plugins] {
     // SIGHUP: new TLS certificates and keys (renewed in place), the password and ACL files
@@ -441,11 +555,13 @@ int run(const Settings& settings) {
   spdlog::info("shutting down");
   boost::asio::post(server.executor(0), [&sweep] { sweep.stop(); });
   boost::asio::post(server.executor(0), [&vhost] { vhost.stop(); });
+  if (sys) boost::asio::post(server.executor(0), [&sys] { sys->stop(); });
   server.shutdown(std::chrono::milliseconds(2000));
   // No client is left: the plugins stop (their threads, then their cleanup).
   plugins.stop();
   security.stop();
   vhost.stop();  // the I/O threads are gone; its timer must not outlive their contexts
+  if (sys) sys->stop();
   // Every connection is gone: nothing writes any more. What is queued is committed.
   store.close();
   if (store.persistent()) {

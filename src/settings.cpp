@@ -190,6 +190,8 @@ const char* to_string(ListenerProtocol p) {
     case ListenerProtocol::wss: return "wss";
     case ListenerProtocol::amqp: return "amqp";
     case ListenerProtocol::amqps: return "amqps";
+    case ListenerProtocol::http: return "http";
+    case ListenerProtocol::https: return "https";
   }
   return "?";
 }
@@ -204,20 +206,23 @@ const char* to_string(SyncMode m) {
 }
 
 bool is_tls_protocol(ListenerProtocol p) {
-  return p == ListenerProtocol::mqtts || p == ListenerProtocol::wss || p == ListenerProtocol::amqps;
+  return p == ListenerProtocol::mqtts || p == ListenerProtocol::wss || p == ListenerProtocol::amqps ||
+         p == ListenerProtocol::https;
 }
+
+bool is_http_protocol(ListenerProtocol p) { return p == ListenerProtocol::http || p == ListenerProtocol::https; }
 
 bool is_websocket_protocol(ListenerProtocol p) { return p == ListenerProtocol::ws || p == ListenerProtocol::wss; }
 
 std::optional<ListenerProtocol> listener_protocol_from_string(std::string_view name) {
   for (auto p : {ListenerProtocol::mqtt, ListenerProtocol::mqtts, ListenerProtocol::ws, ListenerProtocol::wss,
-                 ListenerProtocol::amqp, ListenerProtocol::amqps}) {
+                 ListenerProtocol::amqp, ListenerProtocol::amqps, ListenerProtocol::http, ListenerProtocol::https}) {
     if (name == to_string(p)) return p;
   }
   return std::nullopt;
 }
 
-const char* listener_protocol_names() { return "mqtt, mqtts, ws, wss, amqp, amqps"; }
+const char* listener_protocol_names() { return "mqtt, mqtts, ws, wss, amqp, amqps, http, https"; }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   const auto parts = split_number(text);
@@ -312,8 +317,16 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
                                                       "against tls.ca_file, which is not set"};
       }
     } else if (l.tls) {
-      return SettingsProblem{key + ".tls", fmt::format("only mqtts, wss and amqps listeners use tls, this one is {}",
+      return SettingsProblem{key + ".tls", fmt::format("only mqtts, wss, amqps and https listeners use tls, this one is {}",
                                                        to_string(l.protocol))};
+    }
+    if (is_http_protocol(l.protocol)) {
+      for (std::size_t j = 0; j < l.open_paths.size(); ++j) {
+        if (l.open_paths[j].empty() || l.open_paths[j].front() != '/') {
+          return SettingsProblem{fmt::format("{}.open[{}]", key, j),
+                                 fmt::format("expected a path starting with '/', got '{}'", l.open_paths[j])};
+        }
+      }
     }
     if (is_websocket_protocol(l.protocol) && (l.path.empty() || l.path.front() != '/')) {
       return SettingsProblem{key + ".path", fmt::format("expected a path starting with '/', got '{}'", l.path)};
@@ -335,6 +348,7 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
     const bool certificate_users = l.tls && l.tls->use_identity_as_username;
     // A plugin may authenticate clients: the broker checks this again once its plugins
     // have said what they do.
+    if (is_http_protocol(l.protocol)) continue;  // not a client listener
     if (!l.allow_anonymous && password_file_of(s, l).empty() && !certificate_users && s.plugins.empty()) {
       return SettingsProblem{fmt::format("listeners[{}]", i),
                              fmt::format("the {} listener on {} port {} would accept no client: anonymous access is "

@@ -19,7 +19,7 @@
 
 namespace outpost {
 
-enum class ListenerProtocol { mqtt, mqtts, ws, wss, amqp, amqps };
+enum class ListenerProtocol { mqtt, mqtts, ws, wss, amqp, amqps, http, https };
 
 struct TlsSettings {
   std::string cert_file;
@@ -76,6 +76,10 @@ struct ListenerSettings {
   std::optional<std::string> password_file;
   std::optional<std::string> acl_file;
   LimitOverrides limits;  // over Settings::limits
+  // http / https only: the paths answered to anyone who can reach the listener. Other
+  // paths need a login when the listener has a password file, and are answered only on a
+  // loopback address when it has none.
+  std::vector<std::string> open_paths = {"/healthz", "/readyz"};
 };
 
 struct MqttSettings {
@@ -177,6 +181,8 @@ struct Settings {
   // Where bare plugin names are looked up; empty: beside the broker's build tree
   // (<binary's directory>/../plugins) and the installed package's directory.
   std::string plugin_dir;
+  // How often the $SYS topics are published; 0 = never.
+  std::chrono::seconds sys_interval{10};
 
   // The built-in default: MQTT on 127.0.0.1:1883 and AMQP on 127.0.0.1:5672 with anonymous
   // access (loopback only).
@@ -229,7 +235,8 @@ bool is_loopback_address(const std::string& address);
 // True for an IPv4 or IPv6 literal (IPv6 may carry a %scope) or a DNS host name.
 bool is_valid_address(std::string_view address);
 
-bool is_tls_protocol(ListenerProtocol p);        // mqtts, wss, amqps
+bool is_tls_protocol(ListenerProtocol p);        // mqtts, wss, amqps, https
+bool is_http_protocol(ListenerProtocol p);       // http, https
 bool is_websocket_protocol(ListenerProtocol p);  // ws, wss
 // "mqtt" -> ListenerProtocol::mqtt, ...; nullopt for anything else.
 std::optional<ListenerProtocol> listener_protocol_from_string(std::string_view name);

@@ -86,7 +86,8 @@ class Loader {
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       fail(top, fmt::format("expected a mapping of keys ({}), got {}", kTopKeys, describe(root)));
     }
-    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "limits", "user", "plugins", "plugin_dir"});
+    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "limits", "user", "plugins", "plugin_dir",
+                                       "sys_interval"});
     if (auto* v = get(f, "threads")) s.threads = static_cast<unsigned>(integer(*v, 0, 1024));
     if (auto* v = get(f, "listeners")) {
       s.listeners = listeners(*v);
@@ -102,6 +103,7 @@ class Loader {
     if (auto* v = get(f, "user")) s.user = text(*v, true, "a user name");
     if (auto* v = get(f, "plugins")) s.plugins = plugins(*v);
     if (auto* v = get(f, "plugin_dir")) s.plugin_dir = text(*v, true, "a directory");
+    if (auto* v = get(f, "sys_interval")) s.sys_interval = std::chrono::seconds(seconds(*v, 0, 86400));
     if (auto problem = find_problem(s)) fail(mark_of(problem->key), fmt::format("{}: {}", problem->key, problem->message));
     return s;
   }
@@ -260,7 +262,7 @@ class Loader {
     }
     const Fields f = entries(element, element.key,
                              {"protocol", "address", "port", "path", "allowed_origins", "allow_anonymous",
-                              "max_connections", "tls", "password_file", "acl_file", "limits"});
+                              "max_connections", "tls", "password_file", "acl_file", "limits", "open"});
     ListenerSettings l;
     const Field* protocol = get(f, "protocol");
     if (!protocol) missing(element, "protocol", fmt::format("one of {}", listener_protocol_names()));
@@ -269,7 +271,9 @@ class Loader {
                                                       {"ws", ListenerProtocol::ws},
                                                       {"wss", ListenerProtocol::wss},
                                                       {"amqp", ListenerProtocol::amqp},
-                                                      {"amqps", ListenerProtocol::amqps}});
+                                                      {"amqps", ListenerProtocol::amqps},
+                                                      {"http", ListenerProtocol::http},
+                                                      {"https", ListenerProtocol::https}});
     const Field* port = get(f, "port");
     if (!port) missing(element, "port", "an integer from 0 to 65535; 0 picks a free port");
     l.port = static_cast<std::uint16_t>(integer(*port, 0, 65535));
@@ -290,6 +294,12 @@ class Loader {
       }
       l.allowed_origins = origins(*v);
     }
+    if (auto* v = get(f, "open")) {
+      if (!is_http_protocol(l.protocol)) {
+        fail(*v, fmt::format("only http and https listeners have open paths, this one is {}", to_string(l.protocol)));
+      }
+      l.open_paths = paths(*v);
+    }
     if (auto* v = get(f, "allow_anonymous")) l.allow_anonymous = boolean(*v);
     if (auto* v = get(f, "password_file")) l.password_file = text(*v, true, "a file name");
     if (auto* v = get(f, "acl_file")) l.acl_file = text(*v, true, "a file name");
@@ -298,6 +308,20 @@ class Loader {
     // Whether this kind may or must have `tls` is a rule of find_problem.
     if (auto* v = get(f, "tls")) l.tls = tls(*v);
     return l;
+  }
+
+  std::vector<std::string> paths(const Field& f) {
+    std::vector<std::string> out;
+    if (f.value.IsNull()) return out;
+    if (!f.value.IsSequence()) {
+      fail(f, fmt::format("expected a list of paths such as [/healthz, /metrics], got {}", describe(f.value)));
+    }
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const YAML::Node& node = f.value[i];
+      out.push_back(text(Field{fmt::format("{}[{}]", f.key, i), node, node.IsNull() ? f.mark : node.Mark()}, false,
+                         "a path such as /metrics"));
+    }
+    return out;
   }
 
   std::vector<std::string> origins(const Field& f) {

@@ -139,11 +139,33 @@ void Vhost::sweep() {
     q->queue->take_expired(now, out, 10000);
     if (q->args.dead_letter_exchange) q->queue->take_evicted(out);
     for (std::size_t i = 0; i < out.size(); ++i) {
-      dead_letter(*q, out[i], out[i].expired(now) ? "expired" : "maxlen", dead_letters);
+      const bool expired = out[i].expired(now);
+      if (expired) broker_.counters().add(core::Protocol::amqp, core::Counter::expired);
+      dead_letter(*q, out[i], expired ? "expired" : "maxlen", dead_letters);
       q->queue->entry_done(out[i]);
     }
   }
   dead_letters.wakeups().flush();
+}
+
+std::vector<QueueInfo> Vhost::queue_infos() const {
+  std::vector<AmqpQueuePtr> all;
+  std::vector<std::uint32_t> consumers;
+  {
+    std::lock_guard lock(mutex_);
+    all.reserve(queues_.size());
+    for (const auto& [name, q] : queues_) {
+      all.push_back(q);
+      consumers.push_back(q->consumers);
+    }
+  }
+  std::vector<QueueInfo> out;
+  out.reserve(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    out.push_back(QueueInfo{all[i]->name, all[i]->durable, consumers[i], all[i]->queue->stats()});
+  }
+  std::sort(out.begin(), out.end(), [](const QueueInfo& a, const QueueInfo& b) { return a.name < b.name; });
+  return out;
 }
 
 void Vhost::start(boost::asio::any_io_executor ex) {

@@ -84,7 +84,7 @@ bool AmqpSession::handle_consume(Channel& ch, const Method& m) {
     std::size_t consumers = 0;
     for (const auto& [id, other] : channels_) consumers += other->consumers.size();
     if (consumers >= max) {
-      ctx_->vhost.broker().counters().add(core::Counter::refused_by_limit);
+      ctx_->vhost.broker().counters().add(core::Protocol::amqp, core::Counter::refused_by_limit);
       // A refusal per basic.consume, each closing its channel: the client cannot flood the log.
       spdlog::warn("{}: basic.consume on '{}' refused: the connection has {} consumers "
                    "(limits.max_subscriptions_per_client)",
@@ -177,6 +177,7 @@ void AmqpSession::deliver(ConsumerState& c) {
       break;
     }
     if (d.expired(now)) {
+      ctx_->vhost.broker().counters().add(core::Protocol::amqp, core::Counter::expired);
       ctx_->vhost.dead_letter(*c.queue, d, "expired", dead_letters_);
       queue.entry_done(d);
       continue;
@@ -185,6 +186,7 @@ void AmqpSession::deliver(ConsumerState& c) {
     send_method(ch->id, cls::basic, m::deliver,
                 {c.tag, tag, d.redelivered, delivery_exchange(*d.message), delivery_routing_key(*d.message)});
     send_content(ch->id, *d.message);
+    ctx_->vhost.broker().counters().add(core::Protocol::amqp, core::Counter::delivered);
     if (c.no_ack) {
       queue.entry_done(d);
     } else {
@@ -245,6 +247,7 @@ bool AmqpSession::handle_get(Channel& ch, const Method& m) {
       return true;
     }
     if (!d.expired(now)) break;
+    ctx_->vhost.broker().counters().add(core::Protocol::amqp, core::Counter::expired);
     ctx_->vhost.dead_letter(*q, d, "expired", dead_letters_);
     q->queue->entry_done(d);
   }
@@ -253,6 +256,7 @@ bool AmqpSession::handle_get(Channel& ch, const Method& m) {
   send_method(ch.id, cls::basic, m::get_ok,
               {tag, d.redelivered, delivery_exchange(*d.message), delivery_routing_key(*d.message), left});
   send_content(ch.id, *d.message);
+  ctx_->vhost.broker().counters().add(core::Protocol::amqp, core::Counter::delivered);
   if (no_ack) {
     q->queue->entry_done(d);
   } else {

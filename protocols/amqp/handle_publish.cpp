@@ -131,7 +131,7 @@ void AmqpSession::throttle_publish(std::uint64_t bytes) {
   const auto now = std::chrono::steady_clock::now();
   if (!throttle_) throttle_ = std::make_unique<proto::PublishThrottle>(l.max_publish_rate, l.max_publish_bytes_rate, now);
   if (!throttle_->take(bytes, now)) return;
-  ctx_->vhost.broker().counters().add(core::Counter::publish_throttled);
+  ctx_->vhost.broker().counters().add(core::Protocol::amqp, core::Counter::publish_throttled);
   // AMQP has no way to say "too fast" but to slow the reader down: TCP flow control does.
   if (throttle_->paused(now) == std::chrono::steady_clock::duration::zero()) {
     spdlog::warn("{}: publishing faster than {}; reading from it paused until it is back under", describe(),

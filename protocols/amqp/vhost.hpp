@@ -90,6 +90,14 @@ struct Target {
   bool internal = false;
 };
 
+// What the metrics show of a queue.
+struct QueueInfo {
+  std::string name;
+  bool durable = false;
+  std::uint32_t consumers = 0;
+  core::QueueStats stats;
+};
+
 struct DeclareQueueResult {
   Error error;
   AmqpQueuePtr queue;
@@ -156,6 +164,9 @@ class Vhost {
   void restore_definition(const std::string& kind, const std::string& name, const std::string& body);
   AmqpQueuePtr restored_queue(const std::string& name);
   void finish_restore();  // binds the restored bindings
+
+  // Every queue now, by name. Any thread.
+  std::vector<QueueInfo> queue_infos() const;
 
   // The sweep timer, on one I/O thread.
   void start(boost::asio::any_io_executor ex);

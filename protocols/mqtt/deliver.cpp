@@ -44,6 +44,7 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
       if (d.message->expiry_unix_ms() != 0) {
         if (now == 0) now = core::now_unix_ms();
         if (d.message->expired(now)) {
+          ctx_->broker.counters().add(core::Protocol::mqtt, core::Counter::expired);
           queue.entry_done(d);
           continue;
         }
@@ -124,6 +125,7 @@ bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id,
   }
   link_.write(out);
   if (!m.payload().empty()) link_.write_shared(d.message, m.payload());
+  ctx_->broker.counters().add(core::Protocol::mqtt, core::Counter::delivered);
   return true;
 }
 

@@ -57,7 +57,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
     return false;
   } else if (const std::uint32_t max = ctx_->limits.max_client_id_length; client().client_id.size() > max) {
     const std::size_t length = client().client_id.size();
-    ctx_->broker.counters().add(core::Counter::refused_by_limit);
+    ctx_->broker.counters().add(core::Protocol::mqtt, core::Counter::refused_by_limit);
     // The log names the client by the start of its id only.
     client().client_id = core::ClientId(std::string(c.client_id.substr(0, 32)) + "...");
     refuse_connect(ReasonCode::client_identifier_not_valid,

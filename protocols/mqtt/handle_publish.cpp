@@ -56,7 +56,7 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     // Not routed. 5.0: 0x90 on the acknowledgement, or DISCONNECT for QoS 0, which has
     // none; 3.1.1 cannot refuse one message: acknowledged and dropped, as for ACLs.
     const auto why = fmt::format("PUBLISH topic has more than {} levels (limits.max_topic_levels)", max_levels);
-    ctx_->broker.counters().add(core::Counter::refused_by_limit);
+    ctx_->broker.counters().add(core::Protocol::mqtt, core::Counter::refused_by_limit);
     if (version_ == ProtocolVersion::v5 && p.qos == 0) {
       fail(ReasonCode::topic_name_invalid, why);
       return false;
@@ -200,7 +200,7 @@ bool MqttSession::throttle_publish(std::size_t bytes) {
   auto& x = extras();
   if (!x.throttle) x.throttle = std::make_unique<proto::PublishThrottle>(l.max_publish_rate, l.max_publish_bytes_rate, now);
   if (!x.throttle->take(bytes, now)) return false;
-  ctx_->broker.counters().add(core::Counter::publish_throttled);
+  ctx_->broker.counters().add(core::Protocol::mqtt, core::Counter::publish_throttled);
   const auto run = x.throttle->paused(now);
   if (run == std::chrono::steady_clock::duration::zero()) {
     // Once per run of pauses (a run ends after a second without one), not per pause.

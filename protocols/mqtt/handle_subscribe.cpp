@@ -41,7 +41,7 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
     const auto& limits = ctx_->limits;
     if (core::level_count(shared ? std::string_view(core::parse_shared(filter)->filter) : std::string_view(filter)) >
         limits.max_topic_levels) {
-      ctx_->broker.counters().add(core::Counter::refused_by_limit);
+      ctx_->broker.counters().add(core::Protocol::mqtt, core::Counter::refused_by_limit);
       log_limit(fmt::format("SUBSCRIBE to '{}' refused: more than {} levels (limits.max_topic_levels)",
                             std::string_view(filter).substr(0, 100), limits.max_topic_levels));
       codes.push_back(v5 ? ReasonCode::topic_filter_invalid : ReasonCode::unspecified_error);
@@ -49,7 +49,7 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
     }
     if (limits.max_subscriptions_per_client != 0 && !state_->subscriptions().contains(filter) &&
         state_->subscriptions().size() >= limits.max_subscriptions_per_client) {
-      ctx_->broker.counters().add(core::Counter::refused_by_limit);
+      ctx_->broker.counters().add(core::Protocol::mqtt, core::Counter::refused_by_limit);
       log_limit(fmt::format("SUBSCRIBE to '{}' refused: the client has {} subscriptions "
                             "(limits.max_subscriptions_per_client)",
                             std::string_view(filter).substr(0, 100), state_->subscriptions().size()));

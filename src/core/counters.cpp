@@ -40,9 +40,28 @@ CounterTotals Counters::read() const {
   CounterTotals totals;
   std::lock_guard lock(mutex_);
   for (const auto& s : slots_) {
-    for (std::size_t i = 0; i < totals.values.size(); ++i) totals.values[i] += s->values[i].load(std::memory_order_relaxed);
+    for (std::size_t p = 0; p < kProtocolCount; ++p) {
+      for (std::size_t c = 0; c < kCounterCount; ++c) totals.values[p][c] += s->values[p][c].load(std::memory_order_relaxed);
+    }
   }
   return totals;
+}
+
+const char* to_string(Counter c) noexcept {
+  switch (c) {
+    case Counter::published: return "published";
+    case Counter::routed: return "routed";
+    case Counter::dropped_queue_full: return "dropped_queue_full";
+    case Counter::dropped_no_subscribers: return "dropped_no_subscribers";
+    case Counter::refused_not_authorized: return "refused_not_authorized";
+    case Counter::refused_store_full: return "refused_store_full";
+    case Counter::refused_by_limit: return "refused_by_limit";
+    case Counter::publish_throttled: return "publish_throttled";
+    case Counter::delivered: return "delivered";
+    case Counter::expired: return "expired";
+    case Counter::count_: break;
+  }
+  return "?";
 }
 
 }  // namespace outpost::core

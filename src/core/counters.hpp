@@ -7,6 +7,8 @@
 // total may miss the increments of the last instant, never tear.
 #pragma once
 
+#include "core/client_info.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -25,12 +27,27 @@ enum class Counter : std::uint8_t {
   refused_store_full,      // durable publishes refused because the store is full
   refused_by_limit,        // connects, subscribes, publishes and consumes refused by `limits:`
   publish_throttled,       // pauses of a publisher above limits.max_publish_rate / _bytes_rate
+  delivered,               // messages sent to subscribers and consumers (PUBLISH, basic.deliver/get-ok)
+  expired,                 // messages whose expiry passed before they were delivered
   count_
 };
+const char* to_string(Counter c) noexcept;
+
+inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);
+// Counted apart for each protocol of the client that caused the count (core::Protocol).
+inline constexpr std::size_t kProtocolCount = static_cast<std::size_t>(Protocol::plugin) + 1;
 
 struct CounterTotals {
-  std::array<std::uint64_t, static_cast<std::size_t>(Counter::count_)> values{};
-  std::uint64_t operator[](Counter c) const noexcept { return values[static_cast<std::size_t>(c)]; }
+  std::array<std::array<std::uint64_t, kCounterCount>, kProtocolCount> values{};
+  // Over every protocol.
+  std::uint64_t operator[](Counter c) const noexcept {
+    std::uint64_t sum = 0;
+    for (const auto& p : values) sum += p[static_cast<std::size_t>(c)];
+    return sum;
+  }
+  std::uint64_t at(Protocol p, Counter c) const noexcept {
+    return values[static_cast<std::size_t>(p)][static_cast<std::size_t>(c)];
+  }
 };
 
 class Counters {
@@ -41,15 +58,15 @@ class Counters {
 
   // This thread's counters: take it once for several adds.
   struct alignas(64) Slot {
-    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Counter::count_)> values{};
-    void add(Counter c, std::uint64_t n = 1) noexcept {
-      auto& v = values[static_cast<std::size_t>(c)];
+    std::array<std::array<std::atomic<std::uint64_t>, kCounterCount>, kProtocolCount> values{};
+    void add(Protocol p, Counter c, std::uint64_t n = 1) noexcept {
+      auto& v = values[static_cast<std::size_t>(p)][static_cast<std::size_t>(c)];
       v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
   };
   Slot& local() noexcept;
 
-  void add(Counter c, std::uint64_t n = 1) noexcept { local().add(c, n); }
+  void add(Protocol p, Counter c, std::uint64_t n = 1) noexcept { local().add(p, c, n); }
   CounterTotals read() const;
 
  private:

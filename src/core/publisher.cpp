@@ -20,9 +20,16 @@ Publisher::Pending& Publisher::pending() {
 PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& message, Source source) {
   PublishOutcome out;
   auto& counters = broker_.counters().local();
-  // 1. Write authorization: a client's messages and its will, as the client.
+  // 1. Write authorization: a client's messages and its will, as the client. The broker's
+  //    status topics ($SYS/...) are the broker's (and its plugins') alone.
+  if (source != Source::broker && client_.protocol != Protocol::plugin &&
+      &exchange == &broker_.mqtt_exchange() && message->topic().starts_with("$SYS/")) {
+    counters.add(client_.protocol, Counter::refused_not_authorized);
+    out.refused = Refusal::not_authorized;
+    return out;
+  }
   if (access_ && source != Source::broker && !access_->may_publish(client_, exchange.name(), message->topic())) {
-    counters.add(Counter::refused_not_authorized);
+    counters.add(client_.protocol, Counter::refused_not_authorized);
     out.refused = Refusal::not_authorized;
     return out;
   }
@@ -35,12 +42,12 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
     switch (hook->on_message(client_, replaced)) {
       case HookVerdict::pass: break;
       case HookVerdict::drop:
-        counters.add(Counter::published);
-        counters.add(Counter::dropped_no_subscribers);
+        counters.add(client_.protocol, Counter::published);
+        counters.add(client_.protocol, Counter::dropped_no_subscribers);
         out.discarded = true;
         return out;
       case HookVerdict::refuse:
-        counters.add(Counter::refused_not_authorized);
+        counters.add(client_.protocol, Counter::refused_not_authorized);
         out.refused = Refusal::not_authorized;
         return out;
     }
@@ -50,7 +57,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
   //    then lost.
   if (source == Source::client && (*routed)->qos() > 0 &&
       broker_.store().would_exceed((*routed)->topic().size() + (*routed)->payload().size())) {
-    counters.add(Counter::refused_store_full);
+    counters.add(client_.protocol, Counter::refused_store_full);
     out.refused = Refusal::store_full;
     return out;
   }
@@ -58,10 +65,10 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
   std::vector<QueuePtr>* congested = holds_ ? &pending().congested : nullptr;
   out.routed = broker_.route(exchange, *routed, wakeups_, congested);
   // 5. Counters.
-  counters.add(Counter::published);
-  if (out.routed.matched == 0) counters.add(Counter::dropped_no_subscribers);
-  if (out.routed.queued) counters.add(Counter::routed, out.routed.queued);
-  if (out.routed.dropped) counters.add(Counter::dropped_queue_full, out.routed.dropped);
+  counters.add(client_.protocol, Counter::published);
+  if (out.routed.matched == 0) counters.add(client_.protocol, Counter::dropped_no_subscribers);
+  if (out.routed.queued) counters.add(client_.protocol, Counter::routed, out.routed.queued);
+  if (out.routed.dropped) counters.add(client_.protocol, Counter::dropped_queue_full, out.routed.dropped);
   return out;
 }
 

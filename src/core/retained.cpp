@@ -6,6 +6,12 @@
 
 namespace outpost::core {
 
+namespace {
+// The broker's status topics are made anew by the running broker: never written to the
+// store (a restart would otherwise bring back the figures of the last run).
+bool broker_status(std::string_view topic) { return topic.starts_with("$SYS/"); }
+}  // namespace
+
 bool RetainedStore::update(const MessagePtr& message) {
   // The store write happens under the lock so the disk sees changes in memory's order.
   std::unique_lock lock(mutex_);
@@ -15,7 +21,7 @@ bool RetainedStore::update(const MessagePtr& message) {
     return erased;
   }
   tree_.set(message->topic(), message);
-  if (store_) store_->put_retained(to_store(message, 0));
+  if (store_ && !broker_status(message->topic())) store_->put_retained(to_store(message, 0));
   return true;
 }
 
@@ -27,6 +33,7 @@ bool RetainedStore::erase(std::string_view topic) {
 }
 
 void RetainedStore::restore(const MessagePtr& message) {
+  if (broker_status(message->topic())) return;  // kept by an earlier version: stale
   std::unique_lock lock(mutex_);
   tree_.set(message->topic(), message);
 }

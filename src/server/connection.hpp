@@ -355,6 +355,7 @@ class Connection final : public proto::Link,
       return false;
     }
     q.total -= std::min(q.total, n);
+    TrafficSlot::add(context_->traffic_here().sent, n);
     if (write_pressure_ && q.total <= limits().write_low_watermark) {
       write_pressure_ = false;
       if (session_ && !closing_) session_->on_writable();
@@ -530,6 +531,7 @@ class Connection final : public proto::Link,
       else on_read_error(ec);
       return false;
     }
+    TrafficSlot::add(context_->traffic_here().received, n);
     // A short read emptied the socket: data arriving later raises a new edge. After the
     // peer's half-close there is no edge left to wait for: read until the end of stream.
     if (n < into.size() && !hup_) readable_ = false;
@@ -558,6 +560,7 @@ class Connection final : public proto::Link,
       return;
     }
     rbuf_->end += n;
+    TrafficSlot::add(context_->traffic_here().received, n);
     deliver();
     read_more();
   }

@@ -1,4 +1,5 @@
 #include "server/io_threads.hpp"
+#include "server/listener_context.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -20,10 +21,17 @@ IoThreads::~IoThreads() {
   join();
 }
 
+namespace {
+thread_local std::size_t t_io_thread = 0;
+}  // namespace
+
+std::size_t current_io_thread() noexcept { return t_io_thread; }
+
 void IoThreads::start() {
   if (!threads_.empty()) return;
-  for (auto& ctx : contexts_) {
-    threads_.emplace_back([c = ctx.get()] {
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    threads_.emplace_back([c = contexts_[i].get(), i] {
+      t_io_thread = i;
       for (;;) {
         try {
           c->run();

@@ -22,7 +22,8 @@ namespace {
 const char* transport_of(ListenerProtocol p) {
   switch (p) {
     case ListenerProtocol::mqtts:
-    case ListenerProtocol::amqps: return "tls";
+    case ListenerProtocol::amqps:
+    case ListenerProtocol::https: return "tls";
     case ListenerProtocol::ws: return "ws";
     case ListenerProtocol::wss: return "wss";
     default: return "tcp";

@@ -53,6 +53,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   const ListenerSettings& settings() const noexcept { return settings_; }
   // Connections of this listener whose socket is still open. Any thread.
   std::uint32_t live_connections() const noexcept { return context_.open_sockets.load(std::memory_order_relaxed); }
+  // Bytes its connections received and sent since the start. Any thread.
+  Traffic traffic() const noexcept { return context_.traffic_total(); }
   // TLS kinds: reads the certificate, key, CA and CRL files again; new handshakes use
   // them, connected clients keep theirs. Throws (and keeps the old ones) if they cannot
   // be used. Does nothing for other kinds. Any thread; blocks on the file reads.

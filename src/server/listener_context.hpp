@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -41,11 +42,42 @@ struct ConnectionLimits {
   std::uint32_t max_connections_per_second_per_address = 0;
 };
 
+// Bytes a listener's connections received and sent on one I/O thread: written by that
+// thread only (a plain load and store), read by any.
+struct alignas(64) TrafficSlot {
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> sent{0};
+  static void add(std::atomic<std::uint64_t>& v, std::uint64_t n) noexcept {
+    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+struct Traffic {
+  std::uint64_t received = 0;
+  std::uint64_t sent = 0;
+};
+
+// The I/O thread the caller runs on (IoThreads numbers its threads); 0 elsewhere.
+std::size_t current_io_thread() noexcept;
+
 struct ListenerContext {
   ConnectionLimits limits;
   std::string_view transport = "tcp";  // static storage: "tcp", "tls", "ws", "wss"
   // Sockets accepted and not yet closed (in a handshake or connected).
   std::atomic<std::uint32_t> open_sockets{0};
+  // One per I/O thread (set by the server before the listener starts).
+  std::unique_ptr<TrafficSlot[]> traffic;
+  std::size_t traffic_slots = 0;
+
+  TrafficSlot& traffic_here() noexcept { return traffic[current_io_thread() % traffic_slots]; }
+  Traffic traffic_total() const noexcept {
+    Traffic t;
+    for (std::size_t i = 0; i < traffic_slots; ++i) {
+      t.received += traffic[i].received.load(std::memory_order_relaxed);
+      t.sent += traffic[i].sent.load(std::memory_order_relaxed);
+    }
+    return t;
+  }
 };
 
 // One accepted socket counted in its listener's open_sockets until the lease is dropped.

@@ -35,9 +35,20 @@ std::size_t Server::add_listener(const ListenerSettings& settings, proto::Sessio
                                  const ConnectionLimits& limits) {
   auto& context = *listener_contexts_.emplace_back(std::make_unique<ListenerContext>());
   context.limits = limits;
+  context.traffic_slots = threads_.size();
+  context.traffic = std::make_unique<TrafficSlot[]>(context.traffic_slots);
   listeners_.push_back(std::make_shared<Listener>(threads_, registries_, pollers_, settings, std::move(factory), context));
   if (started_ && !stopped_) boost::asio::post(threads_.context(0), [l = listeners_.back()] { l->start(); });
   return listeners_.size() - 1;
+}
+
+std::vector<Server::ListenerStats> Server::listener_stats() const {
+  std::vector<ListenerStats> out;
+  out.reserve(listeners_.size());
+  for (const auto& l : listeners_) {
+    out.push_back(ListenerStats{&l->settings(), l->where(), l->port(), l->live_connections(), l->traffic()});
+  }
+  return out;
 }
 
 std::size_t Server::reload_tls() {

@@ -57,6 +57,15 @@ class Server {
   // I/O thread `thread`'s executor, e.g. for timers (thread 0 also runs the acceptors).
   boost::asio::any_io_executor executor(std::size_t thread) { return threads_.executor(thread); }
   std::size_t thread_count() const noexcept { return threads_.size(); }
+  // What a listener has done so far, for the metrics. Any thread.
+  struct ListenerStats {
+    const ListenerSettings* settings = nullptr;  // the listener's (lives as long as the server)
+    std::string where;                           // "mqtt 127.0.0.1:1883"
+    std::uint16_t port = 0;
+    std::uint32_t connections = 0;  // open sockets (in a handshake or connected)
+    Traffic traffic;
+  };
+  std::vector<ListenerStats> listener_stats() const;
   // Live connections (whose session has not ended), over all threads.
   std::size_t connection_count() const noexcept { return connections_.load(std::memory_order_relaxed); }
 

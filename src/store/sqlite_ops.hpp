@@ -6,6 +6,7 @@
 
 #include "store/store.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -90,6 +91,12 @@ struct Counters {
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> operations{0};
   std::atomic<std::uint64_t> coalesced{0};
+  std::atomic<std::uint64_t> commit_failures{0};
+  std::atomic<bool> failing{false};
+  // Written by the writer thread only.
+  std::array<std::atomic<std::uint64_t>, kCommitSecondsBounds.size() + 1> commit_seconds{};
+  std::atomic<std::uint64_t> commit_microseconds_sum{0};
+  std::array<std::atomic<std::uint64_t>, kCommitOperationsBounds.size() + 1> commit_operations{};
 };
 
 }  // namespace outpost::store::detail

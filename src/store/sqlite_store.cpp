@@ -294,7 +294,12 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
   int failures_while_stopping = 0;
   for (;;) {
     auto outcome = writer_->commit(batch);
-    if (outcome.committed) break;
+    if (outcome.committed) {
+      counters_->failing.store(false, std::memory_order_relaxed);
+      break;
+    }
+    counters_->commit_failures.fetch_add(1, std::memory_order_relaxed);
+    counters_->failing.store(true, std::memory_order_relaxed);
     const std::string& error = outcome.error;
     if (detail::SqliteWriter::rejects_operation(outcome.rc) && outcome.failed_op != detail::SqliteWriter::kNoOp) {
       // Retrying would fail the same way and hold up every later write: this one
@@ -391,6 +396,15 @@ StoreStats SqliteStore::stats() const {
   s.commits = counters_->commits.load(std::memory_order_relaxed);
   s.operations = counters_->operations.load(std::memory_order_relaxed);
   s.coalesced = counters_->coalesced.load(std::memory_order_relaxed);
+  s.commit_failures = counters_->commit_failures.load(std::memory_order_relaxed);
+  s.failing = counters_->failing.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < s.commit_seconds.size(); ++i) {
+    s.commit_seconds[i] = counters_->commit_seconds[i].load(std::memory_order_relaxed);
+  }
+  s.commit_microseconds_sum = counters_->commit_microseconds_sum.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < s.commit_operations.size(); ++i) {
+    s.commit_operations[i] = counters_->commit_operations[i].load(std::memory_order_relaxed);
+  }
   return s;
 }
 

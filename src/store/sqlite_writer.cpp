@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <functional>
 #include <type_traits>
 #include <variant>
@@ -110,6 +111,21 @@ bool SqliteWriter::rejects_operation(int rc) noexcept {
   }
 }
 
+void SqliteWriter::record_commit(std::chrono::steady_clock::duration took, std::uint64_t operations) {
+  auto bump = [](std::atomic<std::uint64_t>& v, std::uint64_t n) {
+    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  };
+  const double seconds = std::chrono::duration<double>(took).count();
+  std::size_t i = 0;
+  while (i < kCommitSecondsBounds.size() && seconds > kCommitSecondsBounds[i]) ++i;
+  bump(counters_.commit_seconds[i], 1);
+  bump(counters_.commit_microseconds_sum,
+       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+  std::size_t j = 0;
+  while (j < kCommitOperationsBounds.size() && static_cast<double>(operations) > kCommitOperationsBounds[j]) ++j;
+  bump(counters_.commit_operations[j], 1);
+}
+
 SqliteWriter::Outcome SqliteWriter::commit(std::vector<Op>& batch) {
   bool work = false;
   for (auto& op : batch) {
@@ -125,6 +141,7 @@ SqliteWriter::Outcome SqliteWriter::commit(std::vector<Op>& batch) {
   zeroed_.clear();
   failed_op_ = kNoOp;
   std::uint64_t freed = 0, applied = 0;
+  const auto started = std::chrono::steady_clock::now();
   int rc = apply_all(batch, freed, applied);
   if (rc == SQLITE_DONE || rc == SQLITE_OK) {
     ResetOnExit r(st_.commit);
@@ -136,6 +153,7 @@ SqliteWriter::Outcome SqliteWriter::commit(std::vector<Op>& batch) {
     counters_.messages.store(refs_.size(), std::memory_order_relaxed);
     counters_.commits.fetch_add(1, std::memory_order_relaxed);
     counters_.operations.fetch_add(applied, std::memory_order_relaxed);
+    record_commit(std::chrono::steady_clock::now() - started, applied);
     return {};
   }
 

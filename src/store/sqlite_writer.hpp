@@ -9,6 +9,7 @@
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_ops.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,6 +43,8 @@ class SqliteWriter {
   // returns (or when nothing needed writing). After a failure the transaction and every
   // in-memory change of this attempt are rolled back, so the batch can be retried.
   Outcome commit(std::vector<Op>& batch);
+  // Adds a successful commit to the histograms of stats().
+  void record_commit(std::chrono::steady_clock::duration took, std::uint64_t operations);
 
   // True for failures that retrying cannot cure: SQLite rejects the operation itself
   // (a constraint, a value too big), as opposed to the disk failing under it.

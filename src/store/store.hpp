@@ -29,6 +29,7 @@
 #pragma once
 
 #include <atomic>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -131,12 +132,24 @@ class RestoreVisitor {
   virtual void incoming_qos2(const std::string& client_id, std::uint16_t packet_id) = 0;
 };
 
+// Upper bounds of the commit histograms' buckets (the last bucket has none).
+inline constexpr std::array<double, 12> kCommitSecondsBounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                             0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+inline constexpr std::array<double, 10> kCommitOperationsBounds{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+
 struct StoreStats {
   std::uint64_t messages = 0;      // stored messages
   std::uint64_t bytes = 0;         // bytes of stored messages (topic + payload + properties)
   std::uint64_t commits = 0;       // transactions committed
   std::uint64_t operations = 0;    // write operations applied
   std::uint64_t coalesced = 0;     // operations cancelled before reaching the disk
+  std::uint64_t commit_failures = 0;  // commits that failed (and were retried)
+  bool failing = false;               // the last commit attempt failed: writes are not getting through
+  // Per commit: how long the transaction took (writes and the sync) and how many
+  // operations it applied. Counts per bucket (not cumulative); the last is above every bound.
+  std::array<std::uint64_t, kCommitSecondsBounds.size() + 1> commit_seconds{};
+  std::uint64_t commit_microseconds_sum = 0;
+  std::array<std::uint64_t, kCommitOperationsBounds.size() + 1> commit_operations{};
 };
 
 class Store {

@@ -206,15 +206,18 @@ TEST(Counters, PerThreadSlotsAreSummed) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&counters] {
-      for (int i = 0; i < 1000; ++i) counters.add(Counter::published);
+      for (int i = 0; i < 1000; ++i) counters.add(Protocol::mqtt, Counter::published);
     });
   }
   for (auto& t : threads) t.join();
-  counters.add(Counter::routed, 5);
+  counters.add(Protocol::amqp, Counter::routed, 5);
   EXPECT_EQ(counters.read()[Counter::published], 4000u);
   EXPECT_EQ(counters.read()[Counter::routed], 5u);
+  EXPECT_EQ(counters.read().at(Protocol::mqtt, Counter::published), 4000u);
+  EXPECT_EQ(counters.read().at(Protocol::amqp, Counter::published), 0u);
+  EXPECT_EQ(counters.read().at(Protocol::amqp, Counter::routed), 5u);
   Counters other;  // another set on the same threads keeps its own slots
-  other.add(Counter::published);
+  other.add(Protocol::mqtt, Counter::published);
   EXPECT_EQ(other.read()[Counter::published], 1u);
   EXPECT_EQ(counters.read()[Counter::published], 4000u);
 }
