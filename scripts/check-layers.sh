@@ -35,7 +35,7 @@ check src/auth 'auth/|core/|store/|log\.hpp'
 # The plugin host attaches plugins to the core's seams (and sees the C interface).
 check src/plugin 'plugin/|core/|store/|log\.hpp|config_tree\.hpp'
 # Observability reads the core and the store; what lives above them comes through collectors.
-check src/observe 'observe/|http/|core/|store/|log\.hpp'
+check src/observe 'observe/|http/|core/|store/|log\.hpp|status_page\.inc'
 check protocols/mqtt/codec 'mqtt/codec/'
 check protocols/amqp/codec 'amqp/codec/'
 check protocols/common 'common/'

@@ -96,8 +96,9 @@ TEST(CliListenUrl, AnonymousOnlyOnLoopback) {
 TEST(CliListenUrl, BadUrlsSayWhatIsWrong) {
   EXPECT_EQ(listen_error("1.2.3.4:1883"),
             "--listen 1.2.3.4:1883: expected SCHEME://ADDRESS:PORT such as mqtt://127.0.0.1:1883");
-  EXPECT_EQ(listen_error("http://1.2.3.4:80"),
-            "--listen http://1.2.3.4:80: unknown scheme 'http' (expected one of mqtt, mqtts, ws, wss, amqp, amqps)");
+  EXPECT_EQ(listen_error("ftp://1.2.3.4:21"),
+            "--listen ftp://1.2.3.4:21: unknown scheme 'ftp' (expected one of mqtt, mqtts, ws, wss, amqp, amqps, http, "
+            "https)");
   EXPECT_EQ(listen_error("mqtt://1.2.3.4"), "--listen mqtt://1.2.3.4: missing the port, e.g. mqtt://127.0.0.1:1883");
   EXPECT_EQ(listen_error("mqtts://1.2.3.4:"),
             "--listen mqtts://1.2.3.4:: expected a port from 0 to 65535, got ''");

@@ -210,7 +210,7 @@ TEST(SettingsYaml, SyntaxErrors) {
 TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
   EXPECT_EQ(yaml_error("threads: 1\nbogus: 2\n"),
             "test.yaml:2:1: unknown key 'bogus' at the top level (allowed: threads, listeners, mqtt, amqp, "
-            "persistence, logging, auth, limits, user, plugins, plugin_dir)");
+            "persistence, logging, auth, limits, user, plugins, plugin_dir, sys_interval)");
   EXPECT_EQ(yaml_error("mqtt:\n  max_inflight: 10\n  max_inflihgt: 5\n"),
             "test.yaml:3:3: unknown key 'max_inflihgt' in mqtt (allowed: max_packet_size, max_inflight, "
             "max_queued_messages, max_queued_bytes, max_keepalive, min_keepalive, max_session_expiry, "
@@ -218,7 +218,7 @@ TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
             "shared_subscriptions, subscription_identifiers, publish_will_on_shutdown, connect_timeout)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtt\n    port: 1883\n    adress: 0.0.0.0\n"),
             "test.yaml:4:5: unknown key 'adress' in listeners[0] (allowed: protocol, address, port, path, "
-            "allowed_origins, allow_anonymous, max_connections, tls, password_file, acl_file, limits)");
+            "allowed_origins, allow_anonymous, max_connections, tls, password_file, acl_file, limits, open)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtts\n    port: 8883\n    tls: {cert_file: a, key_file: b, "
                        "verify: yes}\n"),
             "test.yaml:4:38: unknown key 'verify' in listeners[0].tls (allowed: cert_file, key_file, ca_file, "
@@ -305,8 +305,9 @@ TEST(SettingsYaml, WrongTypesAndRanges) {
 }
 
 TEST(SettingsYaml, BadChoicesListTheChoices) {
-  EXPECT_EQ(yaml_error("listeners:\n  - protocol: http\n    port: 80\n"),
-            "test.yaml:2:15: listeners[0].protocol: expected one of mqtt, mqtts, ws, wss, amqp, amqps, got 'http'");
+  EXPECT_EQ(yaml_error("listeners:\n  - protocol: coap\n    port: 5683\n"),
+            "test.yaml:2:15: listeners[0].protocol: expected one of mqtt, mqtts, ws, wss, amqp, amqps, http, https, got "
+            "'coap'");
   EXPECT_EQ(yaml_error("persistence:\n  sync: sometimes\n"),
             "test.yaml:2:9: persistence.sync: expected one of full, normal, off, got 'sometimes'");
   EXPECT_EQ(yaml_error("logging:\n  level: loud\n"),
@@ -323,7 +324,7 @@ TEST(SettingsYaml, MissingRequiredKeysPointAtTheEnclosingMap) {
             "port)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtt\n    port: 1883\n  - address: 0.0.0.0\n    port: 1884\n"),
             "test.yaml:4:5: listeners[1]: missing required key 'protocol' (one of mqtt, mqtts, ws, wss, amqp, "
-            "amqps)");
+            "amqps, http, https)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: wss\n    port: 443\n    tls:\n      key_file: k\n"),
             "test.yaml:5:7: listeners[0].tls: missing required key 'cert_file' (the server certificate chain, PEM)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtts\n    port: 8883\n    tls:\n"),
@@ -339,7 +340,7 @@ TEST(SettingsYaml, KeysThatApplyToOtherListenerKinds) {
             "test.yaml:4:22: listeners[0].allowed_origins: only ws and wss listeners check origins, this one is "
             "amqp");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtt\n    port: 1\n    tls: {cert_file: c, key_file: k}\n"),
-            "test.yaml:4:10: listeners[0].tls: only mqtts, wss and amqps listeners use tls, this one is mqtt");
+            "test.yaml:4:10: listeners[0].tls: only mqtts, wss, amqps and https listeners use tls, this one is mqtt");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: ws\n    port: 1\n    path: mqtt\n"),
             "test.yaml:4:11: listeners[0].path: expected a path starting with '/', got 'mqtt'");
 }

@@ -9,8 +9,14 @@ namespace {
 TEST(ShippedConfig, DefaultRunsAsTheBuiltInDefaultDoes) {
   const auto path = testing::source_dir() / "config" / "outpost.yaml";
   ASSERT_TRUE(std::filesystem::exists(path)) << path;
-  const Settings s = load_settings_file(path.string());
+  Settings s = load_settings_file(path.string());
   const Settings builtin = Settings::builtin_default();
+  // The file adds the operator's http listener on loopback to the built-in client listeners.
+  ASSERT_FALSE(s.listeners.empty());
+  EXPECT_EQ(s.listeners.back().protocol, ListenerProtocol::http);
+  EXPECT_EQ(s.listeners.back().address, "127.0.0.1");
+  EXPECT_EQ(s.listeners.back().port, 8080);
+  s.listeners.pop_back();
   ASSERT_EQ(s.listeners.size(), builtin.listeners.size());
   for (std::size_t i = 0; i < s.listeners.size(); ++i) {
     EXPECT_EQ(s.listeners[i].protocol, builtin.listeners[i].protocol);
@@ -25,6 +31,7 @@ TEST(ShippedConfig, DefaultRunsAsTheBuiltInDefaultDoes) {
   // The file writes out the defaults; it must not drift from the structs.
   const Settings d;
   EXPECT_EQ(s.threads, d.threads);
+  EXPECT_EQ(s.sys_interval, d.sys_interval);
   EXPECT_EQ(s.mqtt.max_packet_size, d.mqtt.max_packet_size);
   EXPECT_EQ(s.mqtt.max_inflight, d.mqtt.max_inflight);
   EXPECT_EQ(s.mqtt.max_queued_messages, d.mqtt.max_queued_messages);
