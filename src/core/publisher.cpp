@@ -56,7 +56,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
   }
   // 4. Routing.
   std::vector<QueuePtr>* congested = holds_ ? &pending().congested : nullptr;
-  out.routed = broker_.route(exchange, *routed, wakeups_, congested);
+  out.routed = broker_.route(exchange, *routed, wakeups_, congested, &client_);
   // 5. Counters.
   counters.add(Counter::published);
   if (out.routed.matched == 0) counters.add(Counter::dropped_no_subscribers);
