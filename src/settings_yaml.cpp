@@ -103,6 +103,7 @@ class Loader {
     if (auto* v = get(f, "plugins")) s.plugins = plugins(*v);
     if (auto* v = get(f, "plugin_dir")) s.plugin_dir = text(*v, true, "a directory");
     if (auto problem = find_problem(s)) fail(mark_of(problem->key), fmt::format("{}: {}", problem->key, problem->message));
+    for (const auto& [key, mark] : marks_) s.positions.emplace(key, position(mark));
     return s;
   }
 
@@ -421,7 +422,7 @@ class Loader {
   }
 
   void logging(const Field& section, LoggingSettings& l) {
-    const Fields f = entries(section, "logging", {"level", "file"});
+    const Fields f = entries(section, "logging", {"level", "file", "connections", "format"});
     if (auto* v = get(f, "level")) {
       l.level = choice<std::string>(*v, {{"trace", "trace"},
                                          {"debug", "debug"},
@@ -432,6 +433,8 @@ class Loader {
                                          {"off", "off"}});
     }
     if (auto* v = get(f, "file")) l.file = text(*v, true, "a file name");
+    if (auto* v = get(f, "connections")) l.connections = boolean(*v);
+    if (auto* v = get(f, "format")) l.format = choice<LogFormat>(*v, {{"text", LogFormat::text}, {"json", LogFormat::json}});
   }
 
   void auth(const Field& section, AuthSettings& a) {
