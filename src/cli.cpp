@@ -131,10 +131,20 @@ Settings resolve_settings(const CommandLine& cl) {
       listeners.push_back(std::move(l));
     }
     s.listeners = std::move(listeners);
+    s.from_command_line.emplace_back("listeners");
   }
-  if (cl.data_dir) s.persistence.dir = *cl.data_dir;
-  if (cl.threads) s.threads = *cl.threads;
-  if (cl.log_level) s.logging.level = *cl.log_level;
+  if (cl.data_dir) {
+    s.persistence.dir = *cl.data_dir;
+    s.from_command_line.emplace_back("persistence.dir");
+  }
+  if (cl.threads) {
+    s.threads = *cl.threads;
+    s.from_command_line.emplace_back("threads");
+  }
+  if (cl.log_level) {
+    s.logging.level = *cl.log_level;
+    s.from_command_line.emplace_back("logging.level");
+  }
   if (auto problem = find_problem(s)) {
     throw ConfigError(fmt::format("{}: {}", origin_of(problem->key, cl, s), problem->message));
   }

@@ -8,6 +8,7 @@
 #include "auth/realm.hpp"
 #include "auth/realm_access.hpp"
 #include "cli.hpp"
+#include "config_check.hpp"
 #include "core/broker.hpp"
 #include "core/restore_router.hpp"
 #include "core/shared_groups.hpp"
@@ -23,6 +24,7 @@
 #include "server/server.hpp"
 #include "service_notify.hpp"
 #include "settings.hpp"
+#include "settings_diff.hpp"
 #include "settings_yaml.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store.hpp"
@@ -259,10 +261,10 @@ proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broke
   switch (family_of(l.protocol)) {
     case Family::mqtt:
       return mqtt::make_session_factory(broker, settings.mqtt, limits_of(settings, l),
-                                        plugins.wrap(security.access_for(l)));
+                                        plugins.wrap(security.access_for(l)), nullptr, settings.logging.connections);
     case Family::amqp:
       return amqp::make_session_factory(vhost, settings.amqp, limits_of(settings, l),
-                                        plugins.wrap(security.access_for(l)));
+                                        plugins.wrap(security.access_for(l)), settings.logging.connections);
     case Family::http:
       return http::make_session_factory(std::move(http_api));
   }
@@ -378,34 +380,6 @@ void drop_privileges(const Settings& settings) {
   spdlog::info("running as user '{}' (uid {}, gid {})", name, uid, gid);
 }
 
-// Every problem of the password and ACL files the listeners use, as "FILE:LINE: what" (or
-// "FILE: why" when it cannot be read).
-std::vector<std::string> check_auth_files(const Settings& settings) {
-  std::vector<std::string> out;
-  std::set<std::string> passwords, acls;
-  for (const auto& l : settings.listeners) {
-    if (const auto& f = password_file_of(settings, l); !f.empty()) passwords.insert(f);
-    if (const auto& f = acl_file_of(settings, l); !f.empty()) acls.insert(f);
-  }
-  auth::FileProblems problems;
-  for (const auto& f : passwords) {
-    try {
-      auth::PasswordFile::load(f, problems);
-    } catch (const std::exception& e) {
-      out.emplace_back(e.what());
-    }
-  }
-  for (const auto& f : acls) {
-    try {
-      auth::AclRules::load(f, problems);
-    } catch (const std::exception& e) {
-      out.emplace_back(e.what());
-    }
-  }
-  for (const auto& p : problems) out.push_back(p.describe());
-  return out;
-}
-
 // The plugins of the configuration, their libraries found (plugin_dir) and opened.
 std::vector<plugin::Spec> plugin_specs(const Settings& settings) {
   std::vector<plugin::Spec> out;
@@ -464,8 +438,36 @@ std::string check_plugins(const Settings& settings) {
   return problem;
 }
 
+log::Format log_format(const Settings& settings) {
+  return settings.logging.format == LogFormat::json ? log::Format::json : log::Format::text;
+}
+
+// SIGHUP: what changed in the file, named setting by setting, and what of it was applied.
+// `running` follows what is applied, so each reload compares with what is in force.
+void report_reload(Settings& running, const Settings& fresh) {
+  const auto changes = diff_settings(running, fresh);
+  if (changes.empty()) spdlog::info("reload: no setting changed in {}", fresh.source);
+  for (const auto& c : changes) {
+    if (c.applied) {
+      spdlog::info("reload: {}", c.describe());
+    } else {
+      spdlog::warn("reload: {}: needs a restart, not applied", c.describe());
+    }
+  }
+  running.logging.level = fresh.logging.level;
+  for (auto& p : running.plugins) {
+    for (const auto& q : fresh.plugins) {
+      if (q.name == p.name && q.library == p.library && q.user == p.user) p.config = q.config;
+    }
+  }
+}
+
 int run(const Settings& settings) {
-  log::setup(settings.logging.level, settings.logging.file);
+  try {
+    log::setup(settings.logging.level, settings.logging.file, log_format(settings));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: logging.file: {}", position_of(settings, "logging.file"), e.what()));
+  }
   const rlim_t fd_limit = raise_fd_limit();
   const unsigned threads = settings.threads != 0 ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
 
@@ -526,7 +528,8 @@ int run(const Settings& settings) {
     boost::asio::post(server.executor(0), [&sys, &server] { sys->start(server.executor(0)); });
   }
 
-  server.run_until_signal([&settings, &server, &security, &plugins] {
+  Settings running = settings;  // what SIGHUP compares a reloaded file with
+  server.run_until_signal([&settings, &running, &server, &security, &plugins] {
     // SIGHUP: new TLS certificates and keys (renewed in place), the password and ACL files
     // (connected clients are checked again on their threads), then the config file.
     service::ReloadScope reloading;  // systemd: RELOADING=1 now, READY=1 when done
@@ -540,12 +543,14 @@ int run(const Settings& settings) {
     }
     try {
       Settings fresh = load_settings_file(settings.source);
+      keep_command_line(settings, fresh);
       std::map<std::string, std::shared_ptr<const ConfigTree>> sections;
       for (const auto& p : fresh.plugins) sections.emplace(p.name, std::make_shared<const ConfigTree>(p.config));
       plugins.reload(sections);
       if (log::set_level(fresh.logging.level)) {
         spdlog::info("SIGHUP: configuration reloaded from {}; log level {}", settings.source, fresh.logging.level);
       }
+      report_reload(running, fresh);
     } catch (const std::exception& e) {
       spdlog::error("SIGHUP: configuration not reloaded: {}", e.what());
       plugins.reload({});  // each plugin gets the section it runs with
@@ -583,9 +588,16 @@ int main(int argc, char** argv) {
   auto parsed = outpost::parse_and_resolve(argc, argv);
   if (auto* exit_now = std::get_if<outpost::ExitNow>(&parsed)) {
     if (exit_now->checked) {
-      // --check-config: the password and ACL files the configuration names must load too.
-      auto problems = check_auth_files(*exit_now->checked);
-      if (auto p = check_plugins(*exit_now->checked); !p.empty()) problems.push_back(std::move(p));
+      // --check-config: every file the configuration names must open and read, every plugin
+      // library must load, and each plugin must accept its section.
+      const auto& checked = *exit_now->checked;
+      auto problems = check_named_files(checked);
+      auto libraries = check_plugin_libraries(checked);
+      if (!libraries.empty()) {
+        problems.insert(problems.end(), libraries.begin(), libraries.end());
+      } else if (auto p = check_plugins(checked); !p.empty()) {
+        problems.push_back(std::move(p));
+      }
       if (!problems.empty()) {
         for (const auto& p : problems) std::cerr << "outpost: " << p << '\n';
         return 1;

@@ -196,6 +196,18 @@ const char* to_string(ListenerProtocol p) {
   return "?";
 }
 
+const char* to_string(LogFormat f) { return f == LogFormat::json ? "json" : "text"; }
+
+std::string position_of(const Settings& settings, std::string_view key) {
+  std::string k(key);
+  while (!k.empty()) {
+    if (auto it = settings.positions.find(k); it != settings.positions.end()) return it->second;
+    const auto cut = k.find_last_of(".[");
+    k = cut == std::string::npos ? std::string() : k.substr(0, cut);
+  }
+  return settings.source;
+}
+
 const char* to_string(SyncMode m) {
   switch (m) {
     case SyncMode::full: return "full";

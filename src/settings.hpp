@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -31,6 +33,7 @@ struct TlsSettings {
   std::string ciphersuites;         // TLS 1.3 suites; empty = OpenSSL default
   bool require_client_cert = false;
   bool use_identity_as_username = false;
+  bool operator==(const TlsSettings&) const = default;
 };
 
 // What one client may do: connection rate, publish rate, subscriptions, topic depth,
@@ -47,6 +50,7 @@ struct LimitSettings {
   std::uint32_t max_subscriptions_per_client = 0;  // MQTT filters / AMQP consumers; 0 = unlimited
   std::uint32_t max_topic_levels = 200;            // levels of a PUBLISH topic or SUBSCRIBE filter
   std::uint32_t max_client_id_length = 256;        // bytes of an MQTT client id
+  bool operator==(const LimitSettings&) const = default;
 };
 
 // A listener's `limits:`: what it sets replaces the top-level value.
@@ -58,6 +62,7 @@ struct LimitOverrides {
   std::optional<std::uint32_t> max_subscriptions_per_client;
   std::optional<std::uint32_t> max_topic_levels;
   std::optional<std::uint32_t> max_client_id_length;
+  bool operator==(const LimitOverrides&) const = default;
 };
 
 struct ListenerSettings {
@@ -80,6 +85,7 @@ struct ListenerSettings {
   // paths need a login when the listener has a password file, and are answered only on a
   // loopback address when it has none.
   std::vector<std::string> open_paths = {"/healthz", "/readyz"};
+  bool operator==(const ListenerSettings&) const = default;
 };
 
 struct MqttSettings {
@@ -117,9 +123,15 @@ struct PersistenceSettings {
   std::uint64_t max_bytes = 1ull << 30;
 };
 
+enum class LogFormat { text, json };
+
 struct LoggingSettings {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
   std::string file;            // empty = standard error
+  // Each client's connection and disconnection at info level (MQTT and AMQP).
+  bool connections = true;
+  // text: "TIME LEVEL MESSAGE"; json: one JSON object per line (time, level, message, ...).
+  LogFormat format = LogFormat::text;
 };
 
 // One ACL rule written in the configuration: the same meaning as a line of an acl_file.
@@ -129,6 +141,7 @@ struct AclEntrySettings {
   std::string user;                 // Scope::user
   std::string access = "readwrite"; // read, write, readwrite, deny
   std::string topic;                // a topic filter; %u and %c in patterns
+  bool operator==(const AclEntrySettings&) const = default;
 };
 
 // What a user may do with AMQP resources, as RabbitMQ's permissions: regular expressions
@@ -139,6 +152,7 @@ struct PermissionSettings {
   std::string configure = ".*";
   std::string write = ".*";
   std::string read = ".*";
+  bool operator==(const PermissionSettings&) const = default;
 };
 
 struct AuthSettings {
@@ -183,6 +197,12 @@ struct Settings {
   std::string plugin_dir;
   // How often the $SYS topics are published; 0 = never.
   std::chrono::seconds sys_interval{10};
+  // Where the file sets each setting: key as the file spells it ("listeners[0].tls.cert_file",
+  // "logging.file") -> "file:line:column". Empty for settings not from a file.
+  std::map<std::string, std::string, std::less<>> positions;
+  // The settings the command line set over the file ("listeners", "persistence.dir",
+  // "threads", "logging.level"): a reload of the file keeps them (keep_command_line).
+  std::vector<std::string> from_command_line;
 
   // The built-in default: MQTT on 127.0.0.1:1883 and AMQP on 127.0.0.1:5672 with anonymous
   // access (loopback only).
@@ -191,6 +211,11 @@ struct Settings {
 
 const char* to_string(ListenerProtocol p);
 const char* to_string(SyncMode m);
+const char* to_string(LogFormat f);
+
+// Where `key` (or the nearest enclosing setting the file spells out) is set:
+// "file:line:column", or the configuration's source when the file does not set it.
+std::string position_of(const Settings& settings, std::string_view key);
 
 // A configuration error; the message names the place (file:line:column) and what was expected.
 class ConfigError : public std::runtime_error {

@@ -105,6 +105,7 @@ class Loader {
     if (auto* v = get(f, "plugin_dir")) s.plugin_dir = text(*v, true, "a directory");
     if (auto* v = get(f, "sys_interval")) s.sys_interval = std::chrono::seconds(seconds(*v, 0, 86400));
     if (auto problem = find_problem(s)) fail(mark_of(problem->key), fmt::format("{}: {}", problem->key, problem->message));
+    for (const auto& [key, mark] : marks_) s.positions.emplace(key, position(mark));
     return s;
   }
 
@@ -445,7 +446,7 @@ class Loader {
   }
 
   void logging(const Field& section, LoggingSettings& l) {
-    const Fields f = entries(section, "logging", {"level", "file"});
+    const Fields f = entries(section, "logging", {"level", "file", "connections", "format"});
     if (auto* v = get(f, "level")) {
       l.level = choice<std::string>(*v, {{"trace", "trace"},
                                          {"debug", "debug"},
@@ -456,6 +457,8 @@ class Loader {
                                          {"off", "off"}});
     }
     if (auto* v = get(f, "file")) l.file = text(*v, true, "a file name");
+    if (auto* v = get(f, "connections")) l.connections = boolean(*v);
+    if (auto* v = get(f, "format")) l.format = choice<LogFormat>(*v, {{"text", LogFormat::text}, {"json", LogFormat::json}});
   }
 
   void auth(const Field& section, AuthSettings& a) {

@@ -44,8 +44,13 @@ void AmqpSession::Handle::on_space_available() {
 }
 
 std::string AmqpSession::describe() const {
-  return fmt::format("amqp client {}{}", link_.remote_address(),
+  return fmt::format("amqp client {}{}{}", connection_name_.empty() ? std::string() : fmt::format("'{}' ", connection_name_),
+                     link_.remote_address(),
                      client().user.empty() ? std::string() : fmt::format(" ({})", client().user.view()));
+}
+
+void AmqpSession::set_close_reason(std::string reason) {
+  if (close_reason_.empty()) close_reason_ = std::move(reason);
 }
 
 void AmqpSession::send_method(std::uint16_t channel, std::uint16_t class_id, std::uint16_t method_id,
@@ -244,6 +249,7 @@ bool AmqpSession::connection_error(std::uint16_t code, std::string text, const M
                                    std::uint16_t method_id) {
   if (phase_ == Phase::closing || phase_ == Phase::closed) return false;
   spdlog::warn("{}: connection closed: {} {}", describe(), code, text);
+  set_close_reason(fmt::format("connection error {} {}", code, text));
   if (m) {
     class_id = m->class_id();
     method_id = m->method_id();
@@ -271,10 +277,17 @@ void AmqpSession::end_all_channels() {
   channels_.clear();
 }
 
-void AmqpSession::on_closed(proto::CloseCause, std::string_view) {
+void AmqpSession::on_closed(proto::CloseCause cause, std::string_view detail) {
   if (closed_) return;
   closed_ = true;
   end_all_channels();
+  if (opened_once_ && ctx_->log_connections) {
+    std::string reason = !close_reason_.empty()                     ? close_reason_
+                         : cause == proto::CloseCause::peer_closed ? std::string("socket closed by the client")
+                         : detail.empty()                          ? std::string("socket closed")
+                                                                    : fmt::format("socket closed: {}", detail);
+    spdlog::info("{} disconnected: {}", describe(), reason);
+  }
   // Opened, or closing after it was (a close sent or received keeps the phase it had).
   if (const auto& observer = ctx_->access.observer; observer && opened_once_) observer->disconnected(client());
   ctx_->vhost.connection_closed(id_);
@@ -287,6 +300,7 @@ void AmqpSession::on_access_changed() {
   if (phase_ != Phase::opened || !ctx_->access.authenticator->revoked(client())) return;
   spdlog::info("{}: user '{}' is no longer valid after the reload; closing the connection", describe(),
                client().user.view());
+  set_close_reason("the user is no longer authorized");
   // As RabbitMQ does when a connected user is deleted.
   send_method(0, cls::connection, m::close,
               {connection_forced, "CONNECTION_FORCED - user is no longer authorized", 0, 0});
@@ -297,6 +311,7 @@ void AmqpSession::on_shutdown() {
   if (phase_ == Phase::opened) {
     send_method(0, cls::connection, m::close, {connection_forced, "CONNECTION_FORCED - broker shutdown", 0, 0});
   }
+  set_close_reason("broker shutdown");
   close_link("broker shutdown");
 }
 
@@ -355,6 +370,7 @@ void AmqpSession::on_deadline() {
     if (now >= last_received_ + 2 * hb) {
       // Two heartbeat intervals without a frame: the peer is gone (section 4.2.7).
       spdlog::info("{}: missed heartbeats (nothing received for {} s); closed", describe(), 2 * heartbeat_);
+      set_close_reason(fmt::format("heartbeat timeout (nothing received for {} s)", 2 * heartbeat_));
       close_link("missed heartbeats");
       return;
     }
@@ -369,8 +385,9 @@ void AmqpSession::on_deadline() {
 }
 
 proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, LimitSettings limits,
-                                          core::ListenerAccess access) {
-  auto ctx = std::make_shared<const SessionContext>(SessionContext{vhost, settings, limits, std::move(access)});
+                                          core::ListenerAccess access, bool log_connections) {
+  auto ctx = std::make_shared<const SessionContext>(
+      SessionContext{vhost, settings, limits, std::move(access), log_connections});
   return [ctx](proto::Link& link) { return std::make_unique<AmqpSession>(link, ctx); };
 }
 

@@ -36,6 +36,8 @@ struct SessionContext {
   const AmqpSettings& settings;
   LimitSettings limits;  // this listener's (limits_of)
   core::ListenerAccess access;
+  // "connected" and "disconnected" lines at info (logging.connections).
+  bool log_connections = true;
 };
 
 class AmqpSession;
@@ -184,6 +186,8 @@ class AmqpSession final : public proto::Session {
   core::ClientInfo& client() noexcept { return publisher_.client(); }
   const core::ClientInfo& client() const noexcept { return publisher_.client(); }
   std::string describe() const;
+  // The first reason given wins: what started the close, not how the socket ended.
+  void set_close_reason(std::string reason);
 
   proto::Link& link_;
   std::shared_ptr<const SessionContext> ctx_;
@@ -209,6 +213,9 @@ class AmqpSession final : public proto::Session {
   std::vector<std::uint8_t> out_;  // frames encoded while handling one read
   bool closed_ = false;
   bool opened_once_ = false;  // connection.open-ok was sent: the observer was told
+  std::string connection_name_;  // the client's connection_name property, if any
+  std::string vhost_;            // as the client opened it
+  std::string close_reason_;     // why the connection ends, for the "disconnected" line
   bool in_deliver_ = false;
   bool rate_paused_ = false;  // reading paused by the publish rate limit
   std::unique_ptr<proto::PublishThrottle> throttle_;  // with a publish rate limit, at the first message
@@ -216,6 +223,6 @@ class AmqpSession final : public proto::Session {
 
 // The factory a listener uses for AMQP connections.
 proto::SessionFactory make_session_factory(Vhost& vhost, const AmqpSettings& settings, LimitSettings limits,
-                                          core::ListenerAccess access);
+                                          core::ListenerAccess access, bool log_connections = true);
 
 }  // namespace outpost::amqp

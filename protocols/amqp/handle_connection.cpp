@@ -38,6 +38,7 @@ bool AmqpSession::handle_connection_method(const Method& m) {
       return handle_open(m);
     case m::close:
       // The client closes (section 2.2.4): close-ok, then the socket.
+      set_close_reason(fmt::format("closed by the client ({} {})", m.num(0), m.str(1)));
       send_method(0, cls::connection, m::close_ok, {});
       end_all_channels();
       close_link("closed by the client");
@@ -57,6 +58,7 @@ bool AmqpSession::handle_connection_method(const Method& m) {
 
 bool AmqpSession::handle_start_ok(const Method& m) {
   const auto& client = m.table(0);
+  if (const auto* name = find_field(client, "connection_name"); name && name->type == 'S') connection_name_ = name->s;
   if (const auto* caps = find_field(client, "capabilities"); caps && caps->type == 'F') {
     if (const auto* v = find_field(caps->table, "consumer_cancel_notify")) client_cancel_notify_ = v->i != 0;
     if (const auto* v = find_field(caps->table, "connection.blocked")) client_blocked_notify_ = v->i != 0;
@@ -154,7 +156,17 @@ bool AmqpSession::handle_open(const Method& m) {
   send_method(0, cls::connection, m::open_ok, {""});
   phase_ = Phase::opened;
   opened_once_ = true;
+  vhost_ = m.str(0);
   if (const auto& observer = ctx_->access.observer) observer->connected(client());
+  if (ctx_->log_connections) {
+    spdlog::info("{} connected over {}: AMQP 0-9-1, vhost '{}', {}, heartbeat {}s, channel_max {}, frame_max {}",
+                 describe(), link_.transport_name(), vhost_,
+                 !client().certificate_identity().empty() && client().user.view() == client().certificate_identity()
+                     ? fmt::format("user '{}' (client certificate)", client().user.view())
+                 : client().user.empty() ? std::string("anonymous")
+                                         : fmt::format("user '{}'", client().user.view()),
+                 heartbeat_, channel_max_, frame_max_);
+  }
   spdlog::debug("{}: connection open (frame_max {}, channel_max {}, heartbeat {} s)", describe(), frame_max_,
                 channel_max_, heartbeat_);
   next_heartbeat_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(heartbeat_ * 500);

@@ -261,11 +261,14 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
   if (pending_will_) pending_will_->init.origin = state_->origin();
   phase_ = Phase::connected;
   send_connack(session_present, ReasonCode::success);
-  spdlog::info("{} connected over {}: {}, {}, keepalive {}s{}{}", describe(), link_.transport_name(),
-               version_name(version_), clean_start_ ? "clean session" : "persistent session", keepalive_,
-               session_present ? ", session resumed" : "",
-               link_.peer_identity().empty() ? std::string()
-                                             : fmt::format(", user '{}' (client certificate)", link_.peer_identity()));
+  if (ctx_->log_connections) {
+    spdlog::info("{} connected over {}: {}, {}, keepalive {}s{}{}", describe(), link_.transport_name(),
+                 version_name(version_), clean_start_ ? "clean session" : "persistent session", keepalive_,
+                 session_present ? ", session resumed" : "",
+                 !link_.peer_identity().empty() ? fmt::format(", user '{}' (client certificate)", link_.peer_identity())
+                 : client().user.empty()        ? std::string()
+                                                : fmt::format(", user '{}'", client().user.view()));
+  }
   if (const auto& observer = ctx_->access.observer) observer->connected(client());
   if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), publisher_.wakeups());
   if (state_->has_shared()) {

@@ -110,8 +110,8 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
       close("store full");
       return false;
   }
+  // A delivery a full queue refused is counted and logged by the core, naming the queue.
   const auto& result = outcome.routed;
-  after_route(result, *message);
 
   if (p.qos == 0) return true;
   ReasonCode reason = ReasonCode::success;
@@ -166,31 +166,6 @@ std::optional<std::string_view> MqttSession::resolve_topic_alias(std::uint16_t a
     return std::nullopt;
   }
   return std::string_view(slot);
-}
-
-void MqttSession::after_route(const core::PublishResult& result, const core::Message& message) {
-  if (result.dropped == 0) return;
-  // Never silent: every refused delivery is counted by the broker and logged here,
-  // at most a few lines per second per publisher.
-  const auto now = std::chrono::steady_clock::now();
-  auto& x = extras();
-  if (now - x.drop_log_window >= std::chrono::seconds(1)) {
-    if (x.drops_unlogged > 0) {
-      spdlog::warn("{}: {} more deliveries dropped because subscriber queues were full", describe(), x.drops_unlogged);
-    }
-    x.drop_log_window = now;
-    x.drop_logs_in_window = 0;
-    x.drops_unlogged = 0;
-  }
-  if (x.drop_logs_in_window < 3) {
-    ++x.drop_logs_in_window;
-    spdlog::warn("{}: message on '{}' (QoS {}) dropped for {} of {} subscribers: their queues are full "
-                 "(mqtt.max_queued_messages {}, mqtt.max_queued_bytes {})",
-                 describe(), message.topic(), message.qos(), result.dropped, result.matched,
-                 ctx_->settings.max_queued_messages, ctx_->settings.max_queued_bytes);
-  } else {
-    x.drops_unlogged += result.dropped;
-  }
 }
 
 bool MqttSession::throttle_publish(std::size_t bytes) {

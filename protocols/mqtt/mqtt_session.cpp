@@ -218,7 +218,7 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
     std::string reason = extras_ && !extras_->close_reason.empty() ? extras_->close_reason
                          : cause == proto::CloseCause::peer_closed ? "connection closed by the client"
                                                                     : std::string(detail);
-    spdlog::info("{} disconnected: {}", describe(), reason);
+    if (ctx_->log_connections) spdlog::info("{} disconnected: {}", describe(), reason);
     end_session();
     if (const auto& observer = ctx_->access.observer) observer->disconnected(client());
   }
@@ -263,9 +263,10 @@ void MqttSession::flush_publisher() {
 }
 
 proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, LimitSettings limits,
-                                          core::ListenerAccess access, std::shared_ptr<const EnhancedAuth> enhanced_auth) {
+                                          core::ListenerAccess access, std::shared_ptr<const EnhancedAuth> enhanced_auth,
+                                          bool log_connections) {
   auto ctx = std::make_shared<const SessionContext>(
-      SessionContext{broker, settings, limits, std::move(access), std::move(enhanced_auth)});
+      SessionContext{broker, settings, limits, std::move(access), std::move(enhanced_auth), log_connections});
   return [ctx](proto::Link& link) -> std::unique_ptr<proto::Session> { return std::make_unique<MqttSession>(link, *ctx); };
 }
 

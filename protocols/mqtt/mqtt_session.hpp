@@ -42,6 +42,8 @@ struct SessionContext {
   core::ListenerAccess access;
   // Enhanced authentication methods (plugins); null: none, so 0x8C for any method.
   std::shared_ptr<const EnhancedAuth> enhanced_auth;
+  // "connected" and "disconnected" lines at info (logging.connections).
+  bool log_connections = true;
 };
 
 class MqttSession final : public proto::Session {
@@ -121,7 +123,6 @@ class MqttSession final : public proto::Session {
   // The topic a PUBLISH with a topic alias names, or nullopt after failing the
   // connection (alias out of range, or used before it was set) [MQTT-3.3.2-7..12].
   std::optional<std::string_view> resolve_topic_alias(std::uint16_t alias, std::string_view topic);
-  void after_route(const core::PublishResult& result, const core::Message& message);
   // After a PUBLISH of `bytes` (the whole packet): true when the client went above
   // limits.max_publish_rate / max_publish_bytes_rate and reading paused (or, MQTT 5 and
   // above it for publish_rate_disconnect_after, the connection is closing).
@@ -219,9 +220,6 @@ class MqttSession final : public proto::Session {
 struct MqttSession::Extras {
   std::string close_reason;
   std::uint32_t puback_waiting = 0;       // QoS 1 acknowledgements the publisher holds for a commit
-  unsigned drop_logs_in_window = 0;
-  std::uint64_t drops_unlogged = 0;
-  std::chrono::steady_clock::time_point drop_log_window{};
   std::chrono::steady_clock::time_point store_full_logged{};
   std::unique_ptr<TopicAliases> aliases;  // allocated at first use
   std::unique_ptr<AuthState> auth;
@@ -241,6 +239,7 @@ inline MqttSession::AuthState* MqttSession::auth() const noexcept { return extra
 // The factory a listener uses for MQTT connections.
 proto::SessionFactory make_session_factory(core::Broker& broker, const MqttSettings& settings, LimitSettings limits,
                                           core::ListenerAccess access,
-                                          std::shared_ptr<const EnhancedAuth> enhanced_auth = nullptr);
+                                          std::shared_ptr<const EnhancedAuth> enhanced_auth = nullptr,
+                                          bool log_connections = true);
 
 }  // namespace outpost::mqtt

@@ -60,8 +60,13 @@ bool Realm::load(bool initial) {
     acl_sets_.push_back(acl);
     acl_.store(acl.get(), std::memory_order_release);
   }
-  spdlog::info("{}{}: {} user(s) with a password, {} ACL rule(s)", initial ? "" : "SIGHUP: reloaded ", describe(),
-               passwords ? passwords->size() : 0, acl ? acl->rule_count() : 0);
+  if (initial) {
+    spdlog::info("{}: {} user(s) with a password, {} ACL rule(s)", describe(), passwords ? passwords->size() : 0,
+                 acl ? acl->rule_count() : 0);
+  } else {
+    spdlog::info("reload: {} re-read ({} user(s) with a password, {} ACL rule(s))", describe(),
+                 passwords ? passwords->size() : 0, acl ? acl->rule_count() : 0);
+  }
   return true;
 }
 

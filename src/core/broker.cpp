@@ -3,9 +3,14 @@
 #include "core/persist.hpp"
 #include "core/publisher.hpp"
 
+#include "log.hpp"
+
 #include <boost/container/small_vector.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace outpost::core {
 
@@ -23,8 +28,9 @@ struct Match {
 // all under the exchange's read lock.
 class PublishSink final : public RouteSink {
  public:
-  PublishSink(const MessagePtr& message, WakeupBatch& wakeups, std::vector<QueuePtr>* congested)
-      : message_(message), wakeups_(wakeups), congested_(congested) {}
+  PublishSink(const MessagePtr& message, WakeupBatch& wakeups, std::vector<QueuePtr>* congested,
+              const ClientInfo* publisher)
+      : message_(message), wakeups_(wakeups), congested_(congested), publisher_(publisher) {}
 
   void on_match(const Binding& b) override {
     // [MQTT-3.8.3-3] no local: not back to the session that published it.
@@ -88,15 +94,44 @@ class PublishSink final : public RouteSink {
         break;
       case PushOutcome::dropped_full:
         ++result.dropped;
+        warn_full(*m.binding->queue);
         break;
       case PushOutcome::dropped_no_consumer:
         break;
     }
   }
 
+  // Never silent, never a flood: one line a second per full queue, for the whole broker,
+  // whoever publishes; the next line says how many refusals it did not describe.
+  void warn_full(Queue& q) {
+    std::uint64_t suppressed = 0;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    if (!q.full_warnings().allow(now.count(), suppressed)) return;
+    const auto st = q.stats();
+    const auto& limits = q.limits();
+    spdlog::warn("delivery refused: subscriber queue '{}' is full ({} messages, {}; limits {} messages, {}): message "
+                 "on '{}' (QoS {}, {}) from {}{}",
+                 q.name(), st.messages, log::readable_bytes(st.bytes), limits.max_messages,
+                 log::readable_bytes(limits.max_bytes), message_->topic(), message_->qos(),
+                 log::readable_bytes(message_->payload().size()), describe_publisher(),
+                 suppressed ? fmt::format("; {} more refused deliveries to this queue not logged", suppressed)
+                            : std::string());
+  }
+
+  std::string describe_publisher() const {
+    if (publisher_ == nullptr || publisher_->protocol == Protocol::broker) return "the broker";
+    std::string out = fmt::format("{} client", to_string(publisher_->protocol));
+    if (!publisher_->client_id.empty()) out += fmt::format(" '{}'", publisher_->client_id.view());
+    if (!publisher_->remote_address().empty()) out += fmt::format(" {}", publisher_->remote_address());
+    if (!publisher_->user.empty()) out += fmt::format(" (user '{}')", publisher_->user.view());
+    return out;
+  }
+
   const MessagePtr& message_;
   WakeupBatch& wakeups_;
   std::vector<QueuePtr>* congested_;
+  const ClientInfo* publisher_;
   boost::container::small_vector<Match, 8> matches_;
   std::uint32_t stored_ = 0;  // entries written ahead of the pushes
 
@@ -144,10 +179,10 @@ QueuePtr Broker::make_queue(std::string name, const QueueLimits& limits) {
 }
 
 PublishResult Broker::route(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
-                            std::vector<QueuePtr>* congested) {
+                            std::vector<QueuePtr>* congested, const ClientInfo* publisher) {
   const bool retained = &exchange == mqtt_exchange_.get() && message->retain();
   if (retained) retained_.update(message);
-  PublishSink sink(message, wakeups, congested);
+  PublishSink sink(message, wakeups, congested, publisher);
   exchange.route(message->topic(), sink);
   sink.result.stored += sink.stored_ahead();
   sink.result.needs_commit = sink.result.stored > 0 || (retained && store_.persistent());

@@ -79,8 +79,10 @@ class Broker {
   // caller flushes after its batch). Queues that passed their flow-control mark are
   // appended to `congested` (if given) so the publisher can pause. On the MQTT exchange,
   // a retained message also updates the retained store.
+  // A queue that refuses the message because it is full is logged (rate limited per
+  // queue, Queue::full_warnings) naming it and `publisher` (null: not known).
   PublishResult route(const Exchange& exchange, const MessagePtr& message, WakeupBatch& wakeups,
-                      std::vector<QueuePtr>* congested);
+                      std::vector<QueuePtr>* congested, const ClientInfo* publisher = nullptr);
 
   // Housekeeping, about once a second: ends detached sessions whose expiry passed and
   // publishes the delayed wills that came due. Returns how many sessions ended.

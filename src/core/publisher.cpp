@@ -63,7 +63,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
   }
   // 4. Routing.
   std::vector<QueuePtr>* congested = holds_ ? &pending().congested : nullptr;
-  out.routed = broker_.route(exchange, *routed, wakeups_, congested);
+  out.routed = broker_.route(exchange, *routed, wakeups_, congested, &client_);
   // 5. Counters.
   counters.add(client_.protocol, Counter::published);
   if (out.routed.matched == 0) counters.add(client_.protocol, Counter::dropped_no_subscribers);

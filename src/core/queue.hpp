@@ -17,6 +17,7 @@
 // without the caller knowing.
 #pragma once
 
+#include "core/log_limiter.hpp"
 #include "core/message.hpp"
 #include "store/store.hpp"
 
@@ -210,6 +211,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   QueueStats stats() const;
   const QueueLimits& limits() const noexcept { return limits_; }
+  // Any thread: the "queue full" warnings of this queue, one a second for the whole broker.
+  LogLimiter& full_warnings() noexcept { return full_warnings_; }
   void set_limits(const QueueLimits& limits);
 
  private:
@@ -224,6 +227,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   const std::uint64_t id_;
   const std::string name_;
   QueueLimits limits_;
+  LogLimiter full_warnings_;
 
   mutable std::mutex mutex_;
   RingBuffer<Delivery> items_;

@@ -107,7 +107,7 @@ class BoundedQueue(BrokerTestCase):
         for i in range(8):
             pub.publish("bq/t", str(i).encode(), qos=1)
         pub.disconnect()
-        self.assertTrue(self.broker.wait_for_log("dropped for 1 of 1 subscribers"))
+        self.assertTrue(self.broker.wait_for_log("subscriber queue 'mqtt/bq' is full"))
         s = PahoClient(self.port, client_id="bq", clean_session=False).connect()
         msgs = s.wait_messages(5)
         time.sleep(0.3)

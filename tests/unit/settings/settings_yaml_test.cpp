@@ -228,7 +228,7 @@ TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
             "max_message_size)");
   EXPECT_EQ(yaml_error("persistence:\n  path: /x\n"),
             "test.yaml:2:3: unknown key 'path' in persistence (allowed: enabled, dir, sync, max_bytes)");
-  EXPECT_EQ(yaml_error("logging:\n  lvl: info\n"), "test.yaml:2:3: unknown key 'lvl' in logging (allowed: level, file)");
+  EXPECT_EQ(yaml_error("logging:\n  lvl: info\n"), "test.yaml:2:3: unknown key 'lvl' in logging (allowed: level, file, connections, format)");
 }
 
 TEST(SettingsYaml, DuplicateAndOddKeys) {
