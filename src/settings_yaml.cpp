@@ -86,7 +86,7 @@ class Loader {
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       fail(top, fmt::format("expected a mapping of keys ({}), got {}", kTopKeys, describe(root)));
     }
-    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "limits", "user", "plugins", "plugin_dir"});
+    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "tracing", "auth", "limits", "user", "plugins", "plugin_dir"});
     if (auto* v = get(f, "threads")) s.threads = static_cast<unsigned>(integer(*v, 0, 1024));
     if (auto* v = get(f, "listeners")) {
       s.listeners = listeners(*v);
@@ -97,6 +97,7 @@ class Loader {
     if (auto* v = get(f, "amqp")) amqp(*v, s.amqp);
     if (auto* v = get(f, "persistence")) persistence(*v, s.persistence);
     if (auto* v = get(f, "logging")) logging(*v, s.logging);
+    if (auto* v = get(f, "tracing")) tracing(*v, s.tracing);
     if (auto* v = get(f, "auth")) auth(*v, s.auth);
     if (auto* v = get(f, "limits")) s.limits = with_overrides(s.limits, limit_overrides(*v));
     if (auto* v = get(f, "user")) s.user = text(*v, true, "a user name");
@@ -107,7 +108,7 @@ class Loader {
   }
 
  private:
-  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, auth, limits, user, plugins, plugin_dir";
+  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, tracing, auth, limits, user, plugins, plugin_dir";
 
   std::string_view line_text(int line) const {
     std::size_t start = 0;
@@ -432,6 +433,11 @@ class Loader {
                                          {"off", "off"}});
     }
     if (auto* v = get(f, "file")) l.file = text(*v, true, "a file name");
+  }
+
+  void tracing(const Field& section, TracingSettings& t) {
+    const Fields f = entries(section, "tracing", {"inject"});
+    if (auto* v = get(f, "inject")) t.inject = boolean(*v);
   }
 
   void auth(const Field& section, AuthSettings& a) {

@@ -1,5 +1,6 @@
 // Delivery to the client: pull from the session's queue within the in-flight window and
 // the connection's write budget, assign packet ids, encode, send.
+#include "core/trace_context.hpp"
 #include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
@@ -44,12 +45,19 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
       if (d.message->expiry_unix_ms() != 0) {
         if (now == 0) now = core::now_unix_ms();
         if (d.message->expired(now)) {
+          if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("{}: message on '{}' expired before delivery; dropped{}", describe(), d.message->topic(),
+                          core::trace_note(*d.message));
+          }
           queue.entry_done(d);
           continue;
         }
       }
       if (access != nullptr && !access->may_consume(client(), {}, d.message->topic())) {
-        spdlog::debug("{}: message on '{}' not delivered: not authorized to read it", describe(), d.message->topic());
+        if (spdlog::should_log(spdlog::level::debug)) {
+          spdlog::debug("{}: message on '{}' not delivered: not authorized to read it{}", describe(),
+                        d.message->topic(), core::trace_note(*d.message));
+        }
         queue.entry_done(d);
         continue;
       }
