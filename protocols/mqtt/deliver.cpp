@@ -102,7 +102,11 @@ bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id,
     encode_publish_header(out, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
   } else {
     thread_local Properties props;
+    // The views' vector keeps its capacity from one delivery to the next.
+    auto views = std::move(props.user_property_views);
+    views.clear();
     props = Properties{};
+    props.user_property_views = std::move(views);
     const bool any = delivery_properties(d, core::now_unix_ms(), props);
     // Topic alias towards the client: a topic gets an alias the first time it is sent
     // while the client's maximum allows, and later sends carry only the alias.
