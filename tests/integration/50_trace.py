@@ -224,6 +224,41 @@ class Injection(Mixin, harness.BrokerTestCase):
         self.assertEqual([len([k for k, _ in m.properties.UserProperty if k == "traceparent"]) for m in msgs], [1, 1])
 
 
+class DeadLettersAreLoggedWithTheTraceId(Mixin, harness.BrokerTestCase):
+    """At debug: an expired AMQP message dead-lettered, and one dropped without a
+    dead-letter exchange, name the trace."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.aport = harness.free_port()
+        cls.config = two_listener_config(cls.aport, "logging: {level: debug}\n")
+        super().setUpClass()
+
+    def test_expired_and_dead_lettered(self):
+        ch = self.amqp()
+        ch.exchange_declare("dlx", "fanout")
+        dead = ch.queue_declare("", exclusive=True).method.queue
+        ch.queue_bind(dead, "dlx")
+        ch.queue_declare("short-lived", arguments={"x-message-ttl": 50, "x-dead-letter-exchange": "dlx"})
+        ch.queue_declare("no-dlx", arguments={"x-message-ttl": 50})
+        self.addCleanup(lambda: ch.is_open and (ch.queue_delete("short-lived"), ch.queue_delete("no-dlx")))
+        trace_a = "2af7651916cd43dd8448eb211c80319e"
+        trace_b = "3af7651916cd43dd8448eb211c80319f"
+        ch.basic_publish("", "short-lived", b"late", pika.BasicProperties(
+            headers={"traceparent": f"00-{trace_a}-b7ad6b7169203331-01"}))
+        ch.basic_publish("", "no-dlx", b"late", pika.BasicProperties(
+            headers={"traceparent": f"00-{trace_b}-b7ad6b7169203331-01"}))
+        _, props, body = get(ch, dead, timeout=10)
+        self.assertEqual(body, b"late")
+        self.assertEqual(text(props.headers["traceparent"]), f"00-{trace_a}-b7ad6b7169203331-01")
+        self.assertTrue(self.broker.wait_for_log(
+            f"message on queue 'short-lived' dead-lettered (expired) to exchange 'dlx' trace={trace_a}"),
+            self.broker.log_text()[-3000:])
+        self.assertTrue(self.broker.wait_for_log(
+            f"message on queue 'no-dlx' dropped (expired; no dead-letter exchange) trace={trace_b}", timeout=10),
+            self.broker.log_text()[-3000:])
+
+
 TOPICS = [
     {"pattern": "sensors/#", "direction": "out", "qos": 1, "local_prefix": "", "remote_prefix": "edge/"},
     {"pattern": "cmd/#", "direction": "in", "qos": 1, "local_prefix": "", "remote_prefix": "edge/"},
