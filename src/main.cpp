@@ -474,6 +474,7 @@ int run(const Settings& settings) {
   auto store_ptr = open_store(settings.persistence);
   store::Store& store = *store_ptr;
   core::Broker broker(store);
+  broker.set_trace_inject(settings.tracing.inject);
   amqp::Vhost vhost(broker, settings.amqp);
   plugin::Host plugins(broker);
   plugins.load(plugin_specs(settings));

@@ -134,6 +134,13 @@ struct LoggingSettings {
   LogFormat format = LogFormat::text;
 };
 
+// W3C trace context (core/trace_context.hpp): the traceparent user property / AMQP header
+// is always carried as it is; with `inject` the broker gives every message without one a
+// fresh one as it enters.
+struct TracingSettings {
+  bool inject = false;
+};
+
 // One ACL rule written in the configuration: the same meaning as a line of an acl_file.
 struct AclEntrySettings {
   enum class Scope { anonymous, user, pattern };
@@ -186,6 +193,7 @@ struct Settings {
   AmqpSettings amqp;
   PersistenceSettings persistence;
   LoggingSettings logging;
+  TracingSettings tracing;
   AuthSettings auth;
   LimitSettings limits;
   // Started as root, the broker runs as this user once its listeners and files are open

@@ -86,8 +86,8 @@ class Loader {
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       fail(top, fmt::format("expected a mapping of keys ({}), got {}", kTopKeys, describe(root)));
     }
-    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "auth", "limits", "user", "plugins", "plugin_dir",
-                                       "sys_interval"});
+    const Fields f = entries(top, "", {"threads", "listeners", "mqtt", "amqp", "persistence", "logging", "tracing", "auth", "limits", "user", "plugins",
+                                       "plugin_dir", "sys_interval"});
     if (auto* v = get(f, "threads")) s.threads = static_cast<unsigned>(integer(*v, 0, 1024));
     if (auto* v = get(f, "listeners")) {
       s.listeners = listeners(*v);
@@ -98,6 +98,7 @@ class Loader {
     if (auto* v = get(f, "amqp")) amqp(*v, s.amqp);
     if (auto* v = get(f, "persistence")) persistence(*v, s.persistence);
     if (auto* v = get(f, "logging")) logging(*v, s.logging);
+    if (auto* v = get(f, "tracing")) tracing(*v, s.tracing);
     if (auto* v = get(f, "auth")) auth(*v, s.auth);
     if (auto* v = get(f, "limits")) s.limits = with_overrides(s.limits, limit_overrides(*v));
     if (auto* v = get(f, "user")) s.user = text(*v, true, "a user name");
@@ -110,7 +111,7 @@ class Loader {
   }
 
  private:
-  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, auth, limits, user, plugins, plugin_dir";
+  static constexpr const char* kTopKeys = "threads, listeners, mqtt, amqp, persistence, logging, tracing, auth, limits, user, plugins, plugin_dir";
 
   std::string_view line_text(int line) const {
     std::size_t start = 0;
@@ -459,6 +460,11 @@ class Loader {
     if (auto* v = get(f, "file")) l.file = text(*v, true, "a file name");
     if (auto* v = get(f, "connections")) l.connections = boolean(*v);
     if (auto* v = get(f, "format")) l.format = choice<LogFormat>(*v, {{"text", LogFormat::text}, {"json", LogFormat::json}});
+  }
+
+  void tracing(const Field& section, TracingSettings& t) {
+    const Fields f = entries(section, "tracing", {"inject"});
+    if (auto* v = get(f, "inject")) t.inject = boolean(*v);
   }
 
   void auth(const Field& section, AuthSettings& a) {

@@ -236,8 +236,9 @@ bool AmqpSession::fail(std::uint16_t channel, const Error& e, const Method* m) {
   return channel_fail(*ch, e.code, e.text, m);
 }
 
-bool AmqpSession::channel_fail(Channel& ch, std::uint16_t code, std::string text, const Method* m) {
-  spdlog::info("{}: channel {} closed: {} {}", describe(), ch.id, code, text);
+bool AmqpSession::channel_fail(Channel& ch, std::uint16_t code, std::string text, const Method* m,
+                               core::TraceNote trace) {
+  spdlog::info("{}: channel {} closed: {} {}{}", describe(), ch.id, code, text, trace);
   send_method(ch.id, cls::channel, m::ch_close,
               {code, text, m ? m->class_id() : std::uint16_t{0}, m ? m->method_id() : std::uint16_t{0}});
   close_channel_state(ch);

@@ -17,6 +17,7 @@
 #include "core/access.hpp"
 #include "core/broker.hpp"
 #include "core/publisher.hpp"
+#include "core/trace_context.hpp"
 #include "settings.hpp"
 
 #include <chrono>
@@ -173,7 +174,8 @@ class AmqpSession final : public proto::Session {
   // Errors: a channel error closes the channel, a connection error the connection
   // (AMQP 0-9-1 section 1.2 / the reply codes).
   bool fail(std::uint16_t channel, const Error& e, const Method* m);
-  bool channel_fail(Channel& ch, std::uint16_t code, std::string text, const Method* m);
+  // `trace`: the trace id of the message refused, for the log line (not sent to the client).
+  bool channel_fail(Channel& ch, std::uint16_t code, std::string text, const Method* m, core::TraceNote trace = {});
   bool connection_error(std::uint16_t code, std::string text, const Method* m = nullptr,
                         std::uint16_t class_id = 0, std::uint16_t method_id = 0);
   void close_channel_state(Channel& ch);

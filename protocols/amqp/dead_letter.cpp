@@ -5,6 +5,7 @@
 #include "amqp/vhost_tables.hpp"
 #include "core/persist.hpp"
 #include "core/topic.hpp"
+#include "core/trace_context.hpp"
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -17,14 +18,24 @@ namespace outpost::amqp {
 using namespace detail;
 
 void Vhost::dead_letter(const AmqpQueue& q, const core::Delivery& d, std::string_view reason, core::Publisher& via) {
-  if (!q.args.dead_letter_exchange) return;
-  const auto target = resolve(*q.args.dead_letter_exchange);
-  if (!target.found) {
-    spdlog::warn("amqp: dead-letter exchange '{}' of queue '{}' does not exist; message dropped",
-                 *q.args.dead_letter_exchange, q.name);
+  const core::Message& m = *d.message;
+  if (!q.args.dead_letter_exchange) {
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("amqp: message on queue '{}' dropped ({}; no dead-letter exchange){}", q.name, reason,
+                    core::trace_note(m));
+    }
     return;
   }
-  const core::Message& m = *d.message;
+  const auto target = resolve(*q.args.dead_letter_exchange);
+  if (!target.found) {
+    spdlog::warn("amqp: dead-letter exchange '{}' of queue '{}' does not exist; message dropped{}",
+                 *q.args.dead_letter_exchange, q.name, core::trace_note(m));
+    return;
+  }
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("amqp: message on queue '{}' dead-lettered ({}) to exchange '{}'{}", q.name, reason,
+                  *q.args.dead_letter_exchange, core::trace_note(m));
+  }
   const core::MessageProperties* old = m.properties();
   auto props = std::make_shared<core::MessageProperties>(old ? *old : core::MessageProperties{});
   FieldTable headers;

@@ -3,6 +3,7 @@
 #include "amqp/amqp_session.hpp"
 
 #include "core/topic.hpp"
+#include "core/trace_context.hpp"
 #include "amqp/properties.hpp"
 
 #include <fmt/format.h>
@@ -74,7 +75,7 @@ bool AmqpSession::finish_publish(Channel& ch) {
                         fmt::format("ACCESS_REFUSED - access to routing key '{}' of exchange '{}' refused for user '{}'",
                                     p->routing_key, p->exchange.empty() ? "amq.default" : p->exchange,
                                     client().user.view()),
-                        &as_method);
+                        &as_method, core::trace_note(outcome.routed_message(message)));
   }
   if (outcome.refused == core::Refusal::store_full) {
     spdlog::warn("{}: persistent message to '{}' refused: the store is full (persistence.max_bytes)", describe(),

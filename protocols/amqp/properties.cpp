@@ -84,15 +84,33 @@ BasicProperties to_amqp_properties(const core::Message& m, std::int64_t now_ms,
     if (!(p->amqp_headers.size() == 1 && p->amqp_headers[0] == '\0')) {
       headers_raw = {reinterpret_cast<const std::uint8_t*>(p->amqp_headers.data()), p->amqp_headers.size()};
     }
-  } else if (!p->user_properties.empty()) {
-    b.flags |= prop::headers;
-    for (const auto& up : p->user_properties) b.headers.push_back(FieldEntry{up.key, FieldValue::string(up.value)});
   }
   // Short strings hold 255 bytes: longer MQTT correlation data and response topics travel
   // in headers instead of being cut.
   const bool long_correlation = p->correlation_data.size() > 255;
   const bool long_reply_to = p->response_topic.size() > 255;
-  if ((long_correlation || long_reply_to) && headers_raw.empty()) {
+  if (p->amqp_headers.empty() && !p->user_properties.empty()) {
+    // MQTT user properties (a traceparent, say) are written as long strings straight into
+    // a table body kept per thread: no string is copied per delivery.
+    b.flags |= prop::headers;
+    thread_local std::vector<std::uint8_t> table;
+    table.clear();
+    Writer w(table);
+    for (const auto& up : p->user_properties) {
+      w.shortstr(up.key);
+      w.u8('S');
+      w.longstr(up.value);
+    }
+    if (long_correlation) {
+      w.shortstr("x-correlation-id");
+      write_value(w, FieldValue::string(p->correlation_data, 'x'));
+    }
+    if (long_reply_to) {
+      w.shortstr("x-reply-to");
+      write_value(w, FieldValue::string(core::topic_to_amqp_key(p->response_topic)));
+    }
+    headers_raw = table;
+  } else if ((long_correlation || long_reply_to) && headers_raw.empty()) {
     b.flags |= prop::headers;
     if (long_correlation) b.headers.push_back(FieldEntry{"x-correlation-id", FieldValue::string(p->correlation_data, 'x')});
     if (long_reply_to) b.headers.push_back(FieldEntry{"x-reply-to", FieldValue::string(core::topic_to_amqp_key(p->response_topic))});

@@ -28,7 +28,9 @@ bool to_core_properties(const ContentHeader& header, std::string exchange, bool 
                         core::MessageProperties& out, std::int64_t& expiry_unix_ms);
 
 // The AMQP properties a consumer sees for `message`. `headers_raw` is set when the
-// headers were kept encoded (it then points into the message's properties).
+// headers go out encoded: kept so from an AMQP publish (it then points into the message's
+// properties), or MQTT user properties encoded into a per-thread buffer (valid until the
+// next call on this thread): encode the content header before calling again.
 BasicProperties to_amqp_properties(const core::Message& message, std::int64_t now_ms,
                                    std::span<const std::uint8_t>& headers_raw);
 

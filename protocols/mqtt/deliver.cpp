@@ -1,5 +1,6 @@
 // Delivery to the client: pull from the session's queue within the in-flight window and
 // the connection's write budget, assign packet ids, encode, send.
+#include "core/trace_context.hpp"
 #include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
@@ -45,12 +46,19 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
         if (now == 0) now = core::now_unix_ms();
         if (d.message->expired(now)) {
           ctx_->broker.counters().add(core::Protocol::mqtt, core::Counter::expired);
+          if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("{}: message on '{}' expired before delivery; dropped{}", describe(), d.message->topic(),
+                          core::trace_note(*d.message));
+          }
           queue.entry_done(d);
           continue;
         }
       }
       if (access != nullptr && !access->may_consume(client(), {}, d.message->topic())) {
-        spdlog::debug("{}: message on '{}' not delivered: not authorized to read it", describe(), d.message->topic());
+        if (spdlog::should_log(spdlog::level::debug)) {
+          spdlog::debug("{}: message on '{}' not delivered: not authorized to read it{}", describe(),
+                        d.message->topic(), core::trace_note(*d.message));
+        }
         queue.entry_done(d);
         continue;
       }
@@ -95,7 +103,11 @@ bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id,
     encode_publish_header(out, version_, m.topic(), d.qos, d.retain, dup, packet_id, nullptr, m.payload().size());
   } else {
     thread_local Properties props;
+    // The views' vector keeps its capacity from one delivery to the next.
+    auto views = std::move(props.user_property_views);
+    views.clear();
     props = Properties{};
+    props.user_property_views = std::move(views);
     const bool any = delivery_properties(d, core::now_unix_ms(), props);
     // Topic alias towards the client: a topic gets an alias the first time it is sent
     // while the client's maximum allows, and later sends carry only the alias.

@@ -1,6 +1,7 @@
 // CONNECT, CONNACK, DISCONNECT, keepalive and the will: the life of a connection.
 #include "core/random_name.hpp"
 #include "core/topic.hpp"
+#include "core/trace_context.hpp"
 #include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
@@ -369,10 +370,11 @@ void MqttSession::publish_will() {
                              core::Clock::now() + std::chrono::seconds(wait));
   } else {
     spdlog::debug("{}: publishing will on '{}'", describe(), pending_will_->init.topic);
-    const auto outcome =
-        publisher_.publish(ctx_->broker.mqtt_exchange(), build_will(core::now_unix_ms()), core::Source::will);
+    const auto will = build_will(core::now_unix_ms());
+    const auto outcome = publisher_.publish(ctx_->broker.mqtt_exchange(), will, core::Source::will);
     if (outcome.refused == core::Refusal::not_authorized) {
-      spdlog::info("{}: will on '{}' not authorized; not published", describe(), pending_will_->init.topic);
+      spdlog::info("{}: will on '{}' not authorized; not published{}", describe(), pending_will_->init.topic,
+                   core::trace_note(outcome.routed_message(will)));
     }
   }
   pending_will_.reset();

@@ -1,5 +1,6 @@
 // PUBLISH from the client and the acknowledgements of both directions' QoS 1 / 2 flows.
 #include "core/topic.hpp"
+#include "core/trace_context.hpp"
 #include "mqtt/message_properties.hpp"
 #include "mqtt/mqtt_session.hpp"
 
@@ -91,7 +92,8 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
     case core::Refusal::not_authorized:
       // Not delivered. MQTT 5 says so on the acknowledgement (0x87); 3.1.1 has no way to
       // refuse one message, so it is acknowledged and dropped, as Mosquitto does.
-      spdlog::info("{}: PUBLISH on '{}' not authorized; not delivered", describe(), topic);
+      spdlog::info("{}: PUBLISH on '{}' not authorized; not delivered{}", describe(), topic,
+                   core::trace_note(outcome.routed_message(message)));
       if (p.qos == 0) return true;
       acknowledge_when_durable(ack_type, p.packet_id,
                                version_ == ProtocolVersion::v5 ? ReasonCode::not_authorized : ReasonCode::success,

@@ -1,6 +1,7 @@
 // SUBSCRIBE / UNSUBSCRIBE: bindings of the session's queue on the MQTT exchange, and
 // the retained messages a new subscription receives.
 #include "core/topic.hpp"
+#include "core/trace_context.hpp"
 #include "mqtt/mqtt_session.hpp"
 
 #include "core/persist.hpp"
@@ -124,10 +125,11 @@ void MqttSession::queue_retained(const std::string& filter, const SubscriptionRe
     if (record.options.subscription_id != 0) d.subscription_ids.push_back(record.options.subscription_id);
     // A durable queue stores its own copy: the retained message's stored row (if it was
     // ever stored for a queue) goes away with the entries that held it.
-    d.message = state_->durable() && d.qos > 0 ? m->with_retain(true) : std::move(m);
+    d.message = state_->durable() && d.qos > 0 ? m->with_retain(true) : m;
     const auto r = state_->queue()->push(std::move(d), publisher_.wakeups());
     if (r.outcome == core::PushOutcome::dropped_full) {
-      spdlog::warn("{}: retained message for '{}' dropped: the session queue is full", describe(), filter);
+      spdlog::warn("{}: retained message for '{}' dropped: the session queue is full{}", describe(), filter,
+                   core::trace_note(*m));
     }
   }
 }

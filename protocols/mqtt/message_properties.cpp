@@ -34,8 +34,9 @@ bool delivery_properties(const core::Delivery& d, std::int64_t now_unix_ms, Prop
     if (!mp->content_type.empty()) out.content_type = mp->content_type;
     if (!mp->response_topic.empty()) out.response_topic = mp->response_topic;
     if (!mp->correlation_data.empty()) out.correlation_data = mp->correlation_data;
-    out.user_properties.reserve(mp->user_properties.size());
-    for (const auto& u : mp->user_properties) out.user_properties.emplace_back(u.key, u.value);
+    // Views into the message (a traceparent, say): nothing copied per delivery.
+    out.user_property_views.reserve(mp->user_properties.size());
+    for (const auto& u : mp->user_properties) out.user_property_views.emplace_back(u.key, u.value);
     any = true;
   }
   if (m.expiry_unix_ms() != 0) {

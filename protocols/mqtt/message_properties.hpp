@@ -25,7 +25,9 @@ std::int64_t expiry_deadline(const Properties& p, std::int64_t now_unix_ms) noex
 
 // Fills `out` (expected empty) with what a PUBLISH to a 5.0 subscriber carries: the
 // message's properties, the expiry interval left [MQTT-3.3.2-6] and the subscription
-// identifiers that matched [MQTT-3.3.4-3]. False when there is nothing to send.
+// identifiers that matched [MQTT-3.3.4-3]. False when there is nothing to send. The user
+// properties are views into the delivery's message (Properties::user_property_views):
+// encode before the message may go.
 bool delivery_properties(const core::Delivery& d, std::int64_t now_unix_ms, Properties& out);
 
 // Whether a delivery has anything delivery_properties would write (cheap check first).

@@ -2,6 +2,7 @@
 
 #include "core/persist.hpp"
 #include "core/publisher.hpp"
+#include "core/trace_context.hpp"
 
 #include "log.hpp"
 
@@ -111,10 +112,11 @@ class PublishSink final : public RouteSink {
     const auto st = q.stats();
     const auto& limits = q.limits();
     spdlog::warn("delivery refused: subscriber queue '{}' is full ({} messages, {}; limits {} messages, {}): message "
-                 "on '{}' (QoS {}, {}) from {}{}",
+                 "on '{}' (QoS {}, {}) from {}{}{}",
                  q.name(), st.messages, log::readable_bytes(st.bytes), limits.max_messages,
                  log::readable_bytes(limits.max_bytes), message_->topic(), message_->qos(),
                  log::readable_bytes(message_->payload().size()), describe_publisher(),
+                 trace_note(*message_),
                  suppressed ? fmt::format("; {} more refused deliveries to this queue not logged", suppressed)
                             : std::string());
   }

@@ -70,6 +70,10 @@ class Broker {
   // once at start, before any listener opens.
   void set_message_hook(const MessageHook* hook) noexcept { message_hook_ = hook; }
   const MessageHook* message_hook() const noexcept { return message_hook_; }
+  // `tracing.inject`: every Publisher gives a message without a traceparent a fresh one
+  // (core/trace_context.hpp). Set once at start, before any listener opens.
+  void set_trace_inject(bool inject) noexcept { trace_inject_ = inject; }
+  bool trace_inject() const noexcept { return trace_inject_; }
 
   std::uint64_t next_origin() noexcept { return next_origin_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -98,6 +102,7 @@ class Broker {
   // Who the broker's own messages (wills due in the sweep) come from.
   ClientInfo self_;
   const MessageHook* message_hook_ = nullptr;
+  bool trace_inject_ = false;
   std::atomic<std::uint64_t> next_origin_{1};
   std::atomic<std::uint64_t> next_queue_id_{1};
 

@@ -1,5 +1,7 @@
 #include "core/publisher.hpp"
 
+#include "core/trace_context.hpp"
+
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +13,15 @@ Publisher::Publisher(Broker& broker, ClientInfo client, const AccessControl* acc
     : broker_(broker), access_(access), client_(std::move(client)), holds_(holds) {}
 
 Publisher::~Publisher() = default;
+
+namespace {
+
+// What the publisher routed instead of `original`, for the caller's log lines.
+void keep_replaced(PublishOutcome& out, const MessagePtr& original, MessagePtr& replaced) {
+  if (replaced && replaced != original) out.message = std::move(replaced);
+}
+
+}  // namespace
 
 Publisher::Pending& Publisher::pending() {
   if (!pending_) pending_ = std::make_shared<Pending>();
@@ -33,25 +44,37 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
     out.refused = Refusal::not_authorized;
     return out;
   }
-  // 2. The plugin message hook: inspect, replace, drop or refuse.
+  // 1b. With tracing.inject, a message without a traceparent gets a fresh one here, where
+  //     every message passes, before plugins and subscribers see it (a malformed one is
+  //     passed through as it is). Not the broker's status topics ($SYS/...): they are no
+  //     event of anyone's.
   const MessagePtr* routed = &message;
   MessagePtr replaced;
+  if (broker_.trace_inject() && !has_traceparent(message->properties()) &&
+      !(source == Source::broker && message->topic().starts_with('$'))) {
+    replaced = with_new_traceparent(*message);
+    routed = &replaced;
+  }
+  // 2. The plugin message hook: inspect, replace, drop or refuse.
   if (const auto* hook = broker_.message_hook();
       hook && source != Source::broker && client_.protocol != Protocol::plugin) {
-    replaced = message;
-    switch (hook->on_message(client_, replaced)) {
+    if (!replaced) replaced = message;
+    const auto verdict = hook->on_message(client_, replaced);
+    routed = &replaced;
+    switch (verdict) {
       case HookVerdict::pass: break;
       case HookVerdict::drop:
         counters.add(client_.protocol, Counter::published);
         counters.add(client_.protocol, Counter::dropped_no_subscribers);
         out.discarded = true;
+        keep_replaced(out, message, replaced);
         return out;
       case HookVerdict::refuse:
         counters.add(client_.protocol, Counter::refused_not_authorized);
         out.refused = Refusal::not_authorized;
+        keep_replaced(out, message, replaced);
         return out;
     }
-    routed = &replaced;
   }
   // 3. Durable messages are refused, visibly, when the store is full: never accepted and
   //    then lost.
@@ -59,6 +82,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
       broker_.store().would_exceed((*routed)->topic().size() + (*routed)->payload().size())) {
     counters.add(client_.protocol, Counter::refused_store_full);
     out.refused = Refusal::store_full;
+    keep_replaced(out, message, replaced);
     return out;
   }
   // 4. Routing.
@@ -69,6 +93,7 @@ PublishOutcome Publisher::publish(const Exchange& exchange, const MessagePtr& me
   if (out.routed.matched == 0) counters.add(client_.protocol, Counter::dropped_no_subscribers);
   if (out.routed.queued) counters.add(client_.protocol, Counter::routed, out.routed.queued);
   if (out.routed.dropped) counters.add(client_.protocol, Counter::dropped_queue_full, out.routed.dropped);
+  keep_replaced(out, message, replaced);
   return out;
 }
 

@@ -3,6 +3,8 @@
 // will, a dead letter, and later the plugins and the bridge. Inside it, in this order and
 // nowhere else:
 //   1. write authorization (AccessControl::may_publish),
+//      then, with tracing.inject, a fresh traceparent for a message without one
+//      (core/trace_context.hpp),
 //   2. the plugin message hook (Broker::message_hook: a client's messages and wills; not
 //      the messages plugins publish themselves),
 //   3. the store-full check for durable messages,
@@ -73,6 +75,10 @@ struct PublishOutcome {
   Refusal refused = Refusal::none;
   PublishResult routed;  // what routing did (all zero when refused)
   bool discarded = false;  // the message hook dropped it: accepted, routed nowhere
+  // The message as routed when the publisher replaced the one it was given (a traceparent
+  // injected, the plugin hook's edit); null: the one given. For the caller's log lines.
+  MessagePtr message;
+  const Message& routed_message(const MessagePtr& given) const noexcept { return message ? *message : *given; }
 };
 
 class Publisher {

@@ -1,5 +1,6 @@
 #include "plugin/plugin_queue.hpp"
 
+#include "core/trace_context.hpp"
 #include "plugin/message_view.hpp"
 
 #include <boost/asio/post.hpp>
@@ -45,6 +46,10 @@ void PluginQueue::pump() {
     core::Delivery d;
     if (!queue_->pull_one(d)) break;
     if (d.expired(now)) {
+      if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug("plugin {}: message on '{}' expired before delivery; dropped{}", instance_, d.message->topic(),
+                      core::trace_note(*d.message));
+      }
       queue_->entry_done(d);
       continue;
     }

@@ -133,6 +133,8 @@ typedef struct outpost_message {
   outpost_str content_type;
   outpost_str response_topic;
   outpost_str correlation_data;
+  /* MQTT 5 user properties / AMQP headers, in order. A W3C trace context travels here as
+   * "traceparent" (and "tracestate"): a plugin that forwards a message keeps them. */
   const outpost_user_property *user_properties;
   size_t user_property_count;
 } outpost_message;

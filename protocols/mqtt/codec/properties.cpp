@@ -104,7 +104,8 @@ bool Properties::empty() const {
          !assigned_client_identifier && !server_keep_alive && !authentication_method && !authentication_data &&
          !request_problem_information && !will_delay_interval && !request_response_information &&
          !response_information && !server_reference && !reason_string && !receive_maximum && !topic_alias_maximum &&
-         !topic_alias && !maximum_qos && !retain_available && user_properties.empty() && !maximum_packet_size &&
+         !topic_alias && !maximum_qos && !retain_available && user_properties.empty() && user_property_views.empty() &&
+         !maximum_packet_size &&
          !wildcard_subscription_available && !subscription_identifiers_available && !shared_subscription_available;
 }
 
@@ -265,6 +266,7 @@ void each(const Properties& p, F&& f) {
   if (p.maximum_qos) f(0x24, *p.maximum_qos);
   if (p.retain_available) f(0x25, *p.retain_available);
   for (const auto& kv : p.user_properties) f(0x26, kv);
+  for (const auto& kv : p.user_property_views) f(0x26, kv);
   if (p.maximum_packet_size) f(0x27, *p.maximum_packet_size);
   if (p.wildcard_subscription_available) f(0x28, *p.wildcard_subscription_available);
   if (p.subscription_identifiers_available) f(0x29, *p.subscription_identifiers_available);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,6 +47,10 @@ struct Properties {
   std::optional<std::uint8_t> maximum_qos;                   // 0x24
   std::optional<std::uint8_t> retain_available;              // 0x25
   std::vector<std::pair<std::string, std::string>> user_properties;  // 0x26, order kept
+  // 0x26 too, written after `user_properties`, not owned: what a delivery sends from the
+  // message it delivers (which outlives the encoding), so no string is copied per delivery.
+  // Never filled by decoding.
+  std::vector<std::pair<std::string_view, std::string_view>> user_property_views;
   std::optional<std::uint32_t> maximum_packet_size;          // 0x27
   std::optional<std::uint8_t> wildcard_subscription_available;       // 0x28
   std::optional<std::uint8_t> subscription_identifiers_available;    // 0x29

@@ -2,6 +2,8 @@
 // store's commit in publish order, and the pause on congested queues.
 #include "core/publisher.hpp"
 
+#include "core/trace_context.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
@@ -199,6 +201,49 @@ TEST_F(PublisherTest, CongestedQueuePausesUntilItDrains) {
   EXPECT_TRUE(publisher.on_space_available());
   EXPECT_FALSE(publisher.paused());
   q->detach(consumer.get());
+}
+
+TEST_F(PublisherTest, TraceInjectionAddsATraceparentOnlyWhereNoneIs) {
+  auto q = bound("t/#");
+  Delivery d;
+  // Off by default: the message is routed as given.
+  auto plain = msg("t/off", 0);
+  auto r = publisher.publish(broker.mqtt_exchange(), plain);
+  EXPECT_EQ(r.message, nullptr);
+  ASSERT_TRUE(q->pull_one(d));
+  EXPECT_EQ(d.message, plain);
+  q->entry_done(d);
+
+  broker.set_trace_inject(true);
+  r = publisher.publish(broker.mqtt_exchange(), msg("t/on", 0));
+  ASSERT_NE(r.message, nullptr);
+  ASSERT_TRUE(q->pull_one(d));
+  EXPECT_EQ(d.message, r.message);  // what was routed is what the caller is told of
+  EXPECT_TRUE(parse_traceparent(find_traceparent(*d.message)));
+  EXPECT_EQ(d.message->topic(), "t/on");
+  q->entry_done(d);
+
+  // One already there, valid or not, is kept as it is.
+  for (const char* value : {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "garbage"}) {
+    auto p = std::make_shared<MessageProperties>();
+    p->user_properties.push_back({"traceparent", value});
+    Message::Init init;
+    init.topic = "t/kept";
+    init.properties = p;
+    auto given = Message::make(std::move(init));
+    r = publisher.publish(broker.mqtt_exchange(), given);
+    EXPECT_EQ(r.message, nullptr);
+    ASSERT_TRUE(q->pull_one(d));
+    EXPECT_EQ(d.message, given);
+    EXPECT_EQ(find_traceparent(*d.message), value);
+    q->entry_done(d);
+  }
+
+  // A refused message is not given one; the broker's status topics are not either.
+  EXPECT_EQ(publisher.publish(broker.mqtt_exchange(), msg("secret/x", 0)).message, nullptr);
+  auto sys = bound("$SYS/#");
+  r = publisher.publish(broker.mqtt_exchange(), msg("$SYS/broker/x", 0), Source::broker);
+  EXPECT_EQ(r.message, nullptr);
 }
 
 TEST(Counters, PerThreadSlotsAreSummed) {

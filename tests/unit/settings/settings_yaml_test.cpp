@@ -210,7 +210,7 @@ TEST(SettingsYaml, SyntaxErrors) {
 TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
   EXPECT_EQ(yaml_error("threads: 1\nbogus: 2\n"),
             "test.yaml:2:1: unknown key 'bogus' at the top level (allowed: threads, listeners, mqtt, amqp, "
-            "persistence, logging, auth, limits, user, plugins, plugin_dir, sys_interval)");
+            "persistence, logging, tracing, auth, limits, user, plugins, plugin_dir, sys_interval)");
   EXPECT_EQ(yaml_error("mqtt:\n  max_inflight: 10\n  max_inflihgt: 5\n"),
             "test.yaml:3:3: unknown key 'max_inflihgt' in mqtt (allowed: max_packet_size, max_inflight, "
             "max_queued_messages, max_queued_bytes, max_keepalive, min_keepalive, max_session_expiry, "
@@ -240,7 +240,7 @@ TEST(SettingsYaml, DuplicateAndOddKeys) {
 TEST(SettingsYaml, WrongShapes) {
   EXPECT_EQ(yaml_error("- threads\n"),
             "test.yaml:1:1: the configuration: expected a mapping of keys (threads, listeners, mqtt, amqp, "
-            "persistence, logging, auth, limits, user, plugins, plugin_dir), got a list");
+            "persistence, logging, tracing, auth, limits, user, plugins, plugin_dir), got a list");
   EXPECT_EQ(yaml_error("mqtt: 5\n"),
             "test.yaml:1:7: mqtt: expected a mapping with the keys max_packet_size, max_inflight, "
             "max_queued_messages, max_queued_bytes, max_keepalive, min_keepalive, max_session_expiry, "
@@ -443,6 +443,17 @@ TEST(SettingsYaml, FilesOnDisk) {
     EXPECT_EQ(std::string(e.what()), dir.string() + ": cannot read the configuration file: it is a directory");
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST(SettingsYaml, TracingInjectIsOffUnlessSet) {
+  EXPECT_FALSE(load_settings_string("", "t.yaml").tracing.inject);
+  EXPECT_FALSE(load_settings_string("tracing:\n", "t.yaml").tracing.inject);
+  EXPECT_TRUE(load_settings_string("tracing: {inject: true}\n", "t.yaml").tracing.inject);
+  EXPECT_FALSE(load_settings_string("tracing:\n  inject: false\n", "t.yaml").tracing.inject);
+  EXPECT_EQ(yaml_error("tracing:\n  inject: true\n  sample: 1\n"),
+            "test.yaml:3:3: unknown key 'sample' in tracing (allowed: inject)");
+  EXPECT_NE(yaml_error("tracing:\n  inject: maybe\n").find("test.yaml:2:11: "), std::string::npos)
+      << yaml_error("tracing:\n  inject: maybe\n");
 }
 
 }  // namespace

@@ -25,15 +25,40 @@ TEST(AmqpProperties, MqttPropertiesBecomeAmqpProperties) {
   const auto m = make_message(p, 1, 1'000'000 + 30'000);
   std::span<const std::uint8_t> raw;
   const auto b = to_amqp_properties(*m, 1'000'000, raw);
-  EXPECT_TRUE(raw.empty());
   EXPECT_EQ(b.content_type, "application/json");
   EXPECT_EQ(b.correlation_id, "corr");
   EXPECT_EQ(b.reply_to, "replies.c1");  // a key on amq.topic
   EXPECT_EQ(b.expiration, "30000");
   EXPECT_EQ(b.delivery_mode, 2);
-  ASSERT_EQ(b.headers.size(), 2u);
-  EXPECT_EQ(b.headers[0].name, "tenant");
-  EXPECT_EQ(b.headers[0].value.s, "acme");
+  // User properties go out as a table encoded from the message's strings (no copies).
+  EXPECT_TRUE(b.has(prop::headers));
+  EXPECT_TRUE(b.headers.empty());
+  FieldTable headers;
+  ASSERT_TRUE(decode_table_body(raw, headers));
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[0].name, "tenant");
+  EXPECT_EQ(headers[0].value.type, 'S');
+  EXPECT_EQ(headers[0].value.s, "acme");
+  EXPECT_EQ(headers[1].name, "trace");
+  EXPECT_EQ(headers[1].value.s, "t-1");
+}
+
+TEST(AmqpProperties, UserPropertiesAndLongCorrelationDataShareTheHeaders) {
+  auto p = std::make_shared<core::MessageProperties>();
+  p->correlation_data = std::string(300, '\x01');
+  p->user_properties = {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}};
+  const auto m = make_message(p);
+  std::span<const std::uint8_t> raw;
+  const auto b = to_amqp_properties(*m, 0, raw);
+  EXPECT_FALSE(b.has(prop::correlation_id));
+  FieldTable headers;
+  ASSERT_TRUE(decode_table_body(raw, headers));
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[0].name, "traceparent");
+  EXPECT_EQ(headers[0].value.s, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_EQ(headers[1].name, "x-correlation-id");
+  EXPECT_EQ(headers[1].value.type, 'x');
+  EXPECT_EQ(headers[1].value.s, p->correlation_data);
 }
 
 TEST(AmqpProperties, QosZeroWithoutPropertiesIsTransientAndBare) {

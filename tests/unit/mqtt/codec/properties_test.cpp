@@ -234,5 +234,30 @@ TEST(Properties, UserPropertiesKeepOrder) {
   EXPECT_EQ(d->properties.user_properties[3].first, "c");
 }
 
+TEST(Properties, BorrowedUserPropertiesAreWrittenAfterOwnedOnes) {
+  const std::string key = "traceparent";
+  const std::string value = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  Properties p;
+  p.user_properties = {{"a", "1"}};
+  p.user_property_views = {{key, value}, {"b", "2"}};
+  EXPECT_FALSE(p.empty());
+  EXPECT_EQ(properties_size(p), (1u + 4 + 2) + (1u + 4 + key.size() + value.size()) + (1u + 4 + 2));
+  Bytes out;
+  write_properties(out, p);
+  EXPECT_EQ(out.size(), 1 + properties_size(p));
+  Bytes block(out.begin() + 1, out.end());
+  auto d = decode_disconnect(ProtocolVersion::v5, concat(bytes({0}), props_block(block)));
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ(d->properties.user_properties.size(), 3u);
+  EXPECT_EQ(d->properties.user_properties[0], (std::pair<std::string, std::string>{"a", "1"}));
+  EXPECT_EQ(d->properties.user_properties[1], (std::pair<std::string, std::string>{key, value}));
+  EXPECT_EQ(d->properties.user_properties[2], (std::pair<std::string, std::string>{"b", "2"}));
+  EXPECT_TRUE(d->properties.user_property_views.empty());
+
+  Properties only_views;
+  only_views.user_property_views = {{"k", "v"}};
+  EXPECT_FALSE(only_views.empty());
+}
+
 }  // namespace
 }  // namespace outpost::mqtt
