@@ -25,9 +25,11 @@ struct TailAllocator {
     return (n * sizeof(T) + align - 1) / align * align;
   }
   T* allocate(std::size_t n) {
-    auto* p = static_cast<std::uint8_t*>(::operator new(head_bytes(n) + extra));
-    tail->bytes = p + head_bytes(n);
-    return reinterpret_cast<T*>(p);
+    // operator new's memory is aligned for any T; casting from void* keeps that visible
+    // (a std::uint8_t* -> T* cast fails -Wcast-align on 32-bit ARM).
+    void* p = ::operator new(head_bytes(n) + extra);
+    tail->bytes = static_cast<std::uint8_t*>(p) + head_bytes(n);
+    return static_cast<T*>(p);
   }
   void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, head_bytes(n) + extra); }
   template <class U>

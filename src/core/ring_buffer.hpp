@@ -58,14 +58,17 @@ class RingBuffer {
   struct alignas(T) Slot {
     unsigned char bytes[sizeof(T)];
   };
-  T& slot(std::size_t i) noexcept { return *std::launder(reinterpret_cast<T*>(storage_[(head_ + i) % capacity_].bytes)); }
+  // A slot's bytes are aligned for T (alignas above). Going through void* says so: a direct
+  // unsigned char* -> T* cast fails -Wcast-align on strict-alignment targets (32-bit ARM).
+  static T* place(Slot& s) noexcept { return static_cast<T*>(static_cast<void*>(s.bytes)); }
+  T& slot(std::size_t i) noexcept { return *std::launder(place(storage_[(head_ + i) % capacity_])); }
 
   void grow_if_full() {
     if (size_ < capacity_) return;
     const std::size_t cap = capacity_ == 0 ? 8 : capacity_ * 2;
     auto fresh = std::make_unique<Slot[]>(cap);
     for (std::size_t i = 0; i < size_; ++i) {
-      std::construct_at(reinterpret_cast<T*>(fresh[i].bytes), std::move(slot(i)));
+      std::construct_at(place(fresh[i]), std::move(slot(i)));
       std::destroy_at(&slot(i));
     }
     storage_ = std::move(fresh);
