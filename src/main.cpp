@@ -187,17 +187,19 @@ std::shared_ptr<http::Handler> http_api_for(const ListenerSettings& l, const Set
   const std::string listener = fmt::format("{} {}:{}", to_string(l.protocol), l.address, l.port);
   Api::Gate gate = [open = l.open_paths, admins = l.admins, local, authenticator, listener](
                        const http::Request& r, std::function<void(Api::GateAnswer)> answer) {
+    // `who` names the asker in the log: a user who logged in, else the address.
+    const std::string anonymous = "a request without login from " + r.remote_address;
     if (local || std::find(open.begin(), open.end(), r.path) != open.end()) {
-      answer({Api::Verdict::allow, r.remote_address});
+      answer({Api::Verdict::allow, anonymous});
       return;
     }
     if (!authenticator) {
-      answer({Api::Verdict::closed, r.remote_address});
+      answer({Api::Verdict::closed, anonymous});
       return;
     }
     auto credentials = http::parse_basic_authorization(r.authorization);
     if (!credentials) {
-      answer({Api::Verdict::unauthorized, r.remote_address});
+      answer({Api::Verdict::unauthorized, anonymous});
       return;
     }
     core::AuthRequest request;
