@@ -15,6 +15,7 @@
 #include "log.hpp"
 #include "mqtt/mqtt_session.hpp"
 #include "mqtt/restore.hpp"
+#include "http/credentials.hpp"
 #include "http/http_session.hpp"
 #include "observe/http_api.hpp"
 #include "observe/observer.hpp"
@@ -173,15 +174,63 @@ class Security {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<auth::Realm>> realms_;
 };
 
-// What an http listener answers to whom: its open paths to anyone; the rest on a loopback
-// listener without a password file.
-std::shared_ptr<http::Handler> http_api_for(const ListenerSettings& l, const Settings& settings,
-                                            observe::Observer& observer, std::vector<observe::ReadinessCheck> checks) {
-  const bool local = is_loopback_address(l.address) && password_file_of(settings, l).empty();
-  observe::HttpApi::Gate gate = [open = l.open_paths, local](const http::Request& r) {
-    return local || std::find(open.begin(), open.end(), r.path) != open.end();
+// What an http listener answers to whom: its open paths to anyone. The rest: with a
+// password file, to the listener's admins who log in with HTTP Basic (checked by the same
+// authenticator as the MQTT and AMQP listeners: on the check threads, failed logins
+// counted and rate limited); without one, to anyone on a loopback listener, nobody else.
+std::shared_ptr<http::Handler> http_api_for(const ListenerSettings& l, const Settings& settings, Security& security,
+                                            observe::Observer& observer, core::Broker& broker, const amqp::Vhost& vhost,
+                                            std::vector<observe::ReadinessCheck> checks) {
+  using Api = observe::HttpApi;
+  const bool login = !password_file_of(settings, l).empty();
+  const bool local = is_loopback_address(l.address) && !login;
+  std::shared_ptr<const core::Authenticator> authenticator;
+  if (login) authenticator = security.access_for(l).authenticator;
+  const std::string listener = fmt::format("{} {}:{}", to_string(l.protocol), l.address, l.port);
+  Api::Gate gate = [open = l.open_paths, admins = l.admins, local, authenticator, listener](
+                       const http::Request& r, std::function<void(Api::GateAnswer)> answer) {
+    // `who` names the asker in the log: a user who logged in, else the address.
+    const std::string anonymous = "a request without login from " + r.remote_address;
+    if (local || std::find(open.begin(), open.end(), r.path) != open.end()) {
+      answer({Api::Verdict::allow, anonymous});
+      return;
+    }
+    if (!authenticator) {
+      answer({Api::Verdict::closed, anonymous});
+      return;
+    }
+    auto credentials = http::parse_basic_authorization(r.authorization);
+    if (!credentials) {
+      answer({Api::Verdict::unauthorized, anonymous});
+      return;
+    }
+    core::AuthRequest request;
+    request.protocol = core::Protocol::broker;
+    request.listener = listener;
+    request.remote_address = r.remote_address;
+    request.client_id = "http";
+    request.user = credentials->user;
+    request.password = credentials->password;
+    authenticator->authenticate(
+        std::move(request), r.executor,
+        [admins, user = credentials->user, address = r.remote_address, answer = std::move(answer)](core::AuthDecision d) {
+          if (d.status != core::AuthStatus::accepted || d.user.empty()) {
+            answer({Api::Verdict::unauthorized, address});
+            return;
+          }
+          const bool admin = std::find(admins.begin(), admins.end(), d.user) != admins.end();
+          answer({admin ? Api::Verdict::allow : Api::Verdict::not_admin,
+                  fmt::format("{} '{}' from {}", admin ? "admin" : "user", d.user, address)});
+        });
   };
-  return std::make_shared<observe::HttpApi>(observer, std::move(checks), std::move(gate), std::string());
+  Api::QueueList queues = [&vhost] {
+    std::vector<observe::QueueSample> out;
+    for (auto& q : vhost.queue_infos()) {
+      out.push_back({q.name, q.durable, q.stats.messages, q.stats.bytes, q.consumers, q.stats.dropped});
+    }
+    return out;
+  };
+  return std::make_shared<Api>(observer, broker.clients(), std::move(queues), std::move(checks), std::move(gate));
 }
 
 // The readiness conditions of /readyz: the listeners accept, the store's commits get
@@ -504,7 +553,7 @@ int run(const Settings& settings) {
       case Family::http:
         limits.max_read_buffer = 128 * 1024;  // the session's header and body limits come first
         limits.handshake_timeout = std::chrono::seconds(10);
-        http_api = http_api_for(l, settings, observer, readiness_checks(serving, store, plugins));
+        http_api = http_api_for(l, settings, security, observer, broker, vhost, readiness_checks(serving, store, plugins));
         break;
     }
     limits.max_connections_per_second_per_address = limits_of(settings, l).max_connections_per_second_per_address;

@@ -339,6 +339,11 @@ std::optional<SettingsProblem> find_problem(const Settings& s) {
                                  fmt::format("expected a path starting with '/', got '{}'", l.open_paths[j])};
         }
       }
+      if (!l.admins.empty() && password_file_of(s, l).empty()) {
+        return SettingsProblem{key + ".admins",
+                               "admins log in with a password of the listener's password file, and this listener "
+                               "has none (set password_file on it, or auth.password_file)"};
+      }
     }
     if (is_websocket_protocol(l.protocol) && (l.path.empty() || l.path.front() != '/')) {
       return SettingsProblem{key + ".path", fmt::format("expected a path starting with '/', got '{}'", l.path)};

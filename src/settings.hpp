@@ -85,6 +85,9 @@ struct ListenerSettings {
   // paths need a login when the listener has a password file, and are answered only on a
   // loopback address when it has none.
   std::vector<std::string> open_paths = {"/healthz", "/readyz"};
+  // http / https only: the users of the listener's password file who may log in (HTTP
+  // Basic) to the paths that are not open. Needs a password file.
+  std::vector<std::string> admins;
   bool operator==(const ListenerSettings&) const = default;
 };
 

@@ -264,7 +264,7 @@ class Loader {
     }
     const Fields f = entries(element, element.key,
                              {"protocol", "address", "port", "path", "allowed_origins", "allow_anonymous",
-                              "max_connections", "tls", "password_file", "acl_file", "limits", "open"});
+                              "max_connections", "tls", "password_file", "acl_file", "limits", "open", "admins"});
     ListenerSettings l;
     const Field* protocol = get(f, "protocol");
     if (!protocol) missing(element, "protocol", fmt::format("one of {}", listener_protocol_names()));
@@ -302,6 +302,12 @@ class Loader {
       }
       l.open_paths = paths(*v);
     }
+    if (auto* v = get(f, "admins")) {
+      if (!is_http_protocol(l.protocol)) {
+        fail(*v, fmt::format("only http and https listeners have admins, this one is {}", to_string(l.protocol)));
+      }
+      l.admins = names(*v);
+    }
     if (auto* v = get(f, "allow_anonymous")) l.allow_anonymous = boolean(*v);
     if (auto* v = get(f, "password_file")) l.password_file = text(*v, true, "a file name");
     if (auto* v = get(f, "acl_file")) l.acl_file = text(*v, true, "a file name");
@@ -310,6 +316,20 @@ class Loader {
     // Whether this kind may or must have `tls` is a rule of find_problem.
     if (auto* v = get(f, "tls")) l.tls = tls(*v);
     return l;
+  }
+
+  std::vector<std::string> names(const Field& f) {
+    std::vector<std::string> out;
+    if (f.value.IsNull()) return out;
+    if (!f.value.IsSequence()) {
+      fail(f, fmt::format("expected a list of user names such as [alice, bob], got {}", describe(f.value)));
+    }
+    for (std::size_t i = 0; i < f.value.size(); ++i) {
+      const YAML::Node& node = f.value[i];
+      out.push_back(text(Field{fmt::format("{}[{}]", f.key, i), node, node.IsNull() ? f.mark : node.Mark()}, false,
+                         "a user name of the password file"));
+    }
+    return out;
   }
 
   std::vector<std::string> paths(const Field& f) {

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace outpost::amqp {
 
 namespace {
@@ -32,6 +34,32 @@ AmqpSession::AmqpSession(proto::Link& link, std::shared_ptr<const SessionContext
 }
 
 AmqpSession::~AmqpSession() { handle_->session = nullptr; }
+
+std::optional<core::ClientFigures> AmqpSession::Handle::figures() {
+  if (!session || session->closed_) return std::nullopt;
+  core::ClientFigures f;
+  std::vector<const core::Queue*> consumed;  // each queue counted once, however many consumers
+  for (const auto& [id, ch] : session->channels_) {
+    f.subscriptions += ch->consumers.size();
+    f.in_flight += ch->unacked.size();
+    for (const auto& [tag, c] : ch->consumers) {
+      if (!c->queue || !c->queue->queue) continue;
+      const core::Queue* q = c->queue->queue.get();
+      if (std::find(consumed.begin(), consumed.end(), q) != consumed.end()) continue;
+      consumed.push_back(q);
+      f.queued += q->stats().messages;
+    }
+  }
+  return f;
+}
+
+void AmqpSession::Handle::kick(const std::string& by) {
+  if (!session || session->closed_ || session->phase_ != Phase::opened) return;
+  spdlog::info("{}: closed by an administrator ({})", session->describe(), by);
+  session->send_method(0, cls::connection, m::close,
+                       {connection_forced, "CONNECTION_FORCED - closed by an administrator", 0, 0});
+  session->close_link("closed by an administrator");
+}
 
 void AmqpSession::Handle::on_space_available() {
   if (!session || !session->publisher_.on_space_available()) return;
@@ -281,6 +309,7 @@ void AmqpSession::end_all_channels() {
 void AmqpSession::on_closed(proto::CloseCause cause, std::string_view detail) {
   if (closed_) return;
   closed_ = true;
+  directory_entry_.reset();
   end_all_channels();
   if (opened_once_ && ctx_->log_connections) {
     std::string reason = !close_reason_.empty()                     ? close_reason_

@@ -76,10 +76,13 @@ class AmqpSession final : public proto::Session {
   friend struct ConsumerState;
 
   // The face this session shows to other threads.
-  struct Handle final : core::PublisherOwner {
+  struct Handle final : core::PublisherOwner, core::LiveClient {
     AmqpSession* session = nullptr;
     void on_space_available() override;
     void on_durable(std::span<const core::HeldAck> acks) override;
+    // The admin API (core::ClientDirectory), on the connection's thread.
+    std::optional<core::ClientFigures> figures() override;
+    void kick(const std::string& by) override;
   };
 
   // authenticating: start-ok was read and the authenticator has not answered yet.
@@ -194,6 +197,8 @@ class AmqpSession final : public proto::Session {
   proto::Link& link_;
   std::shared_ptr<const SessionContext> ctx_;
   std::shared_ptr<Handle> handle_;
+  core::DirectoryEntry directory_entry_;  // in the broker's client directory while open
+  std::string connection_name_;           // the client property connection_name, if sent
   // Holds who this connection is (client()); its origin (an id the broker issues, shared
   // with MQTT sessions) also names the owner of its exclusive queues.
   core::Publisher publisher_;

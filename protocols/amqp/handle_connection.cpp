@@ -58,7 +58,9 @@ bool AmqpSession::handle_connection_method(const Method& m) {
 
 bool AmqpSession::handle_start_ok(const Method& m) {
   const auto& client = m.table(0);
-  if (const auto* name = find_field(client, "connection_name"); name && name->type == 'S') connection_name_ = name->s;
+  if (const auto* name = find_field(client, "connection_name"); name && name->type == 'S') {
+    connection_name_ = name->s.substr(0, 255);
+  }
   if (const auto* caps = find_field(client, "capabilities"); caps && caps->type == 'F') {
     if (const auto* v = find_field(caps->table, "consumer_cancel_notify")) client_cancel_notify_ = v->i != 0;
     if (const auto* v = find_field(caps->table, "connection.blocked")) client_blocked_notify_ = v->i != 0;
@@ -166,6 +168,18 @@ bool AmqpSession::handle_open(const Method& m) {
                  : client().user.empty() ? std::string("anonymous")
                                          : fmt::format("user '{}'", client().user.view()),
                  heartbeat_, channel_max_, frame_max_);
+  }
+  {
+    core::ClientRecord record;
+    record.protocol = core::Protocol::amqp;
+    record.id = connection_name_.empty() ? link_.remote_address() : connection_name_;
+    record.protocol_version = "0-9-1";
+    record.listener = std::string(client().listener());
+    record.remote_address = link_.remote_address();
+    record.user = std::string(client().user.view());
+    record.connected_unix_ms = core::now_unix_ms();
+    auto& directory = ctx_->vhost.broker().clients();
+    directory_entry_ = core::DirectoryEntry(directory, directory.add(std::move(record), link_.executor(), handle_));
   }
   spdlog::debug("{}: connection open (frame_max {}, channel_max {}, heartbeat {} s)", describe(), frame_max_,
                 channel_max_, heartbeat_);

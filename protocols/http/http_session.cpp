@@ -32,6 +32,7 @@ Response Response::json(unsigned status, std::string body) {
 std::string_view reason_phrase(unsigned status) noexcept {
   switch (status) {
     case 200: return "OK";
+    case 202: return "Accepted";
     case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
@@ -145,6 +146,7 @@ class HttpSession final : public proto::Session {
     r.body = std::move(message.body());
     r.remote_address = link_.remote_address();
     r.transport = std::string(link_.transport_name());
+    r.executor = link_.executor();
     waiting_ = true;
     link_.pause_reading();
     auto ex = link_.executor();

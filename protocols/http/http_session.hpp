@@ -31,6 +31,7 @@ struct Request {
   std::string body;
   std::string remote_address;  // "1.2.3.4:5678"
   std::string transport;       // "tcp", "tls"
+  boost::asio::any_io_executor executor;  // the connection's thread (for asynchronous checks)
 };
 
 struct Response {

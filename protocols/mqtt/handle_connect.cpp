@@ -271,6 +271,18 @@ void MqttSession::on_session_claimed(std::shared_ptr<core::Session> existing, bo
                                                 : fmt::format(", user '{}'", client().user.view()));
   }
   if (const auto& observer = ctx_->access.observer) observer->connected(client());
+  {
+    core::ClientRecord record;
+    record.protocol = core::Protocol::mqtt;
+    record.id = std::string(client().client_id.view());
+    record.protocol_version = version_ == ProtocolVersion::v5 ? "5.0" : version_ == ProtocolVersion::v311 ? "3.1.1" : "3.1";
+    record.listener = std::string(client().listener());
+    record.remote_address = link_.remote_address();
+    record.user = std::string(client().user.view());
+    record.connected_unix_ms = core::now_unix_ms();
+    auto& directory = ctx_->broker.clients();
+    directory_entry_ = core::DirectoryEntry(directory, directory.add(std::move(record), link_.executor(), handle_));
+  }
   if (auto* q = state_->queue()) q->attach(handle_, link_.executor(), publisher_.wakeups());
   if (state_->has_shared()) {
     for (auto& [filter, membership] : state_->shared()) membership.queue->attach(handle_, link_.executor(), publisher_.wakeups());

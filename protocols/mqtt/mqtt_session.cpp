@@ -81,6 +81,26 @@ void MqttSession::Handle::on_durable(std::span<const core::HeldAck> acks) {
   }
 }
 
+std::optional<core::ClientFigures> MqttSession::Handle::figures() {
+  if (!session || session->closed_) return std::nullopt;
+  core::ClientFigures f;
+  if (const auto& state = session->state_) {
+    f.subscriptions = state->subscription_count();
+    f.in_flight = state->outflight_count();
+    if (auto* q = state->queue()) f.queued = q->stats().messages;
+  }
+  return f;
+}
+
+void MqttSession::Handle::kick(const std::string& by) {
+  if (!session || session->closed_ || session->phase_ != Phase::connected) return;
+  spdlog::info("{}: disconnected by an administrator ({})", session->describe(), by);
+  if (session->version_ == ProtocolVersion::v5) {
+    session->send_disconnect(ReasonCode::administrative_action, "disconnected by an administrator");
+  }
+  session->close("disconnected by an administrator");
+}
+
 std::string MqttSession::describe() const {
   if (client().client_id.empty()) return fmt::format("client <unknown> ({})", link_.remote_address());
   return fmt::format("client '{}' ({})", client().client_id.view(), link_.remote_address());
@@ -219,6 +239,7 @@ void MqttSession::on_closed(proto::CloseCause cause, std::string_view detail) {
                          : cause == proto::CloseCause::peer_closed ? "connection closed by the client"
                                                                     : std::string(detail);
     if (ctx_->log_connections) spdlog::info("{} disconnected: {}", describe(), reason);
+    directory_entry_.reset();
     end_session();
     if (const auto& observer = ctx_->access.observer) observer->disconnected(client());
   }

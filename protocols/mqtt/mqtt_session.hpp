@@ -63,7 +63,7 @@ class MqttSession final : public proto::Session {
   // control. Cleared when the connection ends, so late posts find nobody. It has an
   // allocation of its own: the connection keeps running (lingering) after it destroyed
   // its session, so a pointer into the connection's block would outlive the session.
-  struct Handle final : core::Consumer, core::SessionOwner, core::PublisherOwner {
+  struct Handle final : core::Consumer, core::SessionOwner, core::PublisherOwner, core::LiveClient {
     MqttSession* session = nullptr;  // touched on the connection's thread only
     // Set before the handle is given to the session registry, then never changed: the
     // registry asks for the executor from other threads.
@@ -73,6 +73,9 @@ class MqttSession final : public proto::Session {
     void on_taken_over() override;
     void on_space_available() override;
     void on_durable(std::span<const core::HeldAck> acks) override;
+    // The admin API (core::ClientDirectory), on the connection's thread.
+    std::optional<core::ClientFigures> figures() override;
+    void kick(const std::string& by) override;
   };
 
   // authenticating: CONNECT was read and the authenticator has not answered yet.
@@ -166,6 +169,7 @@ class MqttSession final : public proto::Session {
   proto::Link& link_;
   const SessionContext* ctx_;
   std::shared_ptr<Handle> handle_;
+  core::DirectoryEntry directory_entry_;  // in the broker's client directory while connected
   // Holds who this client is (client()). Its client id is shared with the session state
   // and the registry's entry (one copy of the characters); its origin is the session
   // state's.

@@ -91,6 +91,9 @@ class SessionState final : public core::Session {
   };
   std::map<std::string, SharedMembership>& shared() { return extras().shared; }
   bool has_shared() const noexcept { return extras_ && !extras_->shared.empty(); }
+  // How many subscriptions (shared ones included) and outgoing QoS 1/2 in flight; never allocate.
+  std::size_t subscription_count() const noexcept { return extras_ ? extras_->subscriptions.size() : 0; }
+  std::size_t outflight_count() const noexcept { return extras_ ? extras_->outflight.size() : 0; }
   // The queue an in-flight message came from.
   core::Queue* source_of(const OutFlight& f) noexcept { return f.source ? f.source.get() : queue_.get(); }
   // The connection ended: QoS 1 messages of shared subscriptions that are still

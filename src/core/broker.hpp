@@ -7,6 +7,7 @@
 // Threading: every method may be called from any I/O thread.
 #pragma once
 
+#include "core/client_directory.hpp"
 #include "core/client_info.hpp"
 #include "core/counters.hpp"
 #include "core/exchange.hpp"
@@ -50,6 +51,8 @@ class Broker {
   Exchange& mqtt_exchange() noexcept { return *mqtt_exchange_; }
   RetainedStore& retained() noexcept { return retained_; }
   SessionRegistry& sessions() noexcept { return sessions_; }
+  // The clients connected now, every protocol (the admin API's view).
+  ClientDirectory& clients() noexcept { return clients_; }
   // MQTT shared subscription groups on the MQTT exchange.
   SharedGroups& shared_groups() noexcept { return *shared_groups_; }
   // Message counters, per I/O thread (core/counters.hpp); the Publisher counts.
@@ -97,6 +100,7 @@ class Broker {
   ExchangePtr mqtt_exchange_;
   RetainedStore retained_;
   SessionRegistry sessions_;
+  ClientDirectory clients_;
   std::unique_ptr<SharedGroups> shared_groups_;
   Counters counters_;
   // Who the broker's own messages (wills due in the sweep) come from.

@@ -15,7 +15,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pika  # noqa: E402
-from harness import Broker, PahoClient, free_port  # noqa: E402
+from harness import Broker, PahoClient, free_port, password_file  # noqa: E402
 
 
 def metrics(port):
@@ -136,11 +136,36 @@ class StatusPage(unittest.TestCase):
         self.assertGreater(number(shown["rate-received"]), 0)
         self.assertIn("orders5", shown["queue-orders"].replace(" ", "").replace(",", ""))
         self.assertEqual(number(shown["store-messages"]), int(after["outpost_store_messages"]))
+        # The clients table: both MQTT clients, with their subscriptions.
+        self.assertIn("client-page-sub", shown, dom[:4000])
+        self.assertIn("mqtt 3.1.1", shown["client-page-sub"])
+        self.assertIn("client-page-pub", shown)
 
         shot = os.path.join(os.environ.get("OUTPOST_BUILD_DIR", self.tmp.name), "status-page.png")
         self.chromium_run(f"--screenshot={shot}", "--window-size=1280,1000", "--hide-scrollbars",
                           "--virtual-time-budget=5000", url)
         self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 10000, shot)
+
+    def test_the_page_works_behind_a_login(self):
+        passwd = password_file(os.path.join(self.tmp.name, "passwd"), {"root": "root pw"})
+        port = free_port()
+        config = ("listeners:\n"
+                  "  - {protocol: mqtt, address: 127.0.0.1, port: {port}, allow_anonymous: true}\n"
+                  f"  - {{protocol: http, address: 127.0.0.1, port: {port}, password_file: {passwd}, admins: [root]}}\n"
+                  "sys_interval: 0\n")
+        b = Broker(config=config).start()
+        self.addCleanup(b.tmp.cleanup)
+        self.addCleanup(b.stop)
+        c = PahoClient(b.port, client_id="behind-login").connect()
+        self.addCleanup(c.disconnect)
+        # The browser keeps the credentials of the page's address for its fetches.
+        dom = self.chromium_run("--dump-dom", "--virtual-time-budget=5000", f"http://root:root%20pw@127.0.0.1:{port}/")
+        page = Texts()
+        page.feed(dom)
+        shown = page.by_id
+        self.assertEqual(shown.get("error", "").strip(), "", dom[:2000])
+        self.assertEqual(number(shown["clients-connected"]), 1, dom[:2000])
+        self.assertIn("client-behind-login", shown, dom[:4000])
 
     def test_the_status_json_and_page_are_served(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/", timeout=5) as r:

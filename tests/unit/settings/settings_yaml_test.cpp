@@ -218,7 +218,7 @@ TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
             "shared_subscriptions, subscription_identifiers, publish_will_on_shutdown, connect_timeout)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtt\n    port: 1883\n    adress: 0.0.0.0\n"),
             "test.yaml:4:5: unknown key 'adress' in listeners[0] (allowed: protocol, address, port, path, "
-            "allowed_origins, allow_anonymous, max_connections, tls, password_file, acl_file, limits, open)");
+            "allowed_origins, allow_anonymous, max_connections, tls, password_file, acl_file, limits, open, admins)");
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: mqtts\n    port: 8883\n    tls: {cert_file: a, key_file: b, "
                        "verify: yes}\n"),
             "test.yaml:4:38: unknown key 'verify' in listeners[0].tls (allowed: cert_file, key_file, ca_file, "
@@ -255,6 +255,23 @@ TEST(SettingsYaml, WrongShapes) {
   EXPECT_EQ(yaml_error("listeners:\n  - protocol: ws\n    port: 80\n    allowed_origins: https://a.example\n"),
             "test.yaml:4:22: listeners[0].allowed_origins: expected a list of origins such as "
             "[\"https://example.com\"], got 'https://a.example'");
+}
+
+TEST(SettingsYaml, HttpAdmins) {
+  auto s = load_settings_string("auth:\n  password_file: /etc/outpost/passwd\nlisteners:\n"
+                                "  - {protocol: mqtt, port: 1883}\n"
+                                "  - {protocol: http, port: 8080, admins: [ops, root]}\n",
+                                "test.yaml");
+  EXPECT_EQ(s.listeners[1].admins, (std::vector<std::string>{"ops", "root"}));
+  EXPECT_TRUE(s.listeners[0].admins.empty());
+  EXPECT_EQ(yaml_error("listeners:\n  - {protocol: mqtt, port: 1883, allow_anonymous: true}\n"
+                       "  - {protocol: http, port: 8080, admins: [ops]}\n"),
+            "test.yaml:3:42: listeners[1].admins: admins log in with a password of the listener's password file, "
+            "and this listener has none (set password_file on it, or auth.password_file)");
+  EXPECT_EQ(yaml_error("listeners:\n  - {protocol: mqtt, port: 1883, allow_anonymous: true, admins: [ops]}\n"),
+            "test.yaml:2:65: listeners[0].admins: only http and https listeners have admins, this one is mqtt");
+  EXPECT_EQ(yaml_error("listeners:\n  - {protocol: http, port: 8080, password_file: p, admins: ops}\n"),
+            "test.yaml:2:60: listeners[0].admins: expected a list of user names such as [alice, bob], got 'ops'");
 }
 
 TEST(SettingsYaml, WrongTypesAndRanges) {
