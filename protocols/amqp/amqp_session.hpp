@@ -220,7 +220,6 @@ class AmqpSession final : public proto::Session {
   std::vector<std::uint8_t> out_;  // frames encoded while handling one read
   bool closed_ = false;
   bool opened_once_ = false;  // connection.open-ok was sent: the observer was told
-  std::string connection_name_;  // the client's connection_name property, if any
   std::string vhost_;            // as the client opened it
   std::string close_reason_;     // why the connection ends, for the "disconnected" line
   bool in_deliver_ = false;
