@@ -12,6 +12,20 @@ namespace outpost::mqtt {
 
 namespace {
 bool has_wildcard(std::string_view filter) { return filter.find_first_of("+#") != std::string_view::npos; }
+
+// The first filter that breaks the topic filter syntax (section 4.7, shared subscriptions
+// 4.8.2), or nothing. The specifications name no reason code for one; the broker closes
+// the connection as for a malformed packet (0x81), as Mosquitto does, before it applies
+// any filter of the packet.
+template <typename Filters, typename Get>
+std::optional<std::string_view> invalid_filter(const Filters& filters, Get get) {
+  for (const auto& f : filters) {
+    const std::string_view filter = get(f);
+    if (!core::valid_topic_filter(filter)) return filter;
+    if (core::is_shared_filter(filter) && !core::parse_shared(filter)->valid) return filter;
+  }
+  return std::nullopt;
+}
 }  // namespace
 
 bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
@@ -21,6 +35,10 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
     return false;
   }
   const SubscribePacket& p = *decoded;
+  if (auto bad = invalid_filter(p.subscriptions, [](const Subscription& sub) { return sub.filter; })) {
+    fail(ReasonCode::malformed_packet, fmt::format("SUBSCRIBE to invalid filter '{}'", bad->substr(0, 100)));
+    return false;
+  }
   const auto& s = ctx_->settings;
   const bool v5 = version_ == ProtocolVersion::v5;
   std::uint32_t subscription_id = p.properties.subscription_identifier().value_or(0);
@@ -33,11 +51,6 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
   std::vector<std::pair<std::string, SubscriptionRecord>> retained_for;
   for (const auto& sub : p.subscriptions) {
     std::string filter(sub.filter);
-    if (!core::valid_topic_filter(filter)) {
-      spdlog::info("{}: SUBSCRIBE to invalid filter '{}' refused", describe(), filter);
-      codes.push_back(v5 ? ReasonCode::topic_filter_invalid : ReasonCode::unspecified_error);
-      continue;
-    }
     const bool shared = core::is_shared_filter(filter);
     const auto& limits = ctx_->limits;
     if (core::level_count(shared ? std::string_view(core::parse_shared(filter)->filter) : std::string_view(filter)) >
@@ -61,11 +74,6 @@ bool MqttSession::handle_subscribe(std::span<const std::uint8_t> body) {
       // Shared subscriptions are accepted from 3.1.1 clients too, as other brokers do.
       if (!s.shared_subscriptions) {
         codes.push_back(v5 ? ReasonCode::shared_subscriptions_not_supported : ReasonCode::unspecified_error);
-        continue;
-      }
-      if (!core::parse_shared(filter)->valid) {
-        spdlog::info("{}: SUBSCRIBE to invalid shared filter '{}' refused", describe(), filter);
-        codes.push_back(v5 ? ReasonCode::topic_filter_invalid : ReasonCode::unspecified_error);
         continue;
       }
       if (sub.options.no_local) {
@@ -138,6 +146,10 @@ bool MqttSession::handle_unsubscribe(std::span<const std::uint8_t> body) {
   auto decoded = decode_unsubscribe(version_, body);
   if (!decoded) {
     fail(decoded.error().reason, fmt::format("invalid UNSUBSCRIBE: {}", decoded.error().message));
+    return false;
+  }
+  if (auto bad = invalid_filter(decoded->filters, [](std::string_view f) { return f; })) {
+    fail(ReasonCode::malformed_packet, fmt::format("UNSUBSCRIBE from invalid filter '{}'", bad->substr(0, 100)));
     return false;
   }
   std::vector<ReasonCode> codes;

@@ -40,11 +40,14 @@ Result<ConnectPacket> decode_connect(std::span<const std::uint8_t> body) {
     c.version = ProtocolVersion::v31;
   } else if (name == "MQTT" && (level == 4 || level == 5)) {
     c.version = static_cast<ProtocolVersion>(level);
-  } else {
-    // [MQTT-3.1.2-2] an unsupported level is answered with CONNACK 0x01 (0x84 in 5.0);
-    // a foreign protocol name gets the same answer, so the peer learns why.
+  } else if (name == "MQTT" || name == "MQIsdp") {
+    // [MQTT-3.1.2-2] an unsupported level is answered with CONNACK 0x01 (0x84 in 5.0).
     return CodecError{ReasonCode::unsupported_protocol_version,
                       text::cat("protocol '", printable(name), "' level ", level, " is not supported")};
+  } else {
+    // [MQTT-3.1.2-1] another protocol: the connection is closed without a CONNACK, as
+    // Mosquitto does (a CONNACK would be MQTT spoken to a peer that speaks something else).
+    return protocol_error(text::cat("protocol name '", printable(name), "' is not MQTT"));
   }
   const bool v5 = is_v5(c.version);
 

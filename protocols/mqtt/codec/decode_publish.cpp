@@ -22,10 +22,11 @@ std::optional<CodecError> decode_publish_into(ProtocolVersion v, std::uint8_t fl
   p.qos = (flags >> 1) & 0x03;
   p.retain = flags & 0x01;
   if (p.qos == 3) return malformed("PUBLISH with QoS 3");                           // [MQTT-3.3.1-4]
-  if (p.qos == 0 && p.dup) return protocol_error("PUBLISH QoS 0 with DUP set");  // [MQTT-3.3.1-2]
+  // [MQTT-3.3.1-2] and [MQTT-3.3.2-2] name no reason code; malformed, as Mosquitto answers.
+  if (p.qos == 0 && p.dup) return malformed("PUBLISH QoS 0 with DUP set");
   if (!r.string(p.topic, "topic name")) return r.error();
   for (const char ch : p.topic) {
-    if (ch == '+' || ch == '#') return protocol_error("PUBLISH topic contains a wildcard ('+' or '#')");  // [MQTT-3.3.2-2]
+    if (ch == '+' || ch == '#') return malformed("PUBLISH topic contains a wildcard ('+' or '#')");
   }
   if (p.qos > 0 && !read_packet_id(r, p.packet_id)) return r.error();
   if (is_v5(v) && !read_properties(r, PropertyContext::publish, p.properties)) return r.error();

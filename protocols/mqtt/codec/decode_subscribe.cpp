@@ -29,16 +29,23 @@ bool read_options(Reader& r, ProtocolVersion v, std::string_view filter, Subscri
   return true;
 }
 
+// [MQTT-2.2.1-3] names no reason code for a packet identifier 0: a SUBSCRIBE or UNSUBSCRIBE
+// with one is malformed, as Mosquitto answers (a PUBLISH with one is a protocol error).
+bool read_request_id(Reader& r, std::uint16_t& id) {
+  if (!r.u16(id, "packet identifier")) return false;
+  if (id == 0) return r.fail(malformed("packet identifier 0"));
+  return true;
+}
+
 }  // namespace
 
 Result<SubscribePacket> decode_subscribe(ProtocolVersion v, std::span<const std::uint8_t> body) {
   Reader r(body);
   SubscribePacket s;
-  if (!read_packet_id(r, s.packet_id)) return r.error();
+  if (!read_request_id(r, s.packet_id)) return r.error();
   if (is_v5(v) && !read_properties(r, PropertyContext::subscribe, s.properties)) return r.error();
   while (!r.empty()) {
-    // Only the filter's UTF-8 is judged here; its wildcard syntax is the broker's to
-    // answer with 0x80 / 0x8F in SUBACK.
+    // Only the filter's UTF-8 is judged here; its wildcard syntax is the broker's to judge.
     Subscription sub;
     if (!r.string(sub.filter, "topic filter") || !read_options(r, v, sub.filter, sub.options)) return r.error();
     s.subscriptions.push_back(sub);
@@ -50,7 +57,7 @@ Result<SubscribePacket> decode_subscribe(ProtocolVersion v, std::span<const std:
 Result<UnsubscribePacket> decode_unsubscribe(ProtocolVersion v, std::span<const std::uint8_t> body) {
   Reader r(body);
   UnsubscribePacket u;
-  if (!read_packet_id(r, u.packet_id)) return r.error();
+  if (!read_request_id(r, u.packet_id)) return r.error();
   if (is_v5(v) && !read_properties(r, PropertyContext::unsubscribe, u.properties)) return r.error();
   while (!r.empty()) {
     std::string_view f;

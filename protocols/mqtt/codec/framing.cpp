@@ -18,7 +18,8 @@ std::optional<CodecError> check_flags(unsigned type, std::uint8_t flags) {
     case PacketType::publish:
       if ((flags & 0x06) == 0x06) return malformed("PUBLISH with QoS 3");  // [MQTT-3.3.1-4]
       if ((flags & 0x08) && (flags & 0x06) == 0) {
-        return protocol_error("PUBLISH QoS 0 with DUP set");  // [MQTT-3.3.1-2]
+        // [MQTT-3.3.1-2] names no reason code; malformed, as Mosquitto answers.
+        return malformed("PUBLISH QoS 0 with DUP set");
       }
       return std::nullopt;
     case PacketType::pubrel:

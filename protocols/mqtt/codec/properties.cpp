@@ -123,7 +123,8 @@ bool read_properties(Reader& r, PropertyContext ctx, Properties& p) {
       break;
     }
     if ((s->allowed & bit(ctx)) == 0) {
-      pr.fail(protocol_error(text::cat("property '", s->name, "' is not allowed on ", context_name(ctx))));
+      // Section 2.2.2.2: an identifier not valid for the packet type is a Malformed Packet.
+      pr.fail(malformed(text::cat("property '", s->name, "' is not allowed on ", context_name(ctx))));
       break;
     }
     std::uint8_t b = 0;

@@ -186,9 +186,9 @@ TEST(Connect, ProtocolNameAndLevel) {
   EXPECT_EQ(reason_of(decode_connect(connect_body("MQTT", 0, 2))), unsupported_protocol_version);
   EXPECT_EQ(reason_of(decode_connect(connect_body("MQIsdp", 4, 2))), unsupported_protocol_version);
   EXPECT_EQ(reason_of(decode_connect(connect_body("MQIsdp", 5, 2))), unsupported_protocol_version);
-  EXPECT_EQ(reason_of(decode_connect(connect_body("HTTP", 4, 2))), unsupported_protocol_version);
-  EXPECT_EQ(reason_of(decode_connect(connect_body("mqtt", 4, 2))), unsupported_protocol_version);
-  EXPECT_EQ(reason_of(decode_connect(connect_body("", 4, 2))), unsupported_protocol_version);
+  EXPECT_EQ(reason_of(decode_connect(connect_body("HTTP", 4, 2))), protocol_error);
+  EXPECT_EQ(reason_of(decode_connect(connect_body("mqtt", 4, 2))), protocol_error);
+  EXPECT_EQ(reason_of(decode_connect(connect_body("", 4, 2))), protocol_error);
   EXPECT_EQ(reason_of(decode_connect(bytes({0x00, 0x04, 'M', 'Q'}))), malformed_packet);  // name runs past
 }
 
@@ -305,11 +305,11 @@ TEST(Connect, PropertyPlacement) {
   const Bytes id = bytes({0x00, 0x01, 'x'});
   // Will delay is a will property, not a CONNECT property.
   EXPECT_EQ(reason_of(decode_connect(connect_body("MQTT", 5, 2, test::concat(test::props_block(bytes({0x18, 0, 0, 0, 1})), id)))),
-            protocol_error);
+            malformed_packet);
   // Session expiry is a CONNECT property, not a will property.
   const Bytes will = test::concat(test::props_block(bytes({0x11, 0, 0, 0, 1})), bytes({0x00, 0x01, 't', 0x00, 0x00}));
   EXPECT_EQ(reason_of(decode_connect(connect_body("MQTT", 5, 6, test::concat(test::concat(bytes({0x00}), id), will)))),
-            protocol_error);
+            malformed_packet);
 }
 
 // ------------------------------------------------------------------------ CONNACK
@@ -385,7 +385,7 @@ TEST(Connack, Violations) {
   EXPECT_EQ(reason_of(decode_connack(ProtocolVersion::v5, bytes({0x00, 0x8E, 0x00}))), malformed_packet);  // not CONNACK
   EXPECT_EQ(reason_of(decode_connack(ProtocolVersion::v5, bytes({0x00, 0x00, 0x02, 0x21, 0x00}))), malformed_packet);  // value cut
   EXPECT_EQ(reason_of(decode_connack(ProtocolVersion::v5, bytes({0x00, 0x00, 0x03, 0x23, 0x00, 0x01}))),
-            protocol_error);  // topic alias is not a CONNACK property
+            malformed_packet);  // topic alias is not a CONNACK property
   EXPECT_EQ(reason_of(decode_connack(ProtocolVersion::v5, bytes({0x00, 0x00, 0x02, 0x24, 0x02}))),
             protocol_error);  // maximum QoS 0 or 1
   EXPECT_EQ(reason_of(decode_connack(ProtocolVersion::v5, bytes({0x00, 0x00, 0x02, 0x25, 0x02}))), protocol_error);

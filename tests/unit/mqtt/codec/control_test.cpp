@@ -76,7 +76,7 @@ TEST(Disconnect, FiveViolations) {
   EXPECT_EQ(reason_of(decode_disconnect(v5, bytes({0x01}))), malformed_packet);  // not a DISCONNECT code
   EXPECT_EQ(reason_of(decode_disconnect(v5, bytes({0x85}))), malformed_packet);  // CONNACK only
   EXPECT_EQ(reason_of(decode_disconnect(v5, bytes({0x00, 0x05, 0x11, 0, 0}))), malformed_packet);  // truncated
-  EXPECT_EQ(reason_of(decode_disconnect(v5, bytes({0x00, 0x03, 0x21, 0, 1}))), protocol_error);  // receive max
+  EXPECT_EQ(reason_of(decode_disconnect(v5, bytes({0x00, 0x03, 0x21, 0, 1}))), malformed_packet);  // receive max
   EXPECT_EQ(reason_of(decode_disconnect(v5, bytes({0x00, 0x00, 0x00}))), malformed_packet);  // trailing
 }
 
@@ -112,7 +112,7 @@ TEST(Auth, Violations) {
   using enum ReasonCode;
   EXPECT_EQ(reason_of(decode_auth(bytes({0x80}))), malformed_packet);  // not an AUTH code
   EXPECT_EQ(reason_of(decode_auth(bytes({0x18, 0x04, 0x16, 0, 1, 'x'}))), protocol_error);  // data without method
-  EXPECT_EQ(reason_of(decode_auth(bytes({0x18, 0x03, 0x11, 0, 1}))), protocol_error);  // session expiry
+  EXPECT_EQ(reason_of(decode_auth(bytes({0x18, 0x03, 0x11, 0, 1}))), malformed_packet);  // session expiry
   EXPECT_EQ(reason_of(decode_auth(bytes({0x18, 0x09, 0x15, 0, 1, 'm'}))), malformed_packet);  // runs past
 }
 

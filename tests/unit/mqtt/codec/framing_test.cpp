@@ -110,7 +110,7 @@ TEST(Framing, PublishFlags) {
       EXPECT_EQ(f.error.reason, ReasonCode::malformed_packet);
     } else if (qos == 0 && dup) {
       ASSERT_EQ(f.status, FrameStatus::error);
-      EXPECT_EQ(f.error.reason, ReasonCode::protocol_error);  // [MQTT-3.3.1-2]
+      EXPECT_EQ(f.error.reason, ReasonCode::malformed_packet);  // [MQTT-3.3.1-2], as Mosquitto
     } else {
       ASSERT_EQ(f.status, FrameStatus::complete);
       EXPECT_EQ(f.header.flags, flags);

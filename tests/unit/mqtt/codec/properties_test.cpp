@@ -114,7 +114,8 @@ TEST(Properties, AllowedAndRefusedPerPacket) {
         EXPECT_EQ(e.reason, ReasonCode::success) << "property " << c.id << " on context "
                                                  << static_cast<int>(ctx) << ": " << e.message;
       } else {
-        EXPECT_EQ(e.reason, ReasonCode::protocol_error) << "property " << c.id << " on context " << static_cast<int>(ctx);
+        // Section 2.2.2.2: an identifier not valid for the packet type is malformed.
+        EXPECT_EQ(e.reason, ReasonCode::malformed_packet) << "property " << c.id << " on context " << static_cast<int>(ctx);
       }
     }
   }
@@ -124,7 +125,7 @@ TEST(Properties, AllowedAndRefusedPerPacket) {
     EXPECT_EQ(dec.at(ctx)(props_block(method_and_data)).reason, ReasonCode::success);
     EXPECT_EQ(dec.at(ctx)(props_block(property(0x16, bytes({0, 1, 'd'})))).reason, ReasonCode::protocol_error);
   }
-  EXPECT_EQ(dec.at(publish)(props_block(property(0x16, bytes({0, 1, 'd'})))).reason, ReasonCode::protocol_error);
+  EXPECT_EQ(dec.at(publish)(props_block(property(0x16, bytes({0, 1, 'd'})))).reason, ReasonCode::malformed_packet);
 }
 
 TEST(Properties, DuplicatesAreProtocolErrors) {

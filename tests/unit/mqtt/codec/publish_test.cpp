@@ -138,15 +138,15 @@ TEST(Publish, Violations) {
     Bytes wild;
     encode_publish_header(wild, v, "a/+", 0, false, false, 0, nullptr, 0);
     auto w = decode_publish(v, 0, body_of(wild));
-    EXPECT_EQ(reason_of(w), protocol_error);
+    EXPECT_EQ(reason_of(w), malformed_packet);  // as Mosquitto
     EXPECT_NE(w.error().message.find("wildcard"), std::string::npos);
     Bytes hash;
     encode_publish_header(hash, v, "#", 0, false, false, 0, nullptr, 0);
-    EXPECT_EQ(reason_of(decode_publish(v, 0, body_of(hash))), protocol_error);
+    EXPECT_EQ(reason_of(decode_publish(v, 0, body_of(hash))), malformed_packet);
     Bytes zero_id;
     encode_publish_header(zero_id, v, "a", 1, false, false, 0, nullptr, 0);
     EXPECT_EQ(reason_of(decode_publish(v, flags_of(zero_id), body_of(zero_id))), protocol_error);
-    EXPECT_EQ(reason_of(decode_publish(v, 0x08, bytes({0, 1, 'a', 0}))), protocol_error);  // DUP on QoS 0
+    EXPECT_EQ(reason_of(decode_publish(v, 0x08, bytes({0, 1, 'a', 0}))), malformed_packet);  // DUP on QoS 0
     EXPECT_EQ(reason_of(decode_publish(v, 0x06, bytes({0, 1, 'a', 0, 1, 0}))), malformed_packet);  // QoS 3
     EXPECT_EQ(reason_of(decode_publish(v, 0, bytes({0, 5, 'a'}))), malformed_packet);  // topic runs past the end
     EXPECT_EQ(reason_of(decode_publish(v, 0, bytes({0}))), malformed_packet);          // truncated length
@@ -258,7 +258,7 @@ TEST(Acks, Violations) {
   EXPECT_EQ(reason_of(decode_ack(ProtocolVersion::v5, PacketType::puback, bytes({0, 1, 0, 2, 0x1F, 0, 1}))),
             malformed_packet);  // the block ends inside the reason string's length
   EXPECT_EQ(reason_of(decode_ack(ProtocolVersion::v5, PacketType::puback, bytes({0, 1, 0, 3, 0x23, 0, 1}))),
-            protocol_error);  // topic alias is not an ack property
+            malformed_packet);  // topic alias is not an ack property
   EXPECT_EQ(reason_of(decode_ack(ProtocolVersion::v5, PacketType::puback, bytes({0, 1, 0, 0, 0}))), malformed_packet);
 }
 

@@ -64,7 +64,7 @@ TEST(Subscribe, Violations) {
     const Bytes props = v == ProtocolVersion::v5 ? bytes({0}) : Bytes{};
     auto with = [&](const Bytes& payload) { return test::concat(test::concat(bytes({0, 1}), props), payload); };
     EXPECT_EQ(reason_of(decode_subscribe(v, with({}))), protocol_error);                        // no filter
-    EXPECT_EQ(reason_of(decode_subscribe(v, test::concat(bytes({0, 0}), props))), protocol_error);  // id 0
+    EXPECT_EQ(reason_of(decode_subscribe(v, test::concat(bytes({0, 0}), props))), malformed_packet);  // id 0
     EXPECT_EQ(reason_of(decode_subscribe(v, bytes({0}))), malformed_packet);                     // truncated id
     EXPECT_EQ(reason_of(decode_subscribe(v, with(bytes({0, 1, 'a', 3})))), malformed_packet);   // QoS 3
     EXPECT_EQ(reason_of(decode_subscribe(v, with(bytes({0, 1, 'a', 0xC0})))), malformed_packet);  // bits 6-7
@@ -72,7 +72,7 @@ TEST(Subscribe, Violations) {
     EXPECT_EQ(reason_of(decode_subscribe(v, with(bytes({0, 4, 'a'})))), malformed_packet);      // runs past
     EXPECT_EQ(reason_of(decode_subscribe(v, with(bytes({0, 1, 0xFE, 0})))), malformed_packet);  // bad UTF-8
     EXPECT_EQ(reason_of(decode_subscribe(v, with(bytes({0, 1, 0x00, 0})))), malformed_packet);  // U+0000
-    // The broker judges filter syntax: answered with 0x80 / 0x8F in SUBACK.
+    // The broker judges filter syntax (and closes the connection for a bad one).
     EXPECT_TRUE(decode_subscribe(v, with(bytes({0, 3, 'a', '#', 'b', 0}))));
     EXPECT_TRUE(decode_subscribe(v, with(bytes({0, 0, 0}))));
   }
@@ -94,7 +94,7 @@ TEST(Subscribe, Violations) {
             protocol_error);
   EXPECT_EQ(reason_of(decode_subscribe(ProtocolVersion::v5, bytes({0, 1, 2, 0x0B, 0, 0, 1, 'a', 0}))), protocol_error);
   EXPECT_EQ(reason_of(decode_subscribe(ProtocolVersion::v5, bytes({0, 1, 2, 0x1F, 0, 0, 1, 'a', 0}))),
-            protocol_error);  // reason string is not a SUBSCRIBE property
+            malformed_packet);  // reason string is not a SUBSCRIBE property
 }
 
 TEST(Unsubscribe, RoundTripEveryVersion) {
@@ -128,11 +128,11 @@ TEST(Unsubscribe, Violations) {
   using enum ReasonCode;
   EXPECT_EQ(reason_of(decode_unsubscribe(ProtocolVersion::v311, bytes({0, 3}))), protocol_error);  // empty
   EXPECT_EQ(reason_of(decode_unsubscribe(ProtocolVersion::v5, bytes({0, 3, 0}))), protocol_error);
-  EXPECT_EQ(reason_of(decode_unsubscribe(ProtocolVersion::v311, bytes({0, 0, 0, 1, 'a'}))), protocol_error);  // id 0
+  EXPECT_EQ(reason_of(decode_unsubscribe(ProtocolVersion::v311, bytes({0, 0, 0, 1, 'a'}))), malformed_packet);  // id 0
   EXPECT_EQ(reason_of(decode_unsubscribe(ProtocolVersion::v311, bytes({0, 3, 0, 2, 'a'}))), malformed_packet);
   EXPECT_EQ(reason_of(decode_unsubscribe(ProtocolVersion::v311, bytes({0, 3, 0, 1, 0xFF}))), malformed_packet);
   EXPECT_EQ(reason_of(decode_unsubscribe(ProtocolVersion::v5, bytes({0, 3, 2, 0x0B, 1, 0, 1, 'a'}))),
-            protocol_error);  // subscription identifier is not an UNSUBSCRIBE property
+            malformed_packet);  // subscription identifier is not an UNSUBSCRIBE property
 }
 
 TEST(Suback, GoldenBytesPerVersion) {
