@@ -47,6 +47,13 @@ class LevelIterator {
  public:
   explicit constexpr LevelIterator(std::string_view s) noexcept : rest_(s) {}
 
+  // An iterator with no level at all.
+  static constexpr LevelIterator none() noexcept {
+    LevelIterator it({});
+    it.done_ = true;
+    return it;
+  }
+
   // Stores the next level and returns true, or returns false when none is left.
   constexpr bool next(std::string_view& level) noexcept {
     if (done_) return false;

@@ -71,7 +71,7 @@ class TopicTrie {
   // exact filter. Returns true if the pair is new, false if it replaced.
   bool insert(std::string_view filter, const Key& key, Value value) {
     Node* n = &root_;
-    LevelIterator it(filter);
+    LevelIterator it = levels(filter);
     std::string_view level;
     while (it.next(level)) n = child_for_insert(*n, level);
     if (const auto pos = n->find_entry(key); pos != npos) {
@@ -88,7 +88,7 @@ class TopicTrie {
   bool erase(std::string_view filter, const Key& key) {
     boost::container::small_vector<std::pair<Node*, std::string_view>, 16> path;
     Node* n = &root_;
-    LevelIterator it(filter);
+    LevelIterator it = levels(filter);
     std::string_view level;
     while (it.next(level)) {
       Node* child = n->find_child(level);
@@ -112,7 +112,7 @@ class TopicTrie {
   // The value stored for exactly (filter, key), or nullptr.
   const Value* find(std::string_view filter, const Key& key) const {
     const Node* n = &root_;
-    LevelIterator it(filter);
+    LevelIterator it = levels(filter);
     std::string_view level;
     while (it.next(level)) {
       n = n->find_child(level);
@@ -129,7 +129,7 @@ class TopicTrie {
     const bool dollar = !topic.empty() && topic.front() == '$';
     Stack stack;
     Seen seen;
-    stack.push_back(Frame{&root_, LevelIterator(topic), Step::visit});
+    stack.push_back(Frame{&root_, levels(topic), Step::visit});
     while (!stack.empty()) {
       const Frame frame = stack.back();
       stack.pop_back();
@@ -385,6 +385,11 @@ class TopicTrie {
       if (entries.empty()) entries.shrink_to_fit();
     }
   };
+
+  // The levels of a topic or filter. An empty one has none: MQTT has no empty topic or
+  // filter, and an empty AMQP routing or binding key is zero words, so it is matched by
+  // "#" and "" only, never by "*" (which needs exactly one word), as RabbitMQ does.
+  static LevelIterator levels(std::string_view s) noexcept { return s.empty() ? LevelIterator::none() : LevelIterator(s); }
 
   static Node* child_for_insert(Node& n, std::string_view level) {
     std::unique_ptr<Node>* slot = nullptr;

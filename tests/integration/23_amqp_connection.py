@@ -317,6 +317,29 @@ class AmqpConnection(BrokerTestCase):
         self.assert_connection_error(frame(1, 1, b"\x00\x3c\x03\xe7"), 540, 60, 999)
         self.assert_connection_error(frame(1, 1, b"\x01\xf4\x00\x0a"), 540, 500, 10)
 
+    def test_peer_that_never_answers_close_is_dropped(self):
+        # After the broker's connection.close only close / close-ok count (section 2.2.4);
+        # a peer that keeps talking instead is dropped after a short grace period.
+        c = self.raw()
+        c.open_channel(1)
+        c.send(method_frame(1, 90, 10))  # tx.select: 540
+        code, _, _, _ = c.expect_connection_close()
+        self.assertEqual(code, 540)
+        start = time.time()
+        closed = False
+        while time.time() - start < 10:
+            try:
+                c.send(method_frame(1, 60, 40, 0, "", "q", False, False) + header_frame(1, 1) + body_frame(1, b"x"))
+            except OSError:
+                closed = True
+                break
+            if c.is_closed(timeout=0.2):
+                closed = True
+                break
+        self.assertTrue(closed, "the broker kept the connection open")
+        self.assertLess(time.time() - start, 8)
+        c.close()
+
     def test_connection_error_closes_all_channels(self):
         with pika.BlockingConnection(params(self.port)) as conn:
             ch1, ch2 = conn.channel(), conn.channel()

@@ -84,6 +84,22 @@ class AmqpEntities(BrokerTestCase):
                                            b"lazy.orange.male.rabbit"])
         ch.exchange_delete("ent.topic2")
 
+    def test_empty_routing_key_is_zero_words(self):
+        # As RabbitMQ: "" has no word, so '*' (exactly one) does not match it, '#' and ""
+        # do; "." is two empty words.
+        ch = self.ch
+        ch.exchange_declare("ent.topic3", "topic")
+        queues = {}
+        for key in ("*", "#", "", "*.*", "#.*"):
+            queues[key] = self.temp_queue()
+            ch.queue_bind(queues[key], "ent.topic3", key)
+        for rk in ("", "a", "."):
+            ch.basic_publish("ent.topic3", rk, (rk or "<empty>").encode())
+        got = {key: self.get_all(q) for key, q in queues.items()}
+        self.assertEqual(got, {"*": [b"a"], "#": [b"<empty>", b"a", b"."], "": [b"<empty>"], "*.*": [b"."],
+                               "#.*": [b"a", b"."]})
+        ch.exchange_delete("ent.topic3")
+
     def test_passive_exchange(self):
         self.ch.exchange_declare("ent.passive", "fanout")
         self.ch.exchange_declare("ent.passive", passive=True)

@@ -16,8 +16,10 @@
 namespace outpost::core {
 namespace {
 
+// An empty topic or filter has no level (an AMQP key of zero words).
 std::vector<std::string_view> split(std::string_view s) {
   std::vector<std::string_view> out;
+  if (s.empty()) return out;
   LevelIterator it(s);
   std::string_view level;
   while (it.next(level)) out.push_back(level);
@@ -42,7 +44,7 @@ bool reference_rest(const std::vector<std::string_view>& f, std::size_t i, const
 bool reference_match(std::string_view filter, std::string_view topic) {
   const auto f = split(filter);
   const auto t = split(topic);
-  if (topic.starts_with('$') && (f[0] == "+" || f[0] == "#")) return false;
+  if (topic.starts_with('$') && !f.empty() && (f[0] == "+" || f[0] == "#")) return false;
   return reference_rest(f, 0, t, 0);
 }
 
@@ -153,6 +155,16 @@ constexpr Case cases[] = {
     {"a/#/b/#", "a/c", false},
     {"#/a/#/b", "x/a/y/b", true},
     {"#/a/#/b", "a/b", true},
+    // An empty topic or filter has no level: an AMQP routing or binding key of zero words
+    // (MQTT has neither). '#' matches it, '+' (AMQP '*', exactly one word) does not.
+    {"#", "", true},
+    {"", "", true},
+    {"+", "", false},
+    {"+/#", "", false},
+    {"#/#", "", true},
+    {"", "a", false},
+    {"", "/", false},
+    {"+", "/", false},
 };
 
 TEST(TopicTrie, MatchingTable) {
@@ -374,7 +386,7 @@ TEST(TopicTrie, AgreesWithTheReferenceOnRandomFiltersAndTopics) {
   const std::vector<std::string> topic_levels{"a", "b", "", "$s"};
   const std::vector<std::string> filter_levels{"a", "b", "", "$s", "+", "#"};
   auto make = [&](const std::vector<std::string>& alphabet, bool wildcards) {
-    std::uniform_int_distribution<std::size_t> len(1, 4);
+    std::uniform_int_distribution<std::size_t> len(0, 4);
     std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
     std::string s;
     const auto n = len(rng);
