@@ -54,6 +54,16 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
           continue;
         }
       }
+      if (d.message->topic().empty()) {
+        // An AMQP publish with an empty routing key matches '#', but an empty Topic Name
+        // is not MQTT [MQTT-4.7.3-1]: not sent, rather than breaking the client's session.
+        if (spdlog::should_log(spdlog::level::debug)) {
+          spdlog::debug("{}: message with an empty topic (AMQP routing key '') not delivered{}", describe(),
+                        core::trace_note(*d.message));
+        }
+        queue.entry_done(d);
+        continue;
+      }
       if (access != nullptr && !access->may_consume(client(), {}, d.message->topic())) {
         if (spdlog::should_log(spdlog::level::debug)) {
           spdlog::debug("{}: message on '{}' not delivered: not authorized to read it{}", describe(),

@@ -102,6 +102,20 @@ class CrossProtocol(harness.BrokerTestCase):
         self.assertEqual([(m.topic, m.payload) for m in sub.messages], [("a/b", b"from-amqp")])
         self.assertEqual(msgs[0].qos, 1)  # persistent -> QoS 1, within the granted QoS
 
+    def test_empty_routing_key_is_not_sent_to_mqtt(self):
+        # '#' matches an empty AMQP routing key, but an empty topic is not MQTT: the
+        # subscriber keeps its connection and gets what follows.
+        sub = self.mqtt_client()
+        sub.subscribe("#", qos=1)
+        q = bound_queue(self.ch, "#")
+        self.ch.basic_publish("amq.topic", "", b"empty-key", pika.BasicProperties(delivery_mode=2))
+        self.ch.basic_publish("amq.topic", "after", b"after", pika.BasicProperties(delivery_mode=2))
+        msgs = sub.wait_messages(1)
+        time.sleep(0.2)
+        self.assertEqual([(m.topic, m.payload) for m in sub.messages], [("after", b"after")])
+        self.assertTrue(sub.client.is_connected())
+        self.assertEqual(get(self.ch, q)[2], b"empty-key")  # AMQP consumers still get it
+
     def test_amqp_to_amqp_keys_stay_verbatim(self):
         q = bound_queue(self.ch, "x.#")
         self.ch.basic_publish("amq.topic", "x.y/z", b"1")
