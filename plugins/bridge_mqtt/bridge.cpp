@@ -268,6 +268,14 @@ void Bridge::on_delivery(outpost_queue *queue, const outpost_delivery *delivery)
     api_->queue_ack(queue, delivery->id);
     return;
   }
+  if (mapped->topic.empty()) {
+    // An AMQP publish with an empty routing key, under a mapping without a remote prefix:
+    // no MQTT topic to send it on. Offering it again could never succeed.
+    api_->queue_ack(queue, delivery->id);
+    if (dropped_counter_) api_->counter_add(dropped_counter_, 1);
+    log(OUTPOST_LOG_WARN, "a message with an empty topic (an AMQP routing key '') cannot be forwarded; dropped");
+    return;
+  }
   const bool v5 = config_.protocol_version == 5;
   mqtt::properties props;
   if (v5 && has_props) {

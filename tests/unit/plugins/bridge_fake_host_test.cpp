@@ -194,6 +194,27 @@ TEST_P(BridgeFakeHost, ForwardsBothWaysAndAcksAfterTheRemote) {
 
 }
 
+TEST_P(BridgeFakeHost, AMessageWithAnEmptyTopicIsDroppedNotRetriedForever) {
+  // An AMQP publish with routing key '' matches '#'; without a remote prefix there is no
+  // MQTT topic for it. It leaves the outbox (counted as dropped) and what follows goes on.
+  const int port = free_port();
+  Mosquitto cloud(port);
+  ASSERT_TRUE(cloud.start());
+  Collector remote(port, "#");
+  FakeHost host;
+  Running run(host, "remote: mqtt://127.0.0.1:" + std::to_string(port) + "\nprotocol_version: " + GetParam() +
+                        "\nclient_id: fake-host-empty\ntopics:\n  - {pattern: '#', direction: out, qos: 1}\n");
+  ASSERT_TRUE(host.wait([](FakeHost &h) { return h.sys["bridge/cloud/state"] == "connected"; }, 10s));
+  host.enqueue("", "empty");
+  host.enqueue("after", "after");
+  ASSERT_TRUE(remote.wait_for(1, 10s));
+  ASSERT_TRUE(host.wait([](FakeHost &h) { return h.acked == 2; }, 10s)) << host.acked;
+  EXPECT_EQ(remote.got(), (std::vector<std::pair<std::string, std::string>>{{"after", "after"}}));
+  EXPECT_EQ(host.pending(), 0u);
+  run.bridge->stop();
+  host.stop_thread();
+}
+
 TEST_P(BridgeFakeHost, RedeliversInOrderAfterTheRemoteCameBack) {
   const int port = free_port();
   Mosquitto cloud(port);
