@@ -28,10 +28,11 @@ check() {
              -E '^#include "' "${paths[@]}" | sed -E 's/^([^:]+):[0-9]+:/\1:/')
 }
 
+check src/text 'text/'
 check src/store 'store/'
 check src/core 'core/|store/|log\.hpp'
 # The built-in security backends implement the core's interfaces.
-check src/auth 'auth/|core/|store/|log\.hpp'
+check src/auth 'auth/|core/|store/|text/|log\.hpp'
 # The plugin host attaches plugins to the core's seams (and sees the C interface).
 check src/plugin 'plugin/|core/|store/|log\.hpp|config_tree\.hpp'
 # Observability reads the core and the store; what lives above them comes through collectors.
@@ -42,7 +43,7 @@ check protocols/common 'common/'
 check protocols/mqtt 'mqtt/|common/|core/|store/|settings\.hpp|log\.hpp'
 check protocols/amqp 'amqp/|common/|core/|store/|settings\.hpp|log\.hpp'
 check protocols/websocket 'websocket/'
-check protocols/http 'http/|common/'
+check protocols/http 'http/|common/|text/'
 check src/server 'server/|common/|websocket/|settings\.hpp|log\.hpp'
 # The files in src/ itself: logging, settings, and main.cpp, which wires everything.
 check 'src/log.hpp src/log.cpp' 'log\.hpp'

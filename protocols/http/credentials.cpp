@@ -1,39 +1,12 @@
 #include "http/credentials.hpp"
 
+#include "text/base64.hpp"
+
 #include <cstdint>
 
 namespace outpost::http {
 
 namespace {
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char c : in) {
-    const int v = base64_value(c);
-    if (v < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out += static_cast<char>((bits >> count) & 0xFF);
-    }
-  }
-  return out;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -62,11 +35,13 @@ std::optional<BasicCredentials> parse_basic_authorization(std::string_view heade
   std::string_view token = header.substr(space + 1);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-  auto decoded = base64_decode(token);
-  if (!decoded) return std::nullopt;
-  const auto colon = decoded->find(':');
+  // RFC 7617: the token is base64 with its padding (RFC 4648 section 4).
+  const auto bytes = text::base64_decode(token);
+  if (!bytes) return std::nullopt;
+  const std::string decoded(bytes->begin(), bytes->end());
+  const auto colon = decoded.find(':');
   if (colon == std::string::npos) return std::nullopt;
-  return BasicCredentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
+  return BasicCredentials{decoded.substr(0, colon), decoded.substr(colon + 1)};
 }
 
 std::optional<std::string> percent_decode(std::string_view s) {

@@ -1,6 +1,6 @@
 #include "auth/password_file.hpp"
 
-#include "auth/base64.hpp"
+#include "text/base64.hpp"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -130,12 +130,12 @@ std::optional<PasswordFile::Entry> PasswordFile::parse_hash(std::string_view fie
     why = fmt::format("unknown hash type '${}$' (expected $7$ or $6$)", parts[0]);
     return std::nullopt;
   }
-  const auto salt_bytes = base64_decode(salt);
+  const auto salt_bytes = text::base64_decode(salt);
   if (!salt_bytes || salt_bytes->size() != kSaltBytes) {
     why = fmt::format("the salt is not {} bytes of base64", kSaltBytes);
     return std::nullopt;
   }
-  const auto digest_bytes = base64_decode(digest);
+  const auto digest_bytes = text::base64_decode(digest);
   if (!digest_bytes || digest_bytes->size() != kDigestBytes) {
     why = fmt::format("the hash is not {} bytes of base64", kDigestBytes);
     return std::nullopt;
@@ -274,7 +274,7 @@ std::string hash_password(std::string_view password, int iterations) {
   entry.iterations = iterations;
   entry.salt = random_salt();
   entry.digest = PasswordFile::compute(entry, password);
-  return fmt::format("$7${}${}${}", iterations, base64_encode(entry.salt), base64_encode(entry.digest));
+  return fmt::format("$7${}${}${}", iterations, text::base64_encode(entry.salt), text::base64_encode(entry.digest));
 }
 
 std::string hash_password_sha512(std::string_view password) {
@@ -283,7 +283,7 @@ std::string hash_password_sha512(std::string_view password) {
   entry.iterations = 1;
   entry.salt = random_salt();
   entry.digest = PasswordFile::compute(entry, password);
-  return fmt::format("$6${}${}", base64_encode(entry.salt), base64_encode(entry.digest));
+  return fmt::format("$6${}${}", text::base64_encode(entry.salt), text::base64_encode(entry.digest));
 }
 
 }  // namespace outpost::auth

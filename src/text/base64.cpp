@@ -1,8 +1,8 @@
-#include "auth/base64.hpp"
+#include "text/base64.hpp"
 
 #include <cstdint>
 
-namespace outpost::auth {
+namespace outpost::text {
 namespace {
 
 constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -69,4 +69,4 @@ std::optional<std::vector<unsigned char>> base64_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace outpost::auth
+}  // namespace outpost::text
