@@ -114,15 +114,19 @@ mqtt:
     def scenarios(self):
         port, amqp = str(self.mqtt_port), str(self.amqp_port)
         lg = [self.args.loadgen, "--host", "127.0.0.1", "--warmup", "1", "--duration", "15"]
+
+        def rate(r):
+            return str(max(100, int(r * self.args.scale)))
+
         runs = [
             ["--port", port, "--scenario", "fanin", "--publishers", "8", "--subscribers", "1", "--qos", "1",
-             "--payload", "64", "--rate", "20000"],
+             "--payload", "64", "--rate", rate(20000)],
             ["--port", port, "--scenario", "fanout", "--publishers", "1", "--subscribers", "20", "--qos", "0",
-             "--payload", "256", "--rate", "2000"],
+             "--payload", "256", "--rate", rate(2000)],
             ["--port", port, "--scenario", "topics", "--publishers", "4", "--subscribers", "4", "--qos", "1",
-             "--payload", "64", "--rate", "10000"],
+             "--payload", "64", "--rate", rate(10000)],
             ["--protocol", "amqp", "--port", amqp, "--publishers", "4", "--consumers", "2", "--confirm",
-             "--persistent", "--payload", "64", "--rate", "10000"],
+             "--persistent", "--payload", "64", "--rate", rate(10000)],
             ["--port", port, "--scenario", "connections", "--connections", "2000", "--hold", "5"],
         ]
         i = 0
@@ -344,6 +348,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=None, help="seconds left out of the trend (default: 10%%, "
                                                                "at most 300)")
     ap.add_argument("--offline-bound", type=int, default=20000)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiplies the load generator's rates")
     ap.add_argument("--binary", default=os.path.join(ROOT, "build/src/outpost"))
     ap.add_argument("--loadgen", default=os.path.join(ROOT, "build/bench/outpost-loadgen"))
     ap.add_argument("--out", default=None, help="path prefix for the CSV and SVG (e.g. docs/soak)")
