@@ -415,6 +415,9 @@ void MqttSession::on_deadline() {
   const auto now = std::chrono::steady_clock::now();
   if (rate_paused_ && now >= extras_->throttle->ready_at()) resume_after_throttle(now);
   const auto limit = std::chrono::milliseconds(keepalive_ * 1500);
+  // While a congested queue holds the publisher, its packets wait unread: our silence, not
+  // the client's.
+  if (publisher_.paused()) last_packet_ = now;
   if (keepalive_ != 0 && !rate_paused_ && now - last_packet_ >= limit) {
     spdlog::info("{}: keepalive of {}s expired", describe(), keepalive_);
     if (version_ == ProtocolVersion::v5) send_disconnect(ReasonCode::keep_alive_timeout, "keep alive timeout");

@@ -68,6 +68,7 @@ void MqttSession::Handle::on_taken_over() {
 void MqttSession::Handle::on_space_available() {
   if (!session || !session->publisher_.on_space_available()) return;
   if (!session->closed_ && session->phase_ == Phase::connected && !session->rate_paused_) {
+    session->last_packet_ = std::chrono::steady_clock::now();  // what waited unread is ours to account for
     session->link_.resume_reading();
   }
 }

@@ -258,6 +258,7 @@ class Connection final : public proto::Link,
   void after_append(std::size_t n) {
     writes_->total += n;
     if (writes_->total >= limits().write_high_watermark) write_pressure_ = true;
+    if (writes_->total >= limits().write_stop_reading) reading_stopped_ = true;
     if (!write_in_flight_) schedule_flush();
   }
 
@@ -358,6 +359,7 @@ class Connection final : public proto::Link,
     TrafficSlot::add(context_->traffic_here().sent, n);
     if (write_pressure_ && q.total <= limits().write_low_watermark) {
       write_pressure_ = false;
+      reading_stopped_ = false;
       if (session_ && !closing_) session_->on_writable();
       process_and_read();
     }
@@ -387,7 +389,10 @@ class Connection final : public proto::Link,
   }
   bool buffered() const noexcept { return rbuf_ && rbuf_->begin != rbuf_->end; }
 
-  bool may_deliver() const noexcept { return !paused_ && !write_pressure_ && !closing_ && !ended_; }
+  // Under write pressure the session produces nothing new but the peer is still read: a
+  // slow subscriber's PINGREQ or heartbeat is seen (its keep alive holds), its acks free
+  // its window. Only a peer whose answers pile up past write_stop_reading stops being read.
+  bool may_deliver() const noexcept { return !paused_ && !reading_stopped_ && !closing_ && !ended_; }
 
   // Offers buffered bytes to the session, then reads more if allowed.
   void process_and_read() {
@@ -690,6 +695,7 @@ class Connection final : public proto::Link,
   bool hup_ : 1 = false;
   bool paused_ : 1 = false;
   bool write_pressure_ : 1 = false;
+  bool reading_stopped_ : 1 = false;  // unsent bytes past write_stop_reading (implies pressure)
   bool write_in_flight_ : 1 = false;
   bool flush_scheduled_ : 1 = false;
   bool closing_ : 1 = false;        // close() asked, or ended

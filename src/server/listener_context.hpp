@@ -27,8 +27,12 @@ struct ConnectionLimits {
   std::size_t max_read_buffer = 300u << 20;
   // An empty read buffer larger than this is released, so idle connections stay small.
   std::size_t keep_read_buffer = 64u << 10;
+  // Unsent bytes: above the high watermark the session stops producing (write_pressure)
+  // until they drain below the low one; above write_stop_reading the peer is not read
+  // either (it sends requests but does not read the answers).
   std::size_t write_high_watermark = 1u << 20;
   std::size_t write_low_watermark = 256u << 10;
+  std::size_t write_stop_reading = 4u << 20;
   // Shared buffers smaller than this are copied: cheaper than one more iovec entry.
   std::size_t copy_threshold = 512;
   // A peer that does not read must not keep a closing connection forever.

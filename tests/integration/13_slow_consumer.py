@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A slow subscriber under fan-in: publishers are paused (backpressure) instead of the
 broker dropping acknowledged QoS 1 messages, even with a small queue bound."""
+import socket
 import threading
 import time
 
@@ -51,6 +52,70 @@ class SlowConsumer(BrokerTestCase):
                 self.assertIn(f"{i}:{n}".encode(), got)
         self.assertNotIn("dropped", self.broker.log_text())
         sub.close()
+
+
+class SlowSubscriberKeepAlive(BrokerTestCase):
+    config = broker_config(mqtt={"max_queued_messages": 200})
+
+    def test_slow_subscriber_that_pings_keeps_its_connection(self):
+        # A QoS 0 subscriber that reads far slower than a publisher sends: the broker's unsent
+        # bytes stay above the write watermark, yet the subscriber's PINGREQs are still read,
+        # so its keep alive (2 s, expiring after 3 s of silence) holds.
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.port))
+        s.settimeout(10)
+        s.sendall(connect_packet("slow-pinger", keepalive=2))
+        s.sendall(subscribe_packet(1, [("slowka/#", 0)]))
+        pub = PahoClient(self.port, client_id="slowka-pub").connect()
+        stop = threading.Event()
+
+        def flood():
+            while not stop.is_set():
+                for _ in range(20):
+                    pub.publish("slowka/t", b"p" * 10000, qos=0, wait=False)
+                time.sleep(0.01)
+
+        t = threading.Thread(target=flood)
+        t.start()
+        try:
+            start = time.time()
+            while time.time() - start < 6:
+                s.sendall(PINGREQ)
+                s.recv(256)  # a trickle
+                time.sleep(0.5)
+            stop.set()
+            # Still connected: drain what is queued (pinging on; the publisher, held by the
+            # congested queue, goes on once it drains).
+            s.settimeout(1)
+            drained = 0
+            last_ping = time.time()
+            try:
+                while True:
+                    if time.time() - last_ping > 0.5:
+                        s.sendall(PINGREQ)
+                        last_ping = time.time()
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        self.fail("the broker closed the slow subscriber's connection")
+                    drained += len(chunk)
+            except socket.timeout:
+                pass
+        finally:
+            stop.set()
+            t.join()
+            pub.disconnect()
+        self.assertGreater(drained, 0)
+        s.sendall(PINGREQ)
+        s.settimeout(5)
+        got = b""
+        while b"\xd0\x00" not in got:  # PINGRESP, after whatever was still queued
+            chunk = s.recv(1 << 20)
+            self.assertTrue(chunk, "the broker closed the slow subscriber's connection")
+            got = got[-1:] + chunk
+        s.sendall(DISCONNECT)
+        s.close()
+        self.assertNotIn("keepalive of 2s expired", self.broker.log_text())
 
 
 if __name__ == "__main__":

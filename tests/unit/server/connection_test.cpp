@@ -22,6 +22,7 @@ ConnectionLimits small_watermarks() {
   ConnectionLimits limits;
   limits.write_high_watermark = 256 * 1024;
   limits.write_low_watermark = 64 * 1024;
+  limits.write_stop_reading = 1024 * 1024;
   return limits;
 }
 
@@ -141,24 +142,46 @@ TEST_F(ConnectionTest, SharedAndCopiedWritesKeepTheirOrderAndOwnersAreReleased) 
   }));
 }
 
-TEST_F(ConnectionTest, PeerThatDoesNotReadPausesReadingUntilItDrains) {
+TEST_F(ConnectionTest, PeerUnderWritePressureIsStillRead) {
   const auto port = serve<LineSession>(small_watermarks());
   TestClient c(port, false, /*rcvbuf=*/16 * 1024);
   ASSERT_TRUE(c.connected());
   constexpr std::size_t flood = 16u << 20;  // far more than the socket buffers hold
   ASSERT_TRUE(c.send("flood " + std::to_string(flood) + "\n"));
   ASSERT_TRUE(wait_until([&] { return probe_->has_note("pressure"); }));
-  // While the client reads nothing the server must not read its requests either.
+  // The session stopped producing, but what the client sends is still read and handled
+  // (a slow subscriber's ping keeps its keep alive).
+  ASSERT_TRUE(c.send("ping\n"));
+  EXPECT_TRUE(wait_until([&] { return probe_->has_note("line:ping"); }));
+  // Drain: everything arrives, the session hears on_writable and finishes the flood; the
+  // answer to the ping was queued behind what was pending when it came.
+  const auto data = c.read_exact(flood + 8, 30000ms);
+  ASSERT_EQ(data.size(), flood + 8);
+  const auto at = data.find("ok ping\n");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(std::string(data).erase(at, 8).find_first_not_of('x'), std::string::npos);
+  EXPECT_GE(probe_->with([&] { return probe_->writables; }), 1);
+}
+
+TEST_F(ConnectionTest, PeerThatDoesNotReadItsAnswersStopsBeingReadUntilItDrains) {
+  const auto port = serve<LineSession>(small_watermarks());
+  TestClient c(port, false, /*rcvbuf=*/16 * 1024);
+  ASSERT_TRUE(c.connected());
+  // Answers past write_stop_reading (1 MiB here) that the client does not read.
+  constexpr std::size_t big = 32u << 20;  // well past what the socket buffers take
+  ASSERT_TRUE(c.send("big " + std::to_string(big) + "\n"));
+  ASSERT_TRUE(wait_until([&] { return probe_->has_note("line:big " + std::to_string(big)); }));
+  std::this_thread::sleep_for(200ms);
+  // Its next requests wait unread.
   ASSERT_TRUE(c.send("ping\n"));
   std::this_thread::sleep_for(300ms);
   EXPECT_FALSE(probe_->has_note("line:ping"));
-  // Drain: everything arrives, the session hears on_writable, the request is served.
-  const auto data = c.read_exact(flood, 30000ms);
-  ASSERT_EQ(data.size(), flood);
-  EXPECT_EQ(data.find_first_not_of('x'), std::string::npos);
+  // Drain: the answer arrives, reading resumes, the request is served.
+  const auto data = c.read_exact(big, 30000ms);
+  ASSERT_EQ(data.size(), big);
+  EXPECT_EQ(data.find_first_not_of('y'), std::string::npos);
   EXPECT_EQ(c.read_exact(8), "ok ping\n");
   EXPECT_TRUE(probe_->has_note("line:ping"));
-  EXPECT_GE(probe_->with([&] { return probe_->writables; }), 1);
 }
 
 TEST_F(ConnectionTest, PauseInsideOnDataKeepsUnconsumedBytes) {

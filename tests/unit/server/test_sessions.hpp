@@ -53,6 +53,7 @@ inline std::string make_frame(std::size_t len, char fill) {
 //   burst        100 writes of "line <i>\n" in one handler
 //   mixed        copies and shared buffers, interleaved
 //   flood <n>    n bytes of 'x', produced only while the link is not under write pressure
+//   big <n>      n bytes of 'y' at once, whatever the pressure
 //   bye <n>      n bytes of 'z', then close
 //   pause        pause reading; resume 100 ms later
 //   anything     answered with "ok <line>\n"
@@ -118,6 +119,8 @@ class LineSession final : public ProbedSession {
     } else if (line.starts_with("flood ")) {
       remaining_ = number(line.substr(6));
       produce();
+    } else if (line.starts_with("big ")) {
+      link_.write(bytes_of(std::string(number(line.substr(4)), 'y')));
     } else if (line.starts_with("bye ")) {
       const std::string chunk(65536, 'z');
       for (std::size_t left = number(line.substr(4)); left > 0;) {
