@@ -118,5 +118,44 @@ class SlowSubscriberKeepAlive(BrokerTestCase):
         self.assertNotIn("keepalive of 2s expired", self.broker.log_text())
 
 
+class PausedPublisherKeepAlive(BrokerTestCase):
+    config = broker_config(mqtt={"max_queued_messages": 400, "max_inflight": 20})
+
+    def test_publisher_held_by_a_congested_queue_keeps_its_connection(self):
+        # The stalled subscriber's queue passes its flow mark, so the broker stops reading the
+        # publisher for longer than 1.5 times its keep alive: that silence is the broker's.
+        sub = RawClient(self.port, timeout=30)
+        sub.connect("held-sub", keepalive=0)
+        sub.send(subscribe_packet(1, [("held/#", 1)]))
+        sub.expect(SUBACK)
+        pub = RawClient(self.port, timeout=30)
+        pub.connect("held-pub", keepalive=1)
+        n = 300  # past the flow mark (half of max_queued_messages), within the bound
+        pub.send(b"".join(publish_packet("held/t", b"m%d" % i, qos=1, packet_id=i + 1) for i in range(n)))
+        deadline = time.time() + 4
+        while time.time() < deadline:
+            pub.send(PINGREQ)
+            time.sleep(0.4)
+        # The subscriber catches up; every publish is acknowledged, the publisher still there.
+        got = 0
+        while got < n:
+            try:
+                p = sub.expect(PUBLISH)
+            except TimeoutError:
+                self.fail(f"the subscriber got {got} of {n}")
+            sub.send(ack_packet("puback", p.publish_fields()[1]))
+            got += 1
+        acked = set()
+        while len(acked) < n:
+            p = pub.recv_packet(timeout=10)
+            if p.type == PUBACK:
+                acked.add(p.packet_id())
+        self.assertEqual(len(acked), n)
+        pub.send(DISCONNECT)
+        sub.send(DISCONNECT)
+        self.assertNotIn("'held-pub' (127.0.0.1", "\n".join(
+            line for line in self.broker.log_text().splitlines() if "keepalive" in line and "expired" in line))
+
+
 if __name__ == "__main__":
     main()
