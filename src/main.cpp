@@ -320,6 +320,16 @@ proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broke
   throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
 
+// The store as the start line names it; a throwaway broker says why it keeps nothing.
+std::string store_description(const store::Store& store, const Settings& settings) {
+  const auto& set = settings.from_command_line;
+  if (std::find(set.begin(), set.end(), "persistence.enabled") != set.end() && !settings.persistence.enabled) {
+    return store.describe() + ": a throwaway broker (listeners from the command line without -c or --data-dir); "
+                              "add --data-dir DIR to keep state";
+  }
+  return store.describe();
+}
+
 std::unique_ptr<store::Store> open_store(const PersistenceSettings& p) {
   if (!p.enabled) return std::make_unique<store::MemoryStore>();
   store::SqliteStore::Options o;
@@ -564,7 +574,7 @@ int run(const Settings& settings) {
   plugins.start();
   serving = true;
   spdlog::info("outpost {} running with {} I/O thread(s); store: {}; open-file limit {}", OUTPOST_VERSION, threads,
-               store.describe(), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
+               store_description(store, settings), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
   service::notify_ready(fmt::format("{} listener(s), {} I/O thread(s)", settings.listeners.size(), threads));
 
   ExpirySweep sweep(server.executor(0), broker);
