@@ -393,8 +393,23 @@ void SqliteStore::close() {
   if (db_ && db_->get()) {
     // Copy the WAL into the database and empty it, so the next start has nothing to
     // replay and the data directory holds one self-contained file.
+    bool marked_closed = false;
     if (const int rc = db_->exec("PRAGMA wal_checkpoint(TRUNCATE)"); rc != SQLITE_OK) {
       spdlog::warn("store: checkpoint of {} at close failed: {}", path_, db_->errmsg());
+    } else {
+      // The database file holds everything committed, so the next start needs no log.
+      try {
+        detail::set_open_mark(*db_, path_, false);
+        marked_closed = true;
+      } catch (const StoreError& e) {
+        spdlog::warn("store: {}", e.what());
+      }
+    }
+    if (!marked_closed) {
+      // Still marked open: SQLite must not delete the log on close, or the next start
+      // would take the store for one that lost its log.
+      int keep = 1;
+      sqlite3_file_control(db_->get(), "main", SQLITE_FCNTL_PERSIST_WAL, &keep);
     }
   }
   writer_.reset();  // finalizes the statements before the connection closes
