@@ -28,6 +28,7 @@
 #include "settings_diff.hpp"
 #include "settings_yaml.hpp"
 #include "store/sqlite_store.hpp"
+#include "store_tool.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -644,6 +645,10 @@ int main(int argc, char** argv) {
   // `outpost passwd ...` edits a password file and never starts the broker.
   if (argc >= 2 && std::string_view(argv[1]) == "passwd") {
     return outpost::auth::passwd_main(argc - 1, argv + 1, std::cin, std::cout, std::cerr);
+  }
+  // `outpost store check|recover ...` looks at the store without starting the broker.
+  if (argc >= 2 && std::string_view(argv[1]) == "store") {
+    return outpost::store_main(argc - 1, argv + 1, std::cout, std::cerr);
   }
   auto parsed = outpost::parse_and_resolve(argc, argv);
   if (auto* exit_now = std::get_if<outpost::ExitNow>(&parsed)) {
