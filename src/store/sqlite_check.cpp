@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <ctime>
+#include <memory>
 #include <filesystem>
 #include <system_error>
 
@@ -209,14 +210,39 @@ RecoverReport recover_store(const std::string& dir) {
   std::error_code ec;
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(fresh_path + ext, ec);  // a recover cut short
   const WalScan wal = scan_wal(r.path + "-wal");
-  if (wal.damaged) {
-    r.notes.push_back("the write-ahead log is damaged (" + wal.damage +
-                      "); what it holds before the damage is kept, the rest cannot be read");
-  }
+  const std::string work = r.path + ".recovering-source";  // a repaired copy of a damaged log
+  fs::remove_all(work, ec);
 
   {
-    ReadOnlyStore old(r.path, wal.exists);
-    if (locked(old.rc())) throw StoreError("store database " + r.path + " is locked by another process (is the broker running?)");
+    // Held on the store itself throughout, so that no broker starts on it meanwhile.
+    ReadOnlyStore original(r.path, wal.exists);
+    std::int64_t ignored = 0;
+    std::string why;
+    if (locked(original.rc()) || (original.rc() == SQLITE_OK && !original.query("PRAGMA user_version", ignored, why) &&
+                                  locked(sqlite3_errcode(original.get())))) {
+      throw StoreError("store database " + r.path + " is locked by another process (is the broker running?)");
+    }
+    // SQLite stops reading a damaged log at the damage; a copy with its checksums
+    // re-chained lets it read on, taking the damaged frames as they are (the row copy
+    // below skips what they break).
+    std::unique_ptr<ReadOnlyStore> repaired;
+    if (wal.damaged) {
+      const std::string copy = (fs::path(work) / "outpost.db").string();
+      long long frames = -1;
+      if (fs::create_directories(work, ec); !ec && fs::copy_file(r.path, copy, ec) && !ec) {
+        frames = write_unbroken_wal(r.path + "-wal", copy + "-wal");
+      }
+      if (frames >= 0) {
+        repaired = std::make_unique<ReadOnlyStore>(copy, true);
+        r.notes.push_back(fmt::format("the write-ahead log is damaged ({}); it was read past the damage (checksums of "
+                                      "{} frame(s) recomputed, damaged pages taken as they are)",
+                                      wal.damage, frames));
+      } else {
+        r.notes.push_back("the write-ahead log is damaged (" + wal.damage +
+                          "); what it holds before the damage is kept, the rest cannot be read");
+      }
+    }
+    ReadOnlyStore& old = repaired ? *repaired : original;
     detail::OpenSettings o;
     o.path = fresh_path;
     o.synchronous = "FULL";
@@ -225,19 +251,22 @@ RecoverReport recover_store(const std::string& dir) {
     fresh.exec("BEGIN");
     std::int64_t app = 0;
     std::string error;
-    if (old.rc() != SQLITE_OK) {
+    const bool opened = old.rc() == SQLITE_OK;
+    const bool header_read = opened && old.query("PRAGMA application_id", app, error);
+    if (!opened) {
       r.notes.push_back("the database cannot be opened (" + old.error() + "): nothing could be read");
-    } else if (!old.query("PRAGMA application_id", app, error)) {
+    } else if (!header_read) {
       if (locked(sqlite3_errcode(old.get()))) {
         throw StoreError("store database " + r.path + " is locked by another process (is the broker running?)");
       }
-      r.notes.push_back("the database cannot be read (" + error + "): nothing could be read");
+      r.notes.push_back("its schema cannot be read (" + error + "); trying each table anyway");
     } else if (app != detail::kApplicationId) {
       throw StoreError(fmt::format("{} is not an Outpost store (application id {:#010x}); nothing was changed",
                                    r.path, app & 0xffffffff));
-    } else {
+    }
+    if (opened) {
       for (const auto& t : kTables) {
-        if (!old.has_table(t.name)) continue;
+        if (header_read && !old.has_table(t.name)) continue;
         std::uint64_t read = 0;
         std::string failure;
         // Forwards until the first error, then backwards from the other end until the
@@ -303,6 +332,7 @@ RecoverReport recover_store(const std::string& dir) {
     }
     detail::set_open_mark(fresh, fresh_path, false);
   }
+  fs::remove_all(work, ec);
 
   for (const char* ext : {"", "-wal", "-shm"}) {
     const std::string from = r.path + ext;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <vector>
 
 namespace outpost::store {
@@ -130,6 +131,50 @@ WalScan scan_wal(const std::string& wal_path) {
     previous_stored = stored;
   }
   return r;
+}
+
+long long write_unbroken_wal(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  std::vector<unsigned char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() < kHeader) return -1;
+  unsigned char* h = data.data();
+  const std::uint32_t magic = be32(h);
+  const bool big_endian = (magic & 1) != 0;
+  const std::uint32_t page_size = be32(h + 8);
+  if ((magic & ~1u) != kMagic || page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) != 0) return -1;
+  const std::size_t frame_size = kFrameHeader + page_size;
+  const std::size_t frames = (data.size() - kHeader) / frame_size;
+  auto put_be32 = [](unsigned char* p, std::uint32_t v) {
+    p[0] = static_cast<unsigned char>(v >> 24);
+    p[1] = static_cast<unsigned char>(v >> 16);
+    p[2] = static_cast<unsigned char>(v >> 8);
+    p[3] = static_cast<unsigned char>(v);
+  };
+  long long changed = 0;
+  if (frames > 0 && (be32(h + 16) != be32(h + kHeader + 8) || be32(h + 20) != be32(h + kHeader + 12))) {
+    // A damaged salt in the header: the frames carry the log's real salts.
+    std::memcpy(h + 16, h + kHeader + 8, 8);
+    ++changed;
+  }
+  Sum running = checksum(big_endian, h, 24, {0, 0});
+  if (be32(h + 24) != running[0] || be32(h + 28) != running[1]) {
+    put_be32(h + 24, running[0]);
+    put_be32(h + 28, running[1]);
+    ++changed;
+  }
+  for (std::size_t i = 0; i < frames; ++i) {
+    unsigned char* fh = h + kHeader + i * frame_size;
+    if (std::memcmp(fh + 8, h + 16, 8) != 0 || be32(fh) == 0) break;  // an older log's frames
+    running = checksum(big_endian, fh + kFrameHeader, page_size, checksum(big_endian, fh, 8, running));
+    if (be32(fh + 16) != running[0] || be32(fh + 20) != running[1]) {
+      put_be32(fh + 16, running[0]);
+      put_be32(fh + 20, running[1]);
+      ++changed;
+    }
+  }
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  return out ? changed : -1;
 }
 
 }  // namespace outpost::store

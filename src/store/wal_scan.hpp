@@ -38,4 +38,11 @@ struct WalScan {
 // Scans `wal_path`. A missing file gives exists=false; an unreadable one is damage.
 WalScan scan_wal(const std::string& wal_path);
 
+// For `outpost store recover`: writes a copy of the log at `from` to `to` in which SQLite
+// reads past the damage — the header checksum recomputed (its salts taken from the first
+// frame when they no longer match it) and every frame of the log re-chained, damaged ones
+// included, which are then taken as they are. Returns the number of frames whose checksum
+// changed, or -1 when `from` is not a log that can be read this way.
+long long write_unbroken_wal(const std::string& from, const std::string& to);
+
 }  // namespace outpost::store
