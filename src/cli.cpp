@@ -26,6 +26,7 @@ Examples:
   outpost -p 1884                           a throwaway broker: keeps nothing (no -c, no --data-dir)
   outpost -p 1884 --listen ws://127.0.0.1:8080/mqtt --data-dir /tmp/outpost
   outpost passwd -c passwd alice            a password file (mosquitto_passwd's flags)
+  outpost store check --data-dir DIR        check a store the broker refuses (also: store recover)
 
 Configuration reference: docs/config.md)";
 
