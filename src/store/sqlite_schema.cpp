@@ -3,7 +3,8 @@
 #include "store/store.hpp"
 #include "store/wal_scan.hpp"
 
-#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -208,6 +209,23 @@ void prefetch(Connection& db) {
   }
 }
 
+// Whether another process holds SQLite's lock on the database file (the lock bytes at
+// 1 GiB). Only asked when the log looks damaged: a broker running on the store may be
+// rewriting its log under the scan. Opening and closing a descriptor drops this process's
+// own POSIX locks on the file, which is harmless here: the start is about to fail anyway.
+bool locked_by_another_process(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0x40000000;
+  fl.l_len = 512 + 2;
+  const bool locked = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  ::close(fd);
+  return locked;
+}
+
 void check_integrity(Connection& db, const std::string& path) {
   // quick_check reads every page and verifies the b-tree structure (not index contents,
   // which the schema does not have): it catches damaged or truncated files before
@@ -283,6 +301,7 @@ Connection open_store_database(const OpenSettings& s) {
   const std::string wal_path = s.path + "-wal";
   const WalScan wal = scan_wal(wal_path);
   if (wal.damaged) {
+    if (locked_by_another_process(s.path)) throw_store_error(s.path, nullptr, SQLITE_BUSY, "opening it");
     throw StoreError("store write-ahead log " + wal_path + " is damaged: " + wal.damage + "; " + kRecoverHint);
   }
   Connection db;
