@@ -24,9 +24,11 @@ int store_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CLI::App app{"Checks or recovers the broker's store (stop the broker first).", "outpost store"};
   app.require_subcommand(1);
   std::string data_dir, config;
+  bool force = false;
   auto* check = app.add_subcommand("check", "integrity check; exit 0 when sound, 1 when damaged");
   auto* recover = app.add_subcommand(
       "recover", "keep what can be read in a fresh store; the damaged files are moved aside, nothing is deleted");
+  recover->add_flag("--force", force, "recover even a store that check finds sound");
   for (auto* sub : {check, recover}) {
     auto* d = sub->add_option("--data-dir", data_dir, "the data directory")->type_name("DIR");
     auto* c = sub->add_option("-c,--config", config, "the broker's configuration file (persistence.dir)")
@@ -76,6 +78,13 @@ int store_main(int argc, char** argv, std::ostream& out, std::ostream& err) {
              "aside\n";
     }
     return r.ok ? 0 : 1;
+  }
+  if (!force) {
+    if (const auto c = store::check_store(dir); c.ok) {
+      out << "store " << c.path << " is sound ('outpost store check' finds nothing wrong); nothing was changed "
+          << "(--force recovers it anyway)\n";
+      return 0;
+    }
   }
   try {
     const auto r = store::recover_store(dir);

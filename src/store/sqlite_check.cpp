@@ -205,7 +205,11 @@ RecoverReport recover_store(const std::string& dir) {
   RecoverReport r;
   r.path = (fs::path(dir) / "outpost.db").string();
   if (!fs::exists(r.path)) throw StoreError("there is no store database to recover: " + r.path + " does not exist");
-  const std::string suffix = ".damaged-" + timestamp();
+  // A suffix no earlier recover used (two in one second must not overwrite each other).
+  std::string suffix = ".damaged-" + timestamp();
+  for (int n = 2; fs::exists(r.path + suffix) || fs::exists(r.path + "-wal" + suffix); ++n) {
+    suffix = ".damaged-" + timestamp() + "-" + std::to_string(n);
+  }
   const std::string fresh_path = r.path + ".recovering";
   std::error_code ec;
   for (const char* ext : {"", "-wal", "-shm"}) fs::remove(fresh_path + ext, ec);  // a recover cut short
@@ -260,6 +264,8 @@ RecoverReport recover_store(const std::string& dir) {
         throw StoreError("store database " + r.path + " is locked by another process (is the broker running?)");
       }
       r.notes.push_back("its schema cannot be read (" + error + "); trying each table anyway");
+    } else if (app == 0) {
+      r.notes.push_back("the database holds nothing (an empty file, or its header was zeroed)");
     } else if (app != detail::kApplicationId) {
       throw StoreError(fmt::format("{} is not an Outpost store (application id {:#010x}); nothing was changed",
                                    r.path, app & 0xffffffff));
