@@ -119,12 +119,15 @@ WalScan scan_wal(const std::string& wal_path) {
         chain = false;
         first_bad = i;
       }
-    } else if (same_log && be32(fh) != 0 && sum_from(previous_stored) == stored) {
-      // The log goes on intact after the frame where SQLite stops.
+    } else if (same_log && be32(fh) != 0 && be32(fh + 4) != 0 && sum_from(previous_stored) == stored) {
+      // A committed transaction, intact, after the frame where SQLite stops. Only a commit
+      // frame counts: frames of a transaction still being written may legitimately break
+      // the chain (SQLite rewrites a frame in place when a large transaction changes a
+      // page twice, and fixes the checksums after it only when it commits).
       r.damaged = true;
       r.damage = fmt::format(
-          "frame {} of {} (byte {}) fails its checksum, and frame {} after it is intact: SQLite would silently drop "
-          "everything from frame {} on, committed transactions included",
+          "frame {} of {} (byte {}) fails its checksum, and the transaction committed in frame {} after it is "
+          "intact: SQLite would silently drop everything from frame {} on, committed transactions included",
           first_bad, r.frames, kHeader + (first_bad - 1) * frame_size, i, first_bad);
       return r;
     }

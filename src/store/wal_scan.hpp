@@ -7,8 +7,9 @@
 // transaction torn by a crash (never acknowledged), and wrong for a flipped bit in the
 // middle of the log, which drops every later transaction, acknowledged ones included. The
 // scan tells them apart: after the first bad frame it checks each later frame against its
-// predecessor's stored checksum; a later frame of the same log (same salts) that verifies
-// means the log was intact beyond the bad frame, so the bad frame is damage, not a tear.
+// predecessor's stored checksum; a later commit frame of the same log (same salts) that
+// verifies means a committed transaction lies beyond the bad frame, so the bad frame is
+// damage, not a tear (nor a transaction that was still being written).
 // A header that fails its checksum over a log holding frames is damage too (SQLite would
 // ignore the whole log).
 //
