@@ -23,8 +23,10 @@ Examples:
   outpost                                   MQTT on 127.0.0.1:1883, state in ./outpost-data
   outpost -c /etc/outpost/outpost.yaml
   outpost --check-config -c outpost.yaml
+  outpost -p 1884                           a throwaway broker: keeps nothing (no -c, no --data-dir)
   outpost -p 1884 --listen ws://127.0.0.1:8080/mqtt --data-dir /tmp/outpost
   outpost passwd -c passwd alice            a password file (mosquitto_passwd's flags)
+  outpost store check --data-dir DIR        check a store the broker refuses (also: store recover)
 
 Configuration reference: docs/config.md)";
 
@@ -136,6 +138,11 @@ Settings resolve_settings(const CommandLine& cl) {
   if (cl.data_dir) {
     s.persistence.dir = *cl.data_dir;
     s.from_command_line.emplace_back("persistence.dir");
+  } else if (cl.config_file.empty() && !cl.listen.empty()) {
+    // `outpost -p PORT` is a throwaway broker: it keeps nothing, so an earlier run in the
+    // same folder can neither leave state behind nor have it restored.
+    s.persistence.enabled = false;
+    s.from_command_line.emplace_back("persistence.enabled");
   }
   if (cl.threads) {
     s.threads = *cl.threads;
@@ -182,7 +189,8 @@ std::variant<CommandLine, ExitNow> parse_command_line(int argc, const char* cons
                           ->allow_extra_args(false)
                           ->check(CLI::Range(0, 65535));
   auto* data_dir_option =
-      app.add_option("--data-dir", data_dir, "where state is kept (sets persistence.dir)")->type_name("DIR");
+      app.add_option("--data-dir", data_dir, "where state is kept (sets persistence.dir); without it and without -c, -p and --listen "
+                                "keep nothing")->type_name("DIR");
   auto* threads_option =
       app.add_option("-t,--threads", threads, "I/O threads, 0 = one per core")->type_name("N")->check(CLI::Range(0, 1024));
   auto* level_option =

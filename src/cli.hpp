@@ -58,7 +58,8 @@ struct ExitNow {
 std::variant<CommandLine, ExitNow> parse_command_line(int argc, const char* const* argv);
 
 // The final Settings: the file of -c (or Settings::builtin_default()), then, if any
-// --listen / -p was given, those listeners replace all others; then --data-dir,
+// --listen / -p was given, those listeners replace all others (and, without -c and
+// without --data-dir, persistence is off: a throwaway broker); then --data-dir,
 // --threads and the log level. Listeners from the command line accept anonymous clients
 // only on loopback addresses; TLS kinds copy `tls` from the first listener of the same
 // kind in the file. Throws ConfigError naming the file position or the option.

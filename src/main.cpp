@@ -28,6 +28,7 @@
 #include "settings_diff.hpp"
 #include "settings_yaml.hpp"
 #include "store/sqlite_store.hpp"
+#include "store_tool.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -320,6 +321,16 @@ proto::SessionFactory factory_for(const ListenerSettings& l, core::Broker& broke
   throw std::runtime_error(std::string("listener kind '") + to_string(l.protocol) + "' is not supported yet");
 }
 
+// The store as the start line names it; a throwaway broker says why it keeps nothing.
+std::string store_description(const store::Store& store, const Settings& settings) {
+  const auto& set = settings.from_command_line;
+  if (std::find(set.begin(), set.end(), "persistence.enabled") != set.end() && !settings.persistence.enabled) {
+    return store.describe() + ": a throwaway broker (listeners from the command line without -c or --data-dir); "
+                              "add --data-dir DIR to keep state";
+  }
+  return store.describe();
+}
+
 std::unique_ptr<store::Store> open_store(const PersistenceSettings& p) {
   if (!p.enabled) return std::make_unique<store::MemoryStore>();
   store::SqliteStore::Options o;
@@ -564,7 +575,7 @@ int run(const Settings& settings) {
   plugins.start();
   serving = true;
   spdlog::info("outpost {} running with {} I/O thread(s); store: {}; open-file limit {}", OUTPOST_VERSION, threads,
-               store.describe(), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
+               store_description(store, settings), fd_limit == RLIM_INFINITY ? std::string("unlimited") : std::to_string(fd_limit));
   service::notify_ready(fmt::format("{} listener(s), {} I/O thread(s)", settings.listeners.size(), threads));
 
   ExpirySweep sweep(server.executor(0), broker);
@@ -634,6 +645,10 @@ int main(int argc, char** argv) {
   // `outpost passwd ...` edits a password file and never starts the broker.
   if (argc >= 2 && std::string_view(argv[1]) == "passwd") {
     return outpost::auth::passwd_main(argc - 1, argv + 1, std::cin, std::cout, std::cerr);
+  }
+  // `outpost store check|recover ...` looks at the store without starting the broker.
+  if (argc >= 2 && std::string_view(argv[1]) == "store") {
+    return outpost::store_main(argc - 1, argv + 1, std::cout, std::cerr);
   }
   auto parsed = outpost::parse_and_resolve(argc, argv);
   if (auto* exit_now = std::get_if<outpost::ExitNow>(&parsed)) {

@@ -212,7 +212,7 @@ struct Settings {
   // "logging.file") -> "file:line:column". Empty for settings not from a file.
   std::map<std::string, std::string, std::less<>> positions;
   // The settings the command line set over the file ("listeners", "persistence.dir",
-  // "threads", "logging.level"): a reload of the file keeps them (keep_command_line).
+  // "persistence.enabled" (off for -p without -c and --data-dir), "threads", "logging.level"): a reload of the file keeps them (keep_command_line).
   std::vector<std::string> from_command_line;
 
   // The built-in default: MQTT on 127.0.0.1:1883 and AMQP on 127.0.0.1:5672 with anonymous

@@ -140,6 +140,7 @@ void keep_command_line(const Settings& running, Settings& fresh) {
   for (const auto& key : running.from_command_line) {
     if (key == "listeners") fresh.listeners = running.listeners;
     if (key == "persistence.dir") fresh.persistence.dir = running.persistence.dir;
+    if (key == "persistence.enabled") fresh.persistence.enabled = running.persistence.enabled;
     if (key == "threads") fresh.threads = running.threads;
     if (key == "logging.level") fresh.logging.level = running.logging.level;
   }

@@ -78,7 +78,9 @@ bool AmqpSession::finish_publish(Channel& ch) {
                         &as_method, core::trace_note(outcome.routed_message(message)));
   }
   if (outcome.refused == core::Refusal::store_full) {
-    spdlog::warn("{}: persistent message to '{}' refused: the store is full (persistence.max_bytes)", describe(),
+    spdlog::warn("{}: persistent message to '{}' refused: the store is full (persistence.max_bytes reached, or the "
+                 "disk is full)",
+                 describe(),
                  p->exchange);
     if (client_blocked_notify_ && !blocked_) {
       // Told once; connection.unblocked follows when the store has room again (on_deadline).

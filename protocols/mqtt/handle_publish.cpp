@@ -106,8 +106,8 @@ bool MqttSession::handle_publish(const FixedHeader& h, std::span<const std::uint
         acknowledge_when_durable(ack_type, p.packet_id, ReasonCode::quota_exceeded, false);
         return true;
       }
-      spdlog::warn("{}: QoS {} PUBLISH on '{}' refused: the store is full (persistence.max_bytes); closing the "
-                   "connection (MQTT 3.1.1 has no way to refuse one message)",
+      spdlog::warn("{}: QoS {} PUBLISH on '{}' refused: the store is full (persistence.max_bytes reached, or the "
+                   "disk is full); closing the connection (MQTT 3.1.1 has no way to refuse one message)",
                    describe(), p.qos, topic);
       close("store full");
       return false;
@@ -228,7 +228,8 @@ void MqttSession::log_store_full() {
   auto& x = extras();
   if (now - x.store_full_logged < std::chrono::seconds(1)) return;
   x.store_full_logged = now;
-  spdlog::warn("{}: QoS 1/2 PUBLISH refused with 0x97 (quota exceeded): the store is full (persistence.max_bytes)",
+  spdlog::warn("{}: QoS 1/2 PUBLISH refused with 0x97 (quota exceeded): the store is full (persistence.max_bytes "
+               "reached, or the disk is full)",
                describe());
 }
 

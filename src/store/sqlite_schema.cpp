@@ -1,6 +1,10 @@
 #include "store/sqlite_schema.hpp"
 
 #include "store/store.hpp"
+#include "store/wal_scan.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -84,9 +88,21 @@ CREATE TABLE definitions (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: facts about the store itself. `open` is 1 from the start of a broker on the
+// store until its clean stop, and reaches the database file itself (a checkpoint), so it
+// is there even when the write-ahead log is not: a store found open, without the log the
+// unclean stop left, has lost whatever the log held (see open_store_database).
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE meta (
+  key    TEXT PRIMARY KEY,
+  value  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration step per schema version");
@@ -99,9 +115,10 @@ std::string describe_rc(sqlite3* db, int rc) {
   }
   switch (rc & 0xff) {
     case SQLITE_NOTADB:
-      return "is not an SQLite database (its header is damaged, or another file took its place)";
+      return std::string("is not an SQLite database (its header is damaged, or another file took its place); ") +
+             kRecoverHint;
     case SQLITE_CORRUPT:
-      return "is damaged (" + msg + ")";
+      return "is damaged (" + msg + "); " + kRecoverHint;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return "is locked by another process (is another Outpost running with this data directory?)";
@@ -192,6 +209,23 @@ void prefetch(Connection& db) {
   }
 }
 
+// Whether another process holds SQLite's lock on the database file (the lock bytes at
+// 1 GiB). Only asked when the log looks damaged: a broker running on the store may be
+// rewriting its log under the scan. Opening and closing a descriptor drops this process's
+// own POSIX locks on the file, which is harmless here: the start is about to fail anyway.
+bool locked_by_another_process(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0x40000000;
+  fl.l_len = 512 + 2;
+  const bool locked = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  ::close(fd);
+  return locked;
+}
+
 void check_integrity(Connection& db, const std::string& path) {
   // quick_check reads every page and verifies the b-tree structure (not index contents,
   // which the schema does not have): it catches damaged or truncated files before
@@ -203,8 +237,7 @@ void check_integrity(Connection& db, const std::string& path) {
     if (!detail.empty()) detail += "; ";
     detail += r;
   }
-  throw StoreError("store database " + path + " is damaged (integrity check: " + detail +
-                   "); move it aside to start with an empty store, or restore it from a backup");
+  throw StoreError("store database " + path + " is damaged (integrity check: " + detail + "); " + kRecoverHint);
 }
 
 void migrate(Connection& db, const std::string& path, int from_version) {
@@ -264,6 +297,13 @@ void throw_store_error(const std::string& path, sqlite3* db, int rc, const std::
 }
 
 Connection open_store_database(const OpenSettings& s) {
+  // The log is read before SQLite replays it: SQLite drops a damaged log's tail silently.
+  const std::string wal_path = s.path + "-wal";
+  const WalScan wal = scan_wal(wal_path);
+  if (wal.damaged) {
+    if (locked_by_another_process(s.path)) throw_store_error(s.path, nullptr, SQLITE_BUSY, "opening it");
+    throw StoreError("store write-ahead log " + wal_path + " is damaged: " + wal.damage + "; " + kRecoverHint);
+  }
   Connection db;
   if (const int rc = db.open(s.path, s.vfs); rc != SQLITE_OK) throw_store_error(s.path, db.get(), rc, "opening it");
 
@@ -293,7 +333,29 @@ Connection open_store_database(const OpenSettings& s) {
                 "setting pragmas");
 
   check_schema(db, s.path);
+  check_log_present(db, s.path, wal.exists);
+  set_open_mark(db, s.path, true);
   return db;
+}
+
+void check_log_present(Connection& db, const std::string& path, bool wal_existed) {
+  const auto open = query_int(db, path, "SELECT ifnull((SELECT value FROM meta WHERE key='open'), 0)",
+                              "reading whether it was closed cleanly");
+  if (open != 0 && !wal_existed) {
+    throw StoreError("store database " + path + " was not closed cleanly and its write-ahead log " + path +
+                     "-wal is missing: what was committed since the last checkpoint is lost (was the file copied "
+                     "without its -wal, or the -wal deleted?); put the -wal file back beside it if you have it, "
+                     "otherwise " + kRecoverHint);
+  }
+}
+
+void set_open_mark(Connection& db, const std::string& path, bool open) {
+  // Into the database file itself, not only the log: see kSchemaV3.
+  exec_or_throw(db, path,
+                open ? "INSERT OR REPLACE INTO meta(key, value) VALUES ('open', 1)"
+                     : "INSERT OR REPLACE INTO meta(key, value) VALUES ('open', 0)",
+                "marking it open");
+  exec_or_throw(db, path, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpointing the open mark");
 }
 
 }  // namespace outpost::store::detail

@@ -164,6 +164,10 @@ void SqliteStore::restore_records(RestoreVisitor& visitor) {
 std::uint64_t SqliteStore::next_message_id() { return last_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
 bool SqliteStore::would_exceed(std::size_t bytes) const {
+  // While commits fail (the disk is full, or failing) nothing more can be made durable:
+  // a new durable publish is refused at once rather than held without an answer behind
+  // the batch being retried. The first commit that succeeds lifts it.
+  if (counters_->failing.load(std::memory_order_relaxed)) return true;
   return options_.max_bytes != 0 &&
          counters_->bytes.load(std::memory_order_relaxed) + bytes > options_.max_bytes;
 }
@@ -295,7 +299,9 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
   for (;;) {
     auto outcome = writer_->commit(batch);
     if (outcome.committed) {
-      counters_->failing.store(false, std::memory_order_relaxed);
+      if (counters_->failing.exchange(false, std::memory_order_relaxed)) {
+        spdlog::warn("store: commits to {} succeed again; durable publishes are accepted", path_);
+      }
       break;
     }
     counters_->commit_failures.fetch_add(1, std::memory_order_relaxed);
@@ -321,12 +327,18 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
       gave_up_ = true;
       return;
     }
-    spdlog::error("store: commit of {} operations to {} failed: {}; retrying in {} ms", batch.size(), path_, error,
-                  delay.count());
+    if (delay == 100ms) {
+      spdlog::error("store: commit of {} operations to {} failed: {}; durable publishes are refused (MQTT 5 0x97, "
+                    "AMQP connection.blocked) and the commit retried until it succeeds",
+                    batch.size(), path_, error);
+    } else {
+      spdlog::debug("store: commit of {} operations to {} failed again: {}; retrying in {} ms", batch.size(), path_,
+                    error, delay.count());
+    }
     // Sleep in slices so close() need not wait out a long backoff.
     const auto until = std::chrono::steady_clock::now() + delay;
     while (std::chrono::steady_clock::now() < until && stopping == stopping_.load()) std::this_thread::sleep_for(10ms);
-    delay = std::min<std::chrono::milliseconds>(delay * 2, 5s);
+    delay = std::min<std::chrono::milliseconds>(delay * 2, 2s);
   }
 
   if (gave_up_) return;
@@ -381,8 +393,23 @@ void SqliteStore::close() {
   if (db_ && db_->get()) {
     // Copy the WAL into the database and empty it, so the next start has nothing to
     // replay and the data directory holds one self-contained file.
+    bool marked_closed = false;
     if (const int rc = db_->exec("PRAGMA wal_checkpoint(TRUNCATE)"); rc != SQLITE_OK) {
       spdlog::warn("store: checkpoint of {} at close failed: {}", path_, db_->errmsg());
+    } else {
+      // The database file holds everything committed, so the next start needs no log.
+      try {
+        detail::set_open_mark(*db_, path_, false);
+        marked_closed = true;
+      } catch (const StoreError& e) {
+        spdlog::warn("store: {}", e.what());
+      }
+    }
+    if (!marked_closed) {
+      // Still marked open: SQLite must not delete the log on close, or the next start
+      // would take the store for one that lost its log.
+      int keep = 1;
+      sqlite3_file_control(db_->get(), "main", SQLITE_FCNTL_PERSIST_WAL, &keep);
     }
   }
   writer_.reset();  // finalizes the statements before the connection closes

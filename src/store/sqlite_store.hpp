@@ -30,8 +30,10 @@
 // be deleted; a put_entry naming a message that is already gone is dropped with a warning.
 //
 // Errors. A failed transaction (disk full, I/O error) is rolled back, logged, and retried
-// with the same operations after 100 ms, doubling to 5 s; no callback of the batch runs
-// until its commit succeeds. close() retries a few more times and then gives the batch up
+// with the same operations after 100 ms, doubling to 2 s; no callback of the batch runs
+// until its commit succeeds. Meanwhile would_exceed answers true, so durable publishes
+// are refused at once (MQTT 5 0x97, AMQP connection.blocked) instead of waiting without
+// an answer; when space returns the retry commits and they are accepted again. close() retries a few more times and then gives the batch up
 // (logged; no callback runs after that) so a broken disk cannot hang the shutdown. An
 // operation SQLite itself rejects (a constraint, a value too big) would fail every retry:
 // it alone is dropped, logged, and the rest of its batch retried at once.

@@ -166,8 +166,8 @@ class Store {
 
   // A fresh message id, above every id restored.
   virtual std::uint64_t next_message_id() = 0;
-  // True when a message of `bytes` would take the store past its max_bytes; the caller
-  // refuses the publish (MQTT 5: 0x97 quota exceeded).
+  // True when a message of `bytes` would take the store past its max_bytes, or while its
+  // commits fail (a full disk); the caller refuses the publish (MQTT 5: 0x97 quota exceeded).
   virtual bool would_exceed(std::size_t bytes) const = 0;
 
   // Messages.

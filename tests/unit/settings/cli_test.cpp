@@ -176,6 +176,17 @@ TEST(Cli, ConfigFileAndOverrides) {
   EXPECT_EQ(settings_of({"--threads", "0"}).threads, 0u);
 }
 
+TEST(Cli, CommandLineListenersAloneMakeAThrowawayBroker) {
+  EXPECT_TRUE(settings_of({}).persistence.enabled);  // plain `outpost` keeps ./outpost-data
+  EXPECT_FALSE(settings_of({"-p", "1884"}).persistence.enabled);
+  EXPECT_FALSE(settings_of({"--listen", "amqp://127.0.0.1:5673"}).persistence.enabled);
+  Settings s = settings_of({"-p", "1884", "--data-dir", "state"});
+  EXPECT_TRUE(s.persistence.enabled);
+  EXPECT_EQ(s.persistence.dir, "state");
+  TempConfig config("threads: 2\n");
+  EXPECT_TRUE(settings_of({"-c", config.path(), "-p", "1884"}).persistence.enabled);
+}
+
 TEST(Cli, TlsListenersTakeTlsFromTheConfigurationFile) {
   TempConfig config(R"(auth:
   password_file: /etc/outpost/passwd

@@ -102,10 +102,14 @@ TEST_P(SqliteStoreFaults, FailedCommitsAreRetriedAndHoldAcknowledgements) {
     EXPECT_FALSE(acked.load());
     EXPECT_EQ(s.stats().commits, commits);
     EXPECT_EQ(s.stats().messages, 1u);  // the failed attempts changed nothing in memory either
+    // New durable publishes are refused while commits fail, not held without an answer.
+    EXPECT_TRUE(s.stats().failing);
+    EXPECT_TRUE(s.would_exceed(1));
 
     g_write_error = 0;
     for (int i = 0; i < 1000 && !acked; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_TRUE(acked.load());
+    EXPECT_FALSE(s.would_exceed(1));  // accepted again once a commit gets through
     EXPECT_EQ(s.stats().messages, 1u);  // message 1 went with its entry, message 2 came
     EXPECT_EQ(s.stats().bytes, 7u);     // "t" + "during"
   }
