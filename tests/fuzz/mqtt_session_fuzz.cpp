@@ -22,6 +22,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -131,6 +133,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     acks.read(client, driver->take_written());
   }
   FUZZ_CHECK(observer->stats().messages >= acks.ids.size(), "acknowledged messages outlive the session");
+  // OUTPOST_FUZZ_VERBOSE=1 (replaying a corpus): what each input exercised.
+  static const bool verbose = std::getenv("OUTPOST_FUZZ_VERBOSE") != nullptr;
+  if (verbose) {
+    std::fprintf(stderr, "  version %d, %zu QoS 1/2 ids acknowledged, observer holds %llu\n",
+                 client.version ? static_cast<int>(*client.version) : 0, acks.ids.size(),
+                 static_cast<unsigned long long>(observer->stats().messages));
+  }
   broker.mqtt_exchange().unbind("#", *observer);
   return 0;
 }
