@@ -32,6 +32,7 @@ using namespace outpost;
 
 // Checks the framing of what the session wrote.
 void check_output(std::span<const std::uint8_t> out, bool& header_seen) {
+  if (out.empty()) return;  // the header may come after a step that wrote nothing
   if (!header_seen && out.size() >= amqp::kProtocolHeader.size() &&
       amqp::check_protocol_header(out) == amqp::HeaderCheck::ok) {
     // The server's own header: it refuses the client's and closes.
