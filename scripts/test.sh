@@ -1,7 +1,10 @@
 #!/bin/bash
 # Builds Outpost and runs every test: unit tests (GoogleTest), the layering check and
 # the integration tests (the real binary with real clients), first in a release build,
-# then again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# then again under AddressSanitizer and UndefinedBehaviorSanitizer. The second pass also
+# replays the fuzz targets' checked-in corpora (ctest fuzz_replay.*, tests/fuzz); running
+# libFuzzer itself needs the clang tree of scripts/fuzz.sh, too costly for this budget
+# (docs/robustness.md, "Fuzzing").
 # OUTPOST_SKIP_ASAN=1 skips the second pass for a quick local run.
 set -uo pipefail
 cd "$(dirname "$0")/.."

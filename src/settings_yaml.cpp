@@ -1,6 +1,7 @@
 #include "settings_yaml.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -642,21 +644,64 @@ class Loader {
   std::map<std::string, YAML::Mark> marks_;  // settings key -> where the file sets it
 };
 
+// What one document of the stream holds: where it starts and where its first non-null node
+// is, if any (a document of nothing but null is as good as none).
+class DocumentProbe final : public YAML::EventHandler {
+ public:
+  YAML::Mark start = YAML::Mark::null_mark();
+  std::optional<YAML::Mark> content;
+
+  void OnDocumentStart(const YAML::Mark& m) override { start = m; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { note(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { note(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    note(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    note(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& m) {
+    if (!content) content = m;
+  }
+};
+
 Settings load(std::string_view text, const std::string& name) {
   Loader loader(name, text);
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    root = YAML::Load(std::string(text));
+    // The documents after the first, one by one rather than with YAML::LoadAll: on some text
+    // that is not YAML (a lone ","), yaml-cpp 0.7 reports empty documents forever without
+    // reading on, and LoadAll never returns while its memory grows (found by fuzzing:
+    // tests/fuzz/corpus/settings_yaml/crash-comma-hang). A document that starts where the
+    // one before it started is that loop: the text there cannot be read.
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    std::optional<YAML::Mark> previous;
+    for (int index = 0;; ++index) {
+      DocumentProbe doc;
+      if (!parser.HandleNextDocument(doc)) break;
+      if (previous && doc.start.pos == previous->pos) {
+        loader.syntax_error(doc.start, "cannot read a YAML document here");
+      }
+      previous = doc.start;
+      if (index == 1 && doc.content) {
+        loader.fail(*doc.content, "expected one YAML document, but another one starts here (is the indentation "
+                                  "of this line right?)");
+      }
+    }
   } catch (const YAML::ParserException& e) {
     loader.syntax_error(e.mark, e.msg);
   } catch (const YAML::Exception& e) {
     loader.fail(e.mark, fmt::format("cannot read YAML: {}", e.msg));
   }
-  if (documents.size() > 1 && !documents[1].IsNull()) {
-    loader.fail(documents[1].Mark(), "expected one YAML document, but another one starts here (is the indentation "
-                                     "of this line right?)");
-  }
-  return loader.load(documents.empty() ? YAML::Node() : documents.front());
+  return loader.load(root);
 }
 
 }  // namespace

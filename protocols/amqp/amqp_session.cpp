@@ -230,10 +230,11 @@ bool AmqpSession::handle_content_header(Channel& ch, std::span<const std::uint8_
   p->have_header = true;
   p->body_size = p->header.body_size;
   if (p->body_size > ctx_->settings.max_message_size) {
+    const std::uint64_t size = p->body_size;  // read before the reset frees *p
     ch.publish.reset();
     return channel_fail(ch, precondition_failed,
                          fmt::format("PRECONDITION_FAILED - message size {} is larger than configured max size {}",
-                                     p->body_size, ctx_->settings.max_message_size),
+                                     size, ctx_->settings.max_message_size),
                          nullptr);
   }
   p->body.reserve(static_cast<std::size_t>(p->body_size));

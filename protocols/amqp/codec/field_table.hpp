@@ -29,26 +29,14 @@ struct FieldValue {
   std::vector<FieldValue> array;   // A
   std::vector<FieldEntry> table;   // F
 
-  static FieldValue boolean(bool v) { return integer('t', v ? 1 : 0); }
-  static FieldValue integer(char type, std::int64_t v) {
-    FieldValue f;
-    f.type = type;
-    f.i = v;
-    return f;
-  }
-  static FieldValue string(std::string v, char type = 'S') {
-    FieldValue f;
-    f.type = type;
-    f.s = std::move(v);
-    return f;
-  }
+  // Defined below FieldEntry: a FieldValue returned by value needs FieldValue's destructor,
+  // hence std::vector<FieldEntry>'s, which clang (14) instantiates at once where GCC waits
+  // for the end of the class, and FieldEntry is still incomplete inside this class.
+  static FieldValue boolean(bool v);
+  static FieldValue integer(char type, std::int64_t v);
+  static FieldValue string(std::string v, char type = 'S');
   static FieldValue of_table(std::vector<FieldEntry> t);
-  static FieldValue of_array(std::vector<FieldValue> a) {
-    FieldValue f;
-    f.type = 'A';
-    f.array = std::move(a);
-    return f;
-  }
+  static FieldValue of_array(std::vector<FieldValue> a);
   bool operator==(const FieldValue& o) const;
   // Integral value of any integer type, if this is one.
   std::optional<std::int64_t> as_integer() const;
@@ -62,10 +50,29 @@ struct FieldEntry {
 
 using FieldTable = std::vector<FieldEntry>;
 
+inline FieldValue FieldValue::integer(char type, std::int64_t v) {
+  FieldValue f;
+  f.type = type;
+  f.i = v;
+  return f;
+}
+inline FieldValue FieldValue::boolean(bool v) { return integer('t', v ? 1 : 0); }
+inline FieldValue FieldValue::string(std::string v, char type) {
+  FieldValue f;
+  f.type = type;
+  f.s = std::move(v);
+  return f;
+}
 inline FieldValue FieldValue::of_table(std::vector<FieldEntry> t) {
   FieldValue f;
   f.type = 'F';
   f.table = std::move(t);
+  return f;
+}
+inline FieldValue FieldValue::of_array(std::vector<FieldValue> a) {
+  FieldValue f;
+  f.type = 'A';
+  f.array = std::move(a);
   return f;
 }
 

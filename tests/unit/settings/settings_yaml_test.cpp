@@ -207,6 +207,13 @@ TEST(SettingsYaml, SyntaxErrors) {
             "line right?)");
 }
 
+// yaml-cpp 0.7's LoadAll never returned on these (an endless run of empty documents, memory
+// growing): the loader must stop and name the place (found by tests/fuzz settings_yaml).
+TEST(SettingsYaml, TextThatStopsTheYamlReaderIsASyntaxError) {
+  EXPECT_EQ(yaml_error(","), "test.yaml:1:1: YAML syntax error: cannot read a YAML document here");
+  EXPECT_EQ(yaml_error("threads: 1\n---\n,\n"), "test.yaml:3:1: YAML syntax error: cannot read a YAML document here");
+}
+
 TEST(SettingsYaml, UnknownKeysAtEveryLevel) {
   EXPECT_EQ(yaml_error("threads: 1\nbogus: 2\n"),
             "test.yaml:2:1: unknown key 'bogus' at the top level (allowed: threads, listeners, mqtt, amqp, "
