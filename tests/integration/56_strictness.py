@@ -20,6 +20,7 @@ import time
 import unittest
 
 from harness import *
+from mqtt5_raw import parse_props
 
 V4_CONNECT = "10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 78"
 V5_CONNECT = "10 0e 00 04 4d 51 54 54 05 02 00 3c 00 00 01 78"
@@ -181,15 +182,8 @@ def _normalise(level, first, body):
         if ptype in _ACKS and len(body) == 2:
             body = body + b"\x00"  # reason code omitted: Success
         if len(body) > at:
-            n, i, mult = 0, at, 1
-            while True:
-                b = body[i]
-                n += (b & 0x7F) * mult
-                mult *= 128
-                i += 1
-                if not b & 0x80:
-                    break
-            body = body[:at] + body[i + n:]
+            _, rest = parse_props(body[at:])
+            body = body[:at] + rest
     return (bytes([first]) + varint(len(body)) + body).hex(" ")
 
 
