@@ -93,7 +93,7 @@ struct ListenerSettings {
 
 struct MqttSettings {
   std::uint32_t max_packet_size = 1024 * 1024;      // bytes, whole packet; also CONNACK maximum packet size (v5)
-  std::uint16_t max_inflight = 100;                 // QoS 1/2 messages in flight towards one client
+  std::uint16_t max_inflight = 65535;               // cap of the QoS 1/2 window towards one client
   std::uint32_t max_queued_messages = 100000;       // per session queue
   std::uint64_t max_queued_bytes = 64ull << 20;     // per session queue
   std::uint16_t max_keepalive = 65535;              // seconds; a larger client value is capped (v5: server keep alive)

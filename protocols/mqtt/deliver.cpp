@@ -22,10 +22,18 @@ void MqttSession::deliver() {
   delivering_ = false;
 }
 
+std::size_t MqttSession::send_window() const noexcept {
+  const std::size_t cap = ctx_->settings.max_inflight;
+  // The client's receive maximum bounds what we send unacknowledged [MQTT-3.3.4-9].
+  if (client_receive_maximum_set_) return std::min<std::size_t>(cap, client_receive_maximum_);
+  // Without one, a window that adapts to how promptly it acknowledges, within the cap.
+  if (window_) return window_->size();
+  return std::min<std::size_t>(cap, InflightWindow::kInitial);
+}
+
 void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const SubscriptionRecord* record) {
   auto& inflight = state_->outflight();
-  // The client's receive maximum bounds what we send unacknowledged [MQTT-3.3.4-9].
-  const std::size_t window = std::min<std::size_t>(ctx_->settings.max_inflight, client_receive_maximum_);
+  const std::size_t window = send_window();
   // Pulled in batches: one lock of the queue for many messages, and a short batch
   // tells that the queue is empty without another pull.
   constexpr std::size_t kBatch = 64;
@@ -96,9 +104,15 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
       if (shared != nullptr) f.source = *shared;
       queue.entry_sent(f.delivery, to_entry_state(f.stage), *id);
       inflight.emplace(*id, std::move(f));
+      if (window_ && window_->wants_probe()) window_->start(*id, std::chrono::steady_clock::now());
     }
     batch.clear();
     if (got < want) return;  // the queue is empty (and re-armed)
+  }
+  if (!client_receive_maximum_set_ && inflight.size() >= window && !link_.write_pressure()) {
+    // The window, not the client's connection, holds delivery back.
+    if (!window_) window_ = std::make_unique<InflightWindow>(ctx_->settings.max_inflight);
+    window_->held_back();
   }
   // A shared group's queue: while this member's window is full, another member takes
   // what waits (this one pulls again on its next PUBACK/PUBCOMP).

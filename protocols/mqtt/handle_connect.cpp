@@ -97,6 +97,7 @@ bool MqttSession::handle_connect(std::span<const std::uint8_t> body) {
       extras().auth = std::make_unique<AuthState>(AuthState{method, std::move(exchange), {}});
     }
     client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
+    client_receive_maximum_set_ = c.properties.receive_maximum.has_value();
     client_alias_maximum_ = c.properties.topic_alias_maximum.value_or(0);
     client_max_packet_ = c.properties.maximum_packet_size.value_or(0);
     problem_information_ = c.properties.request_problem_information.value_or(1) != 0;

@@ -276,6 +276,7 @@ bool MqttSession::complete_outgoing(PacketType type, OutFlight::Stage expected, 
   }
   if (auto* q = state_->source_of(it->second)) q->entry_done(it->second.delivery);
   inflight.erase(it);
+  outgoing_done(ack->packet_id);
   deliver();
   return true;
 }
@@ -300,6 +301,7 @@ bool MqttSession::handle_pubrec(std::span<const std::uint8_t> body) {
     // [MQTT-4.3.3] a failing PUBREC ends the exchange.
     if (auto* q = state_->source_of(it->second)) q->entry_done(it->second.delivery);
     inflight.erase(it);
+    outgoing_done(ack->packet_id);
     deliver();
     return true;
   }

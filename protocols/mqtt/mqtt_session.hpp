@@ -19,6 +19,7 @@
 #include "core/publisher.hpp"
 #include "mqtt/codec/codec.hpp"
 #include "mqtt/enhanced_auth.hpp"
+#include "mqtt/inflight_window.hpp"
 #include "mqtt/session_state.hpp"
 #include "settings.hpp"
 
@@ -152,6 +153,12 @@ class MqttSession final : public proto::Session {
   void fail(ReasonCode reason, std::string_view why);
   void close(std::string_view why);
   void flush_wakeups() { publisher_.wakeups().flush(); }
+  // QoS 1/2 messages that may be unacknowledged towards the client now.
+  std::size_t send_window() const noexcept;
+  // An acknowledgement that ends an outgoing exchange (PUBACK, PUBCOMP, failing PUBREC).
+  void outgoing_done(std::uint16_t packet_id) {
+    if (window_ && window_->acked(packet_id)) window_->end(std::chrono::steady_clock::now());
+  }
   // The rarely used state below, allocated by the first call.
   struct Extras;
   Extras& extras();
@@ -185,6 +192,9 @@ class MqttSession final : public proto::Session {
   };
   std::unique_ptr<PendingWill> pending_will_;
   std::unique_ptr<Extras> extras_;
+  // Towards a client without a Receive Maximum: made the first time the window holds
+  // delivery back (until then the window is InflightWindow::kInitial, within the cap).
+  std::unique_ptr<InflightWindow> window_;
   std::chrono::steady_clock::time_point last_packet_;
   std::optional<std::uint32_t> session_expiry_;  // seconds; nullopt = never (3.1.1 persistent)
   std::uint16_t keepalive_ = 0;
@@ -193,6 +203,7 @@ class MqttSession final : public proto::Session {
 
   // What a 5.0 client asked of the packets we send it (CONNECT properties).
   std::uint16_t client_receive_maximum_ = 65535;  // its receive maximum [MQTT-3.3.4-9]
+  bool client_receive_maximum_set_ = false;       // ... announced (else the window adapts)
   std::uint16_t client_alias_maximum_ = 0;        // topic aliases it accepts from us
   std::uint32_t client_max_packet_ = 0;           // largest packet it accepts; 0 = no limit
   bool problem_information_ = true;               // reason strings allowed beyond CONNACK/DISCONNECT

@@ -112,11 +112,21 @@ void SqliteWriter::coalesce(std::vector<Op>& batch) {
               }
             },
             [&](DeleteEntryOp& d) {
-              auto it = entry_ops_.find(EntryKey{d.queue, d.seq});
-              if (it == entry_ops_.end()) return;
+              const EntryKey key{d.queue, d.seq};
+              auto it = entry_ops_.find(key);
+              if (it == entry_ops_.end()) {
+                acknowledged_late(key, batch[i].at);
+                return;
+              }
               // Put then delete: neither reaches the disk (a (queue, seq) key is not put
               // again while stored, so no older row can hide under the put).
-              if (is_entry_put(batch[it->second])) cancel(i);
+              if (is_entry_put(batch[it->second])) {
+                cancel(i);
+                const auto put_at = batch[it->second].at;
+                if (put_at.time_since_epoch().count() != 0 && batch[i].at >= put_at) {
+                  group_commit_.ack_seen(batch[i].at - put_at);
+                }
+              }
               cancel(it->second);
               entry_ops_.erase(it);
             },
@@ -230,6 +240,28 @@ void SqliteWriter::coalesce(std::vector<Op>& batch) {
   }
   if (cancelled) counters_.coalesced.fetch_add(cancelled, std::memory_order_relaxed);
   if (released) counters_.bytes.fetch_sub(released, std::memory_order_relaxed);
+
+  // The entries this batch stores, for the deletes of the next two.
+  recent_puts_[1].swap(recent_puts_[0]);
+  recent_puts_[0].clear();
+  for (const auto& [key, index] : entry_ops_) {
+    const Op& op = batch[index];
+    if (op.live && std::holds_alternative<PutEntryOp>(op.v) && op.at.time_since_epoch().count() != 0) {
+      recent_puts_[0].emplace(KeyHash{}(key), op.at);
+    }
+  }
+}
+
+void SqliteWriter::acknowledged_late(const EntryKey& key, std::chrono::steady_clock::time_point deleted_at) {
+  if (deleted_at.time_since_epoch().count() == 0) return;
+  const std::size_t h = KeyHash{}(key);
+  for (auto& recent : recent_puts_) {
+    auto it = recent.find(h);
+    if (it == recent.end()) continue;
+    if (deleted_at >= it->second) group_commit_.ack_seen(deleted_at - it->second);
+    recent.erase(it);
+    return;
+  }
 }
 
 }  // namespace outpost::store::detail

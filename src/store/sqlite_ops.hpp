@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -82,6 +83,9 @@ struct Op {
                PutQos2Op, DeleteQos2Op, PutDefinitionOp, DeleteDefinitionOp, BarrierOp>
       v;
   bool live = true;
+  // When an entry put or delete was queued (the writer learns from it how soon consumers
+  // acknowledge, see GroupCommit); left unset for the other operations.
+  std::chrono::steady_clock::time_point at{};
 };
 
 // Figures shared between the callers' threads (stats()) and the writer.

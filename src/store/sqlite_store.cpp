@@ -1,5 +1,6 @@
 #include "store/sqlite_store.hpp"
 
+#include "store/group_commit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_ops.hpp"
 #include "store/sqlite_restore.hpp"
@@ -14,17 +15,13 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <string_view>
 #include <system_error>
 
 namespace outpost::store {
 
 namespace {
-
-// How long the writer lets acknowledgements gather before a batch when consumers keep up
-// with the producers (see writer_main). A few commit times' worth at most: on the
-// benchmark machine (fdatasync about 1.5 ms) the AMQP persistent-with-confirms rate went
-// from 47k to 72k msg/s with 1 ms and to 86k with 3 ms (docs/performance.md).
-constexpr auto kCoalesceWait = std::chrono::microseconds(2000);
 
 using Sync = SqliteStore::Options::Sync;
 
@@ -175,6 +172,15 @@ bool SqliteStore::would_exceed(std::size_t bytes) const {
 // ---------------------------------------------------------------------------------------
 // Callers' side: queue and return.
 
+namespace {
+
+std::uint64_t entry_hash(std::string_view queue, std::uint64_t seq) {
+  const std::uint64_t h = std::hash<std::string_view>{}(queue);
+  return h ^ (seq + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2));
+}
+
+}  // namespace
+
 void SqliteStore::push(detail::Op&& op) {
   bool wake = false;
   {
@@ -183,9 +189,25 @@ void SqliteStore::push(detail::Op&& op) {
       spdlog::warn("store: write after close ignored");
       return;
     }
+    if (const auto* put = std::get_if<detail::PutEntryOp>(&op.v)) {
+      if (!pending_first_put_) pending_first_put_ = op.at;
+      if (track_acks_) unacked_puts_.insert(entry_hash(put->e.queue, put->e.seq));
+    } else if (const auto* del = std::get_if<detail::DeleteEntryOp>(&op.v)) {
+      // Every entry the held batch stores is acknowledged already: holding longer gains
+      // nothing.
+      if (track_acks_ && unacked_puts_.erase(entry_hash(del->queue, del->seq)) && unacked_puts_.empty() &&
+          holding_for_acks_) {
+        wake = true;
+      }
+    } else if (std::holds_alternative<detail::BarrierOp>(op.v)) {
+      ++pending_barriers_;
+      // A batch held for want of a barrier goes now.
+      if (writer_lazy_) wake = true;
+      writer_lazy_ = false;
+    }
     pending_.push_back(std::move(op));
     // One notification per idle period: the writer takes everything pending at once.
-    wake = writer_idle_;
+    if (writer_idle_) wake = true;
     writer_idle_ = false;
   }
   if (wake) wake_.notify_one();
@@ -201,7 +223,9 @@ void SqliteStore::put_message(MessageWrite m) {
   push(detail::Op{detail::PutMessageOp{std::move(m), bytes, false, false}});
 }
 
-void SqliteStore::put_entry(EntryRecord e) { push(detail::Op{detail::PutEntryOp{std::move(e)}}); }
+void SqliteStore::put_entry(EntryRecord e) {
+  push(detail::Op{detail::PutEntryOp{std::move(e)}, true, std::chrono::steady_clock::now()});
+}
 
 void SqliteStore::update_entry(const std::string& queue, std::uint64_t seq, EntryState state,
                                std::uint16_t packet_id) {
@@ -209,7 +233,7 @@ void SqliteStore::update_entry(const std::string& queue, std::uint64_t seq, Entr
 }
 
 void SqliteStore::delete_entry(const std::string& queue, std::uint64_t seq) {
-  push(detail::Op{detail::DeleteEntryOp{queue, seq}});
+  push(detail::Op{detail::DeleteEntryOp{queue, seq}, true, std::chrono::steady_clock::now()});
 }
 
 void SqliteStore::delete_queue(const std::string& queue) { push(detail::Op{detail::DeleteQueueOp{queue}}); }
@@ -252,6 +276,8 @@ void SqliteStore::after_commit(std::function<void()> on_durable) {
 // The writer thread.
 
 void SqliteStore::writer_main() {
+  using detail::GroupCommit;
+  const GroupCommit& timing = writer_->group_commit();
   std::vector<detail::Op> batch;
   std::unique_lock lk(mu_);
   for (;;) {
@@ -260,20 +286,35 @@ void SqliteStore::writer_main() {
       writer_idle_ = true;
       wake_.wait(lk, [&] { return !pending_.empty() || closing_; });
       writer_idle_ = false;
-      if (churn_ && !closing_) {
-        // Consumers are acknowledging what the last batches stored. Taking the work at
-        // once would write entries that their acks delete a moment later, in the next
-        // transaction; a short wait lets the acks arrive first, and coalesce() cancels
-        // both (no write, often no transaction at all). The promise is unchanged: a
-        // barrier still runs only after everything before it is durable, at most
-        // kCoalesceWait later. Without that churn (nobody consuming, a backlog being
-        // stored) the writer never waits.
-        wake_.wait_for(lk, kCoalesceWait, [&] { return closing_; });
-      }
       continue;
+    }
+    // Nobody waits for this work (no barrier): it joins the next barrier's commit rather
+    // than paying a transaction of its own, unless none comes within the bound.
+    if (!closing_ && pending_barriers_ == 0) {
+      writer_lazy_ = true;
+      wake_.wait_for(lk, GroupCommit::kMaxHold, [&] { return closing_ || pending_barriers_ > 0; });
+      writer_lazy_ = false;
+    }
+    // Consumers acknowledge what is stored soon after: give the acknowledgements of the
+    // entries pending about as long as they have been taking, so coalesce() cancels the
+    // entries and their deletes together (no write, often no transaction). Counted from
+    // the first entry's put, so work that waited behind a commit is not held again.
+    if (!closing_ && pending_first_put_) {
+      const auto until = timing.hold_for_acks(*pending_first_put_);
+      if (until && *until > std::chrono::steady_clock::now()) {
+        holding_for_acks_ = true;
+        wake_.wait_until(lk, *until, [&] { return closing_ || (track_acks_ && unacked_puts_.empty()); });
+        holding_for_acks_ = false;
+      }
     }
     // The callers' vector changes hands; its old capacity comes back as the next one.
     batch.swap(pending_);
+    pending_barriers_ = 0;
+    pending_first_put_.reset();
+    unacked_puts_.clear();
+    // Which puts of the next batch are still unacknowledged is worth knowing only while
+    // holds happen at all.
+    track_acks_ = timing.churn();
     lk.unlock();
     write_batch(batch);
     batch.clear();
@@ -291,8 +332,8 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
       ++deletes;
     }
   }
-  churn_ = puts > 0 && 2 * deletes >= puts;
   writer_->coalesce(batch);
+  writer_->group_commit().batch_done(puts, deletes);
 
   auto delay = 100ms;
   int failures_while_stopping = 0;

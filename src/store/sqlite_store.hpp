@@ -47,12 +47,15 @@
 #include "store/store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace outpost::store {
@@ -144,13 +147,19 @@ class SqliteStore final : public Store {
   std::condition_variable wake_;
   std::vector<detail::Op> pending_;  // guarded by mu_
   bool writer_idle_ = false;         // guarded by mu_: the writer waits for work
+  bool writer_lazy_ = false;         // guarded by mu_: the writer holds a batch until a barrier comes
+  std::size_t pending_barriers_ = 0; // guarded by mu_: barriers in pending_
+  std::optional<std::chrono::steady_clock::time_point> pending_first_put_;  // guarded by mu_: of an entry
+  // Guarded by mu_: while consumers acknowledge soon after puts (GroupCommit::churn), the
+  // entry puts of pending_ not yet followed by their delete, by key hash; the writer's
+  // hold for acknowledgements ends when none is left.
+  bool track_acks_ = false;
+  bool holding_for_acks_ = false;
+  std::unordered_set<std::uint64_t> unacked_puts_;
   bool closing_ = false;             // guarded by mu_: no more writes accepted
   bool restored_ = false;            // guarded by mu_
   std::atomic<bool> stopping_{false};
   bool gave_up_ = false;             // writer thread: a batch was abandoned at shutdown
-  // Writer thread: the last batch both added entries and deleted about as many, i.e.
-  // consumers are settling messages soon after they are stored (see writer_main).
-  bool churn_ = false;
   std::mutex close_mu_;              // serializes close()
   bool closed_ = false;              // guarded by close_mu_
   std::thread writer_thread_;

@@ -5,6 +5,7 @@
 // retried with the same batch). Writer thread only, after restore.
 #pragma once
 
+#include "store/group_commit.hpp"
 #include "store/ref_counts.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_ops.hpp"
@@ -29,7 +30,12 @@ class SqliteWriter {
 
   // Marks operations of `batch` that later ones in the same batch make pointless as not
   // live and counts them in Counters::coalesced. Call once per batch, before commit().
+  // Also tells group_commit() how long each entry delete came after its put, when the put
+  // was in this batch or one of the two before.
   void coalesce(std::vector<Op>& batch);
+
+  // What decides how long the writer holds a batch (SqliteStore::writer_main).
+  GroupCommit& group_commit() noexcept { return group_commit_; }
 
   struct Outcome {
     bool committed = true;
@@ -71,6 +77,9 @@ class SqliteWriter {
     std::size_t operator()(const PairKey& k) const noexcept;
     std::size_t operator()(const Qos2Key& k) const noexcept;
   };
+
+  // A delete whose put was in an earlier batch: a sample if that was one of the last two.
+  void acknowledged_late(const EntryKey& key, std::chrono::steady_clock::time_point deleted_at);
 
   // One transaction's worth of work; returns an SQLite result code.
   int apply_all(std::vector<Op>& batch, std::uint64_t& freed, std::uint64_t& applied);
@@ -120,6 +129,12 @@ class SqliteWriter {
   std::unordered_map<std::string_view, std::vector<std::size_t>> client_ops_;
   std::unordered_map<PairKey, std::size_t, KeyHash> subscription_ops_;
   std::unordered_map<Qos2Key, std::size_t, KeyHash> qos2_ops_;
+
+  GroupCommit group_commit_;
+  // When each entry put of the last batch ([0]) and the one before ([1]) was queued, by
+  // the hash of its key (a collision only blurs an estimate): a delete of a later batch
+  // that finds its put here tells how long the acknowledgement took.
+  std::unordered_map<std::size_t, std::chrono::steady_clock::time_point> recent_puts_[2];
 
   // commit() bookkeeping.
   std::vector<std::pair<std::uint64_t, std::int64_t>> undo_;  // id, previous count or -1 (absent)

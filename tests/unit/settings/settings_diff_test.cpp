@@ -45,7 +45,7 @@ TEST(SettingsDiff, ListenersAndLimitsNeedARestart) {
   ASSERT_EQ(changes.size(), 3u);
   EXPECT_EQ(changes[0].describe(), "listeners changed");
   EXPECT_FALSE(changes[0].applied);
-  EXPECT_EQ(changes[1].describe(), "mqtt.max_inflight 100 -> 20");
+  EXPECT_EQ(changes[1].describe(), "mqtt.max_inflight 65535 -> 20");
   EXPECT_FALSE(changes[1].applied);
   EXPECT_EQ(changes[2].describe(), "mqtt.max_queued_bytes 64 MiB -> 1 MiB");
 }

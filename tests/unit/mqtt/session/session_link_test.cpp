@@ -285,3 +285,68 @@ TEST_F(MqttSessionLinkTest, ConnectTimeoutClosesASilentConnection) {
 
 }  // namespace
 }  // namespace outpost::mqtt
+
+namespace outpost::mqtt {
+namespace {
+
+// The window towards a client without a Receive Maximum: InflightWindow::kInitial at
+// first, then adapted, never above mqtt.max_inflight.
+class MqttWindowTest : public MqttSessionLinkTest {
+ protected:
+  // Publishes `n` QoS 1 messages to "w/t" from a fresh publisher.
+  void publish(int n) {
+    auto pub = connected(ProtocolVersion::v311, "pub" + std::to_string(++publishers_));
+    for (int i = 0; i < n; ++i) {
+      pub->feed(test::mqtt_publish(ProtocolVersion::v311, "w/t", "m", 1, static_cast<std::uint16_t>(i % 60000 + 1)));
+    }
+    pub->take_written();
+  }
+  // The packet ids of the PUBLISHes written to `sub` since the last call.
+  static std::vector<std::uint16_t> sent(SessionDriver& sub) {
+    std::vector<std::uint16_t> ids;
+    for (const auto& p : test::split_mqtt(sub.take_written())) {
+      auto publish = test::publish_of(ProtocolVersion::v311, p);
+      EXPECT_TRUE(publish);
+      if (publish) ids.push_back(publish->packet_id);
+    }
+    return ids;
+  }
+  int publishers_ = 0;
+};
+
+TEST_F(MqttWindowTest, StartsAtTheInitialWindowAndKeepsToTheCap) {
+  auto sub = connected(ProtocolVersion::v311, "win-sub");
+  subscribe(*sub, ProtocolVersion::v311, "w/#", qos(1));
+  publish(3000);
+  auto ids = sent(*sub);
+  EXPECT_EQ(ids.size(), InflightWindow::kInitial);
+  // Acknowledged at once, round after round: more may be in flight, never more than
+  // what is left or the cap, and every message arrives.
+  std::size_t delivered = 0;
+  for (int round = 0; round < 200 && !ids.empty(); ++round) {
+    EXPECT_LE(ids.size(), settings_.max_inflight);
+    delivered += ids.size();
+    for (auto id : ids) sub->feed(test::mqtt_ack(ProtocolVersion::v311, PacketType::puback, id));
+    ids = sent(*sub);
+  }
+  EXPECT_EQ(delivered, 3000u);
+}
+
+TEST_F(MqttWindowTest, NeverAboveMaxInflight) {
+  settings_.max_inflight = 10;
+  auto sub = connected(ProtocolVersion::v311, "capped-sub");
+  subscribe(*sub, ProtocolVersion::v311, "w/#", qos(1));
+  publish(500);
+  std::size_t delivered = 0;
+  auto ids = sent(*sub);
+  for (int round = 0; round < 100 && !ids.empty(); ++round) {
+    EXPECT_EQ(ids.size(), 10u);
+    delivered += ids.size();
+    for (auto id : ids) sub->feed(test::mqtt_ack(ProtocolVersion::v311, PacketType::puback, id));
+    ids = sent(*sub);
+  }
+  EXPECT_EQ(delivered, 500u);
+}
+
+}  // namespace
+}  // namespace outpost::mqtt
