@@ -27,13 +27,13 @@ std::size_t MqttSession::send_window() const noexcept {
   // The client's receive maximum bounds what we send unacknowledged [MQTT-3.3.4-9].
   if (client_receive_maximum_set_) return std::min<std::size_t>(cap, client_receive_maximum_);
   // Without one, a window that adapts to how promptly it acknowledges, within the cap.
-  if (window_) return window_->size();
+  if (const auto* w = window()) return w->size();
   return std::min<std::size_t>(cap, InflightWindow::kInitial);
 }
 
 void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const SubscriptionRecord* record) {
   auto& inflight = state_->outflight();
-  const std::size_t window = send_window();
+  const std::size_t limit = send_window();
   // Pulled in batches: one lock of the queue for many messages, and a short batch
   // tells that the queue is empty without another pull.
   constexpr std::size_t kBatch = 64;
@@ -44,9 +44,9 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
   const core::AccessControl* access = ctx_->access.access.get();
   // Under write pressure, stop: the connection calls on_writable() once it drains, and
   // meanwhile the queue (with its limits and publisher backpressure) holds the rest.
-  while (!link_.write_pressure() && inflight.size() < window) {  // PUBACK / PUBCOMP call us again
+  while (!link_.write_pressure() && inflight.size() < limit) {  // PUBACK / PUBCOMP call us again
     // Never more than the window has room for, so every message pulled can be sent.
-    const std::size_t want = std::min(kBatch, window - inflight.size());
+    const std::size_t want = std::min(kBatch, limit - inflight.size());
     batch.clear();
     const std::size_t got = queue.pull(batch, want);
     for (auto& d : batch) {
@@ -104,19 +104,20 @@ void MqttSession::drain(core::Queue& queue, const core::QueuePtr* shared, const 
       if (shared != nullptr) f.source = *shared;
       queue.entry_sent(f.delivery, to_entry_state(f.stage), *id);
       inflight.emplace(*id, std::move(f));
-      if (window_ && window_->wants_probe()) window_->start(*id, std::chrono::steady_clock::now());
+      if (auto* w = window(); w && w->wants_probe()) w->start(*id, std::chrono::steady_clock::now());
     }
     batch.clear();
     if (got < want) return;  // the queue is empty (and re-armed)
   }
-  if (!client_receive_maximum_set_ && inflight.size() >= window && !link_.write_pressure()) {
+  if (!client_receive_maximum_set_ && inflight.size() >= limit && !link_.write_pressure()) {
     // The window, not the client's connection, holds delivery back.
-    if (!window_) window_ = std::make_unique<InflightWindow>(ctx_->settings.max_inflight);
-    window_->held_back();
+    auto& w = extras().window;
+    if (!w) w = std::make_unique<InflightWindow>(ctx_->settings.max_inflight);
+    w->held_back();
   }
   // A shared group's queue: while this member's window is full, another member takes
   // what waits (this one pulls again on its next PUBACK/PUBCOMP).
-  if (shared != nullptr && inflight.size() >= window) queue.stall(handle_.get(), publisher_.wakeups());
+  if (shared != nullptr && inflight.size() >= limit) queue.stall(handle_.get(), publisher_.wakeups());
 }
 
 bool MqttSession::send_publish(const core::Delivery& d, std::uint16_t packet_id, bool dup) {

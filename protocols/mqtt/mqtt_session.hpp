@@ -156,9 +156,8 @@ class MqttSession final : public proto::Session {
   // QoS 1/2 messages that may be unacknowledged towards the client now.
   std::size_t send_window() const noexcept;
   // An acknowledgement that ends an outgoing exchange (PUBACK, PUBCOMP, failing PUBREC).
-  void outgoing_done(std::uint16_t packet_id) {
-    if (window_ && window_->acked(packet_id)) window_->end(std::chrono::steady_clock::now());
-  }
+  void outgoing_done(std::uint16_t packet_id);
+  InflightWindow* window() const noexcept;
   // The rarely used state below, allocated by the first call.
   struct Extras;
   Extras& extras();
@@ -192,9 +191,6 @@ class MqttSession final : public proto::Session {
   };
   std::unique_ptr<PendingWill> pending_will_;
   std::unique_ptr<Extras> extras_;
-  // Towards a client without a Receive Maximum: made the first time the window holds
-  // delivery back (until then the window is InflightWindow::kInitial, within the cap).
-  std::unique_ptr<InflightWindow> window_;
   std::chrono::steady_clock::time_point last_packet_;
   std::optional<std::uint32_t> session_expiry_;  // seconds; nullopt = never (3.1.1 persistent)
   std::uint16_t keepalive_ = 0;
@@ -203,10 +199,10 @@ class MqttSession final : public proto::Session {
 
   // What a 5.0 client asked of the packets we send it (CONNECT properties).
   std::uint16_t client_receive_maximum_ = 65535;  // its receive maximum [MQTT-3.3.4-9]
-  bool client_receive_maximum_set_ = false;       // ... announced (else the window adapts)
   std::uint16_t client_alias_maximum_ = 0;        // topic aliases it accepts from us
   std::uint32_t client_max_packet_ = 0;           // largest packet it accepts; 0 = no limit
   bool problem_information_ = true;               // reason strings allowed beyond CONNACK/DISCONNECT
+  bool client_receive_maximum_set_ = false;       // it announced one (else the window adapts)
 
   bool clean_start_ = true;
   bool assigned_client_id_ = false;
@@ -241,6 +237,9 @@ struct MqttSession::Extras {
   std::unique_ptr<proto::PublishThrottle> throttle;  // with a publish rate limit, at the first PUBLISH
   std::chrono::steady_clock::time_point limit_logged{};
   std::uint64_t limit_unlogged = 0;
+  // Towards a client without a Receive Maximum: made the first time the window holds
+  // delivery back (until then the window is InflightWindow::kInitial, within the cap).
+  std::unique_ptr<InflightWindow> window;
 };
 
 inline MqttSession::Extras& MqttSession::extras() {
@@ -248,6 +247,10 @@ inline MqttSession::Extras& MqttSession::extras() {
   return *extras_;
 }
 inline std::uint32_t MqttSession::puback_waiting() const noexcept { return extras_ ? extras_->puback_waiting : 0; }
+inline InflightWindow* MqttSession::window() const noexcept { return extras_ ? extras_->window.get() : nullptr; }
+inline void MqttSession::outgoing_done(std::uint16_t packet_id) {
+  if (auto* w = window(); w && w->acked(packet_id)) w->end(std::chrono::steady_clock::now());
+}
 inline MqttSession::AuthState* MqttSession::auth() const noexcept { return extras_ ? extras_->auth.get() : nullptr; }
 
 
