@@ -7,8 +7,8 @@ next to mosquitto with its defaults, in one run.
    (a persistent session that acknowledges at once) and offline (everything stored).
    Outpost's shipped config with `sync: full` (shipped), `normal`, `off` and persistence
    off; mosquitto with `persistence true`.
-3. Fan-in QoS 1 (10 publishers, 64 B) to one MQTT 3.1.1 subscriber, each broker with its
-   shipped defaults (Outpost: config/outpost.yaml; mosquitto: no tuning).
+(bench/compare adds fan-in QoS 1 to one MQTT 3.1.1 subscriber with each broker's shipped
+in-flight window, FlashMQ included when built: run_fanin_defaults.)
 
 Outpost's configuration is config/outpost.yaml itself, with only the ports, the data
 directory, the log level and `threads: 1` (both brokers on one thread, pinned to one core,
@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 
-from benchlib import free_port, wait_port, med, ratio, fmt
+from benchlib import free_port, wait_port, med, fmt
 
 TITLE = "## Performance as installed"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -124,7 +124,7 @@ def start(kind, build, tmp, pin, sync, enabled, name):
 
 
 def run_installed(build, pins, rounds, duration, loadgen, offline_session):
-    out = {"fsync": None, "online": {}, "offline": {}, "fanin": {}}
+    out = {"fsync": None, "online": {}, "offline": {}}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DATA_DIR")) as tmp:
         out["fsync"] = fsync_latency(tmp)
         print(f"fdatasync of a 4 KiB append: p50 {out['fsync']['p50']:.0f} us, p99 {out['fsync']['p99']:.0f} us",
@@ -151,16 +151,6 @@ def run_installed(build, pins, rounds, duration, loadgen, offline_session):
                     print(f"round {r + 1} one in flight, subscriber {mode:7s} {label:34s} {res['rate']:>9,.0f} msg/s"
                           f"  PUBACK p50 {res['ack_p50_us']:.0f} us p99 {res['ack_p99_us']:.0f} us"
                           f"  {res['bytes_per_msg']:.0f} B written/msg", flush=True)
-            for kind in (["outpost", "mosquitto"] if r % 2 == 0 else ["mosquitto", "outpost"]):
-                b = start(kind, build, tmp, pins[0], None, kind == "outpost", f"fanin-{r}-{kind}")
-                try:
-                    res = loadgen(build, b.port, pins[1], "--scenario", "fanin", "--publishers", 10, "--qos", 1,
-                                  "--payload", 64, "--mqtt-version", 4, "--duration", duration, "--warmup", 1)
-                finally:
-                    b.stop()
-                out["fanin"].setdefault(kind, []).append(res)
-                print(f"round {r + 1} fan-in QoS 1 to a 3.1.1 subscriber, defaults, {kind:9s} "
-                      f"{res['msgs_per_s']:>10,.0f} msg/s", flush=True)
     return out
 
 
@@ -192,15 +182,4 @@ def installed_report(res):
                 continue
             w(f"| {label} | {fmt(med([r['rate'] for r in rs]))} | {fmt(med([r['ack_p50_us'] for r in rs]))} | "
               f"{fmt(med([r['ack_p99_us'] for r in rs]))} | {fmt(med([r['bytes_per_msg'] for r in rs]))} |")
-    w("")
-    w("**Fan-in QoS 1 to one MQTT 3.1.1 subscriber, shipped defaults** (10 publishers, 64 in flight each; the "
-      "subscriber announces no Receive Maximum, so each broker's own window towards it decides).")
-    w("")
-    w("| broker | msg/s |")
-    w("|---|---|")
-    o = med([r["msgs_per_s"] for r in res["fanin"].get("outpost", [])])
-    m = med([r["msgs_per_s"] for r in res["fanin"].get("mosquitto", [])])
-    w(f"| Outpost | {fmt(o)} |")
-    w(f"| mosquitto | {fmt(m)} |")
-    w(f"| ratio | {fmt(ratio(o, m), 2)} |")
     return "\n".join(lines) + "\n"
