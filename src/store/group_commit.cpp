@@ -23,6 +23,8 @@ void GroupCommit::ack_seen(Clock::duration latency) {
   samples_.push_back(std::clamp(latency, Clock::duration::zero(), kLongestSample));
 }
 
+void GroupCommit::commit_seen(Clock::duration took) noexcept { commit_ = blend(commit_, took); }
+
 void GroupCommit::batch_done(std::size_t puts, std::size_t deletes) {
   // A batch without puts says nothing about whether what is stored gets acknowledged.
   if (puts > 0) churn_ = 2 * deletes >= puts;
@@ -41,6 +43,8 @@ std::optional<GroupCommit::Clock::time_point> GroupCommit::hold_for_acks(Clock::
   // Nothing is acknowledged soon after it is stored, or nothing measured yet: the wait
   // would cancel nothing.
   if (!churn_ || slow_.count() == 0 || fast_ > kMaxHold) return std::nullopt;
+  // Committing at once is sooner than most acknowledgements: no reason to wait for them.
+  if (commit_.count() != 0 && slow_ > commit_) return std::nullopt;
   // Most acknowledgements, with a margin, and never more than the bound.
   return first_put + std::min<Clock::duration>(kMaxHold, slow_ + slow_ / 4);
 }

@@ -153,7 +153,9 @@ SqliteWriter::Outcome SqliteWriter::commit(std::vector<Op>& batch) {
     counters_.messages.store(refs_.size(), std::memory_order_relaxed);
     counters_.commits.fetch_add(1, std::memory_order_relaxed);
     counters_.operations.fetch_add(applied, std::memory_order_relaxed);
-    record_commit(std::chrono::steady_clock::now() - started, applied);
+    const auto took = std::chrono::steady_clock::now() - started;
+    record_commit(took, applied);
+    group_commit_.commit_seen(took);
     return {};
   }
 

@@ -37,6 +37,16 @@ TEST(GroupCommit, HoldsAsLongAsPromptAcknowledgementsTake) {
   EXPECT_EQ(g.slow_ack(), 40us);
 }
 
+TEST(GroupCommit, HoldsOnlyWhenAcknowledgementsComeBeforeACommitWould) {
+  GroupCommit g;
+  batch(g, 100us, 1);
+  g.commit_seen(300us);  // sync: full, a disk sync per commit
+  EXPECT_TRUE(g.hold_for_acks(Clock::now()));
+  for (int i = 0; i < 20; ++i) g.commit_seen(40us);  // sync: normal, no sync at commit
+  EXPECT_LT(g.commit_time(), 100us);
+  EXPECT_FALSE(g.hold_for_acks(Clock::now()));
+}
+
 TEST(GroupCommit, NeverHoldsLongerThanTheBound) {
   GroupCommit g;
   for (int i = 0; i < 5; ++i) {
