@@ -1,7 +1,11 @@
-// Fuzz target: an AmqpSession on a Vhost of a Broker with an in-memory store, driven
-// through the in-memory Link of the unit tests by arbitrary client bytes, split at
-// arbitrary points (session_steps.hpp), with the deadline (heartbeats) coming due and
-// write pressure coming and going between steps. A fresh broker per input.
+// Fuzz target: an AmqpSession on a Vhost of a Broker with a persistent store that keeps
+// nothing and commits when told (tests/unit/support/manual_store.hpp), driven through the
+// in-memory Link of the unit tests by arbitrary client bytes, split at arbitrary points
+// (session_steps.hpp), with the deadline (heartbeats) coming due and write pressure coming
+// and going between steps. The store commits after each step whose last byte is odd (not
+// drawn from the step generator, so inputs kept in the corpus split as they always did):
+// confirms of persistent messages to durable queues wait for it, across later frames. A
+// fresh broker per input.
 //
 // Invariants, after every step: no crash, leak or use after free (ASan), no UB (UBSan);
 // what the session writes is the protocol header (refusing the client's) or a sequence of
@@ -27,14 +31,14 @@
 // session refuses with a connection error nothing more is confirmed, and after it closes
 // a channel (channel error, 406 over max_message_size, a refused publish) nothing more is
 // confirmed on that channel until the next channel.open. So the harness may give tags to
-// publishes the session drops (never confirmed), never the other way round.
+// publishes the session drops (never confirmed), never the other way round. A confirm held
+// for a commit goes out on the opening of the channel that published or not at all.
 //
 // A publish must reach the observer when it went to "amq.topic", its routing key does not
 // start with '$' (a first-level '#' does not match such a topic, [MQTT-4.7.2-1]) and its
 // content header has no expiration (a per-message TTL may end it in the queue). Left out
 // on purpose, not required to be held: publishes to other exchanges (their queues are the
-// client's to purge or delete), '$' keys, per-message TTL, and nacked tags. The in-memory
-// store confirms at once, so confirms held for a store commit are not reached here.
+// client's to purge or delete), '$' keys, per-message TTL, and nacked tags.
 #include "amqp/codec/content.hpp"
 #include "amqp/codec/frame.hpp"
 #include "amqp/codec/method.hpp"
@@ -42,9 +46,9 @@
 #include "amqp_driver.hpp"
 #include "core/broker.hpp"
 #include "fuzz_check.hpp"
+#include "manual_store.hpp"
 #include "session_steps.hpp"
 #include "settings.hpp"
-#include "store/store.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -211,7 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::Steps steps(std::span<const std::uint8_t>(data, size));
   const auto stream = steps.stream();
 
-  store::MemoryStore store;
+  test::ManualStore store;
   core::Broker broker(store);
   AmqpSettings settings;
   const ClientStream client(stream, settings);
@@ -232,6 +236,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::size_t n = steps.chunk(stream.size() - at);
       driver->feed(stream.subspan(at, n));
       at += n;
+      if ((stream[at - 1] & 1) != 0) {
+        store.commit_all();
+        driver->run();
+      }
       if (steps.event(16)) driver->link().set_write_pressure(true);
       if (steps.event(16)) driver->writable();
       if (steps.event(32)) driver->expire_deadline();
@@ -240,7 +248,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(held.dropped == 0, "the observer queue drops nothing");
       FUZZ_CHECK(held.messages >= output.acked.size(), "every publisher-confirmed message is held by its queue");
     }
+    store.commit_all();
+    driver->run();
     driver->close();
+    store.commit_all();
+    driver->run();
     output.read(client, driver->take_written());
   }
   FUZZ_CHECK(observer->stats().dropped == 0, "the observer queue drops nothing");

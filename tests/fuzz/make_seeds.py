@@ -225,13 +225,17 @@ def amqp_sessions():
 def amqp_confirms(opened):
     """Publisher confirms on two channels, for the held-message invariant of amqp_session_fuzz:
     amq.topic with keys the observer must get (empty, split body, mandatory) and keys it need
-    not (expiration, '$'), the default exchange, a channel error, a channel reopened."""
+    not (expiration, '$'), the default exchange, a channel error, a channel reopened, and a
+    durable queue that holds the confirms of persistent messages until the store commits."""
     def pub(ch, exchange, key, bits=0):
         return method(ch, 60, 40, b"\x00\x00" + shortstr(exchange) + shortstr(key) + bytes([bits]))
     persistent = (0x1000, b"\x02")  # delivery-mode 2
     c = opened
     for ch in (1, 2):
         c += method(ch, 20, 10, shortstr("")) + method(ch, 85, 10, b"\x00")
+    # A durable queue on amq.topic: confirms of persistent messages wait for the commit.
+    c += method(1, 50, 10, b"\x00\x00" + shortstr("held") + b"\x02" + table([]))
+    c += method(1, 50, 20, b"\x00\x00" + shortstr("held") + shortstr("amq.topic") + shortstr("s.#") + b"\x00" + table([]))
     c += pub(1, "amq.topic", "a.b") + content(1, b"one", *persistent)
     c += pub(1, "amq.topic", "") + content(1, b"", 0)
     c += pub(2, "amq.topic", "s.1", 1) + content(2, b"two", *persistent)
