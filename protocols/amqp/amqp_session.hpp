@@ -108,6 +108,9 @@ class AmqpSession final : public proto::Session {
 
   struct Channel {
     std::uint16_t id = 0;
+    // Which channel.open of this connection made it: a confirm held for a commit belongs to
+    // this opening, not to a channel opened later under the same number.
+    std::uint32_t opening = 0;
     bool closing = false;  // sent channel.close, waiting for close-ok
     bool flow = true;      // channel.flow active
     bool confirm = false;
@@ -220,6 +223,7 @@ class AmqpSession final : public proto::Session {
   std::vector<std::uint8_t> out_;  // frames encoded while handling one read
   bool closed_ = false;
   bool opened_once_ = false;  // connection.open-ok was sent: the observer was told
+  std::uint32_t channels_opened_ = 0;  // channel.open accepted so far (Channel::opening)
   std::string vhost_;            // as the client opened it
   std::string close_reason_;     // why the connection ends, for the "disconnected" line
   bool in_deliver_ = false;

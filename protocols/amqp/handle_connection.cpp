@@ -200,6 +200,7 @@ bool AmqpSession::handle_channel_method(std::uint16_t channel, const Method& m) 
       }
       auto fresh = std::make_unique<Channel>();
       fresh->id = channel;
+      fresh->opening = ++channels_opened_;
       channels_.emplace(channel, std::move(fresh));
       send_method(channel, cls::channel, m::ch_open_ok, {""});
       return true;

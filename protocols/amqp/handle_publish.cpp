@@ -109,7 +109,8 @@ bool AmqpSession::finish_publish(Channel& ch) {
 void AmqpSession::confirm(Channel& ch, std::uint64_t seq, bool ack, bool needs_commit) {
   // Behind a commit, or behind confirms that wait for one, it is held by the publisher and
   // comes back (Handle::on_durable) in publish order.
-  if (publisher_.acknowledge(core::HeldAck{seq, ch.id, static_cast<std::uint8_t>(ack ? 1 : 0), 0}, needs_commit)) {
+  if (publisher_.acknowledge(core::HeldAck{seq, ch.id, static_cast<std::uint8_t>(ack ? 1 : 0), 0, ch.opening},
+                             needs_commit)) {
     send_confirm(ch.id, seq, ack);
   }
 }
@@ -123,7 +124,9 @@ void AmqpSession::Handle::on_durable(std::span<const core::HeldAck> acks) {
   AmqpSession& s = *session;
   for (const auto& c : acks) {
     Channel* ch = s.find_channel(c.a);
-    if (ch == nullptr || ch->closing || s.phase_ != Phase::opened) continue;
+    // Not to a channel closed since, nor to one opened again under its number: that one
+    // gave no such tag (confirm tags count per channel from its channel.open).
+    if (ch == nullptr || ch->closing || ch->opening != c.d || s.phase_ != Phase::opened) continue;
     s.send_confirm(c.a, c.id, c.b != 0);
   }
 }

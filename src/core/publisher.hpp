@@ -41,12 +41,14 @@
 namespace outpost::core {
 
 // An acknowledgement held for a commit, opaque to the core: the protocol puts in what it
-// needs to send it later (MQTT: packet type, id and reason; AMQP: channel, tag, ack/nack).
+// needs to send it later (MQTT: packet type, id and reason; AMQP: channel, tag, ack/nack
+// and which opening of the channel).
 struct HeldAck {
   std::uint64_t id = 0;
   std::uint16_t a = 0;
   std::uint8_t b = 0;
   std::uint8_t c = 0;
+  std::uint32_t d = 0;
 };
 
 // Implemented by the face a session shows to other threads (its Handle).

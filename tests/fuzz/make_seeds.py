@@ -218,7 +218,39 @@ def amqp_sessions():
     out["bad-header"] = b"AMQP\x00\x00\x08\x00"
     out["heartbeat"] = base[:cut] + frame(8, 0, b"") + method(1, 60, 10, struct.pack(">IHB", 0, 10, 0))
     out["tx"] = base[:cut] + method(1, 90, 10) + method(1, 60, 40, b"\x00\x00" + shortstr("") + shortstr("q") + b"\x03") + content(1, b"") + method(1, 90, 20) + method(1, 90, 30)
+    out["confirms"] = amqp_confirms(base[:base.index(method(1, 20, 10, shortstr("")))])
     return out
+
+
+def amqp_confirms(opened):
+    """Publisher confirms on two channels, for the held-message invariant of amqp_session_fuzz:
+    amq.topic with keys the observer must get (empty, split body, mandatory) and keys it need
+    not (expiration, '$'), the default exchange, a channel error, a channel reopened, and a
+    durable queue that holds the confirms of persistent messages until the store commits."""
+    def pub(ch, exchange, key, bits=0):
+        return method(ch, 60, 40, b"\x00\x00" + shortstr(exchange) + shortstr(key) + bytes([bits]))
+    persistent = (0x1000, b"\x02")  # delivery-mode 2
+    c = opened
+    for ch in (1, 2):
+        c += method(ch, 20, 10, shortstr("")) + method(ch, 85, 10, b"\x00")
+    # A durable queue on amq.topic: confirms of persistent messages wait for the commit.
+    c += method(1, 50, 10, b"\x00\x00" + shortstr("held") + b"\x02" + table([]))
+    c += method(1, 50, 20, b"\x00\x00" + shortstr("held") + shortstr("amq.topic") + shortstr("s.#") + b"\x00" + table([]))
+    c += pub(1, "amq.topic", "a.b") + content(1, b"one", *persistent)
+    c += pub(1, "amq.topic", "") + content(1, b"", 0)
+    c += pub(2, "amq.topic", "s.1", 1) + content(2, b"two", *persistent)
+    c += pub(1, "amq.topic", "t.x") + content(1, b"ttl", 0x1100, b"\x02" + shortstr("60000"))
+    c += pub(1, "amq.topic", "$x.y") + content(1, b"dollar", 0)
+    c += pub(2, "", "nowhere") + content(2, b"default", 0)
+    head = struct.pack(">HHQH", 60, 0, 6, 0x1000) + b"\x02"
+    c += pub(1, "amq.topic", "split") + frame(2, 1, head) + frame(3, 1, b"spl") + frame(3, 1, b"it!")
+    c += pub(2, "missing", "k") + content(2, b"404", 0)  # channel error: 2 is closed
+    c += pub(2, "amq.topic", "a.b") + content(2, b"discarded", 0)
+    c += method(2, 20, 41) + method(2, 20, 10, shortstr("")) + method(2, 85, 10, b"\x01")
+    c += pub(2, "amq.topic", "again") + content(2, b"after reopen", 0)
+    c += method(1, 20, 40, struct.pack(">H", 200) + shortstr("bye") + b"\x00\x00\x00\x00")
+    c += method(0, 10, 50, struct.pack(">H", 200) + shortstr("bye") + b"\x00\x00\x00\x00")
+    return c
 
 
 def amqp_codec_seeds():
