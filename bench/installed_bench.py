@@ -80,7 +80,12 @@ class Running:
             cmd = ["taskset", "-c", str(pin)] + cmd
         self.log = open(os.path.join(tmp, f"{kind}-{port}.log"), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_port(port, self.proc, timeout=60)
+        try:
+            wait_port(port, self.proc, timeout=60)
+        except RuntimeError:
+            self.stop()
+            with open(self.log.name) as f:
+                raise RuntimeError(f"{kind} did not start:\n{f.read()[-2000:]}")
 
     def write_bytes(self):
         with open(f"/proc/{self.proc.pid}/io") as f:
