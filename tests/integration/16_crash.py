@@ -61,24 +61,9 @@ class Publisher(threading.Thread):
 
 class Crash(unittest.TestCase):
     def drain(self, port, client_id):
-        """Every message the session holds, by sequence number (a raw client: nothing is
-        lost client-side)."""
-        sub = RawClient(port, timeout=5.0)
-        self.assertEqual(sub.connect(client_id, clean=False), (1, 0))
-        got = set()
-        while True:
-            try:
-                p = sub.recv_packet(timeout=2.0)
-            except (socket.timeout, TimeoutError, AssertionError, OSError):
-                break
-            if p.type != PUBLISH:
-                continue
-            topic, pid, payload = p.publish_fields()
-            got.add(struct.unpack("!Q", payload)[0])
-            if pid:
-                sub.send(ack_packet("puback", pid))
-        sub.send(DISCONNECT)
-        sub.close()
+        """Every message the session holds, by sequence number."""
+        connack, got = drain_sequences(port, client_id)
+        self.assertEqual(connack, (1, 0))
         return got
 
     def test_acknowledged_messages_survive_repeated_kills(self):

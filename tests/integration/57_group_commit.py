@@ -67,23 +67,7 @@ def publish_one_at_a_time(port, first, count, client_id="dev1"):
 
 
 def drain(port, client_id):
-    sub = RawClient(port, timeout=5.0)
-    sub.connect(client_id, clean=False)
-    got = set()
-    while True:
-        try:
-            p = sub.recv_packet(timeout=2.0)
-        except (socket.timeout, TimeoutError, OSError):
-            break
-        if p.type != PUBLISH:
-            continue
-        _, pid, payload = p.publish_fields()
-        got.add(struct.unpack("!Q", payload)[0])
-        if pid:
-            sub.send(ack_packet("puback", pid))
-    sub.send(DISCONNECT)
-    sub.close()
-    return got
+    return harness.drain_sequences(port, client_id)[1]
 
 
 class GroupCommit(unittest.TestCase):

@@ -534,3 +534,28 @@ def run_node(script, *args, timeout=60, env=None):
 
 def main():
     unittest.main(verbosity=2)
+
+
+def drain_sequences(port, client_id, quiet=2.0):
+    """Connects the persistent session `client_id` with a raw client (nothing is lost
+    client-side), acknowledges everything it is sent until `quiet` seconds pass without a
+    message, and disconnects. Returns the CONNACK's (session present, code) and the 8-byte
+    big-endian sequence numbers of the payloads received."""
+    sub = RawClient(port, timeout=5.0)
+    connack = sub.connect(client_id, clean=False)
+    got = set()
+    while True:
+        try:
+            p = sub.recv_packet(timeout=quiet)
+        except (socket.timeout, TimeoutError, AssertionError, OSError):
+            break
+        if p.type != PUBLISH:
+            continue
+        _, pid, payload = p.publish_fields()
+        got.add(struct.unpack("!Q", payload)[0])
+        if pid:
+            sub.send(ack_packet("puback", pid))
+    sub.send(DISCONNECT)
+    sub.close()
+    return connack, got
+

@@ -3,6 +3,7 @@
 #include "core/publisher.hpp"
 
 #include "core/trace_context.hpp"
+#include "manual_store.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -21,46 +22,7 @@ MessagePtr msg(std::string topic, std::uint8_t qos = 1, std::string payload = "p
   return Message::make(std::move(init));
 }
 
-// A persistent store whose commits happen when the test says, and that is full when told.
-class ManualStore final : public store::Store {
- public:
-  bool full = false;
-  std::deque<std::function<void()>> barriers;
-  void commit_all() {
-    while (!barriers.empty()) {
-      auto f = std::move(barriers.front());
-      barriers.pop_front();
-      f();
-    }
-  }
-
-  bool persistent() const override { return true; }
-  std::string describe() const override { return "manual"; }
-  void restore(store::RestoreVisitor&) override {}
-  std::uint64_t next_message_id() override { return ++ids_; }
-  bool would_exceed(std::size_t) const override { return full; }
-  void put_message(store::MessageWrite) override {}
-  void put_entry(store::EntryRecord) override {}
-  void update_entry(const std::string&, std::uint64_t, store::EntryState, std::uint16_t) override {}
-  void delete_entry(const std::string&, std::uint64_t) override {}
-  void delete_queue(const std::string&) override {}
-  void put_retained(store::MessageWrite) override {}
-  void delete_retained(const std::string&) override {}
-  void put_session(store::SessionRecord) override {}
-  void delete_session(const std::string&) override {}
-  void put_subscription(store::SubscriptionRecord) override {}
-  void delete_subscription(const std::string&, const std::string&) override {}
-  void put_incoming_qos2(const std::string&, std::uint16_t) override {}
-  void delete_incoming_qos2(const std::string&, std::uint16_t) override {}
-  void put_definition(store::DefinitionRecord) override {}
-  void delete_definition(const std::string&, const std::string&) override {}
-  void after_commit(std::function<void()> on_durable) override { barriers.push_back(std::move(on_durable)); }
-  void close() override {}
-  store::StoreStats stats() const override { return {}; }
-
- private:
-  std::uint64_t ids_ = 0;
-};
+using test::ManualStore;  // support/manual_store.hpp: commits when the test says, full when told
 
 // Denies publishing to and subscribing on anything under "secret/".
 class DenySecret final : public AccessControl {

@@ -1,7 +1,7 @@
 // ManualStore: a persistent store that keeps nothing and commits when the test says. A
 // publish it must hold (a persistent message to a durable queue) holds its acknowledgement
 // until commit_all(), so tests see acknowledgements wait for the commit and what happens
-// in between (core/publisher_test.cpp has its own, with a full store).
+// in between; `full` makes it refuse new messages as a store at its bound does.
 //
 // Threading: the test's thread; commit_all() runs the barriers inline (each posts to its
 // publisher's executor, so the driver's run() delivers them).
@@ -17,6 +17,8 @@ namespace outpost::test {
 
 class ManualStore final : public store::Store {
  public:
+  bool full = false;  // would_exceed(): the store is at its bound
+
   void commit_all() {
     while (!barriers_.empty()) {
       auto f = std::move(barriers_.front());
@@ -30,7 +32,7 @@ class ManualStore final : public store::Store {
   std::string describe() const override { return "manual commits (nothing kept)"; }
   void restore(store::RestoreVisitor&) override {}
   std::uint64_t next_message_id() override { return ++ids_; }
-  bool would_exceed(std::size_t) const override { return false; }
+  bool would_exceed(std::size_t) const override { return full; }
   void put_message(store::MessageWrite) override {}
   void put_entry(store::EntryRecord) override {}
   void update_entry(const std::string&, std::uint64_t, store::EntryState, std::uint16_t) override {}
