@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test || exit 1
 
 jobs=$(nproc)
+# Most tests wait on sockets, timers and child processes rather than the CPU (the release
+# pass keeps two cores about 60% busy at three tests per core), so they run three per core.
+test_jobs=$((jobs * 3))
 passed=0
 failed=0
 status=0
@@ -35,7 +38,7 @@ run_pass() {
   fi
   echo "=== test: $dir"
   local log="$dir/ctest.log"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" 2>&1) | tee "$log"
+  (cd "$dir" && ctest --output-on-failure -j "$test_jobs" 2>&1) | tee "$log"
   local rc=${PIPESTATUS[0]}
   local total fails
   total=$(sed -nE 's/.* tests failed out of ([0-9]+).*/\1/p' "$log" | tail -1)
@@ -47,7 +50,10 @@ run_pass() {
   if [ "$rc" -ne 0 ] || [ "$total" -eq 0 ]; then status=1; fi
 }
 
-run_pass build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Line tables only (-g1): backtraces and sanitizer reports still name file:line, and the
+# compile takes about a third less time than with full debug information.
+run_pass build -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
+  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 if [ "${OUTPOST_SKIP_ASAN:-0}" != "1" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -28,7 +28,34 @@ def outpost_bin():
     return path
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(v) for v in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_rng = __import__("random").SystemRandom()
+
+
 def free_port():
+    """A loopback port free now, chosen below the kernel's ephemeral range. A port the
+    kernel hands out for port 0 is an ephemeral one: once a broker on it is killed, any
+    client's outgoing connection (a test's reconnect loop can even connect to itself) may
+    take it before the broker restarts, and the restart fails with "Address already in
+    use"."""
+    low, _ = _ephemeral_range()
+    top = low - 1 if low > 12000 else 65535
+    for _ in range(200):
+        port = _rng.randint(10000, top)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
