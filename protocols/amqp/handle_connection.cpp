@@ -37,10 +37,13 @@ bool AmqpSession::handle_connection_method(const Method& m) {
       if (phase_ != Phase::open) break;
       return handle_open(m);
     case m::close:
-      // The client closes (section 2.2.4): close-ok, then the socket.
+      // The client closes (section 2.2.4): close-ok, then the socket. Its channels end
+      // and its exclusive queues go first, so a client that reconnects once it has the
+      // close-ok finds the queue names free (on_closed would do it only later).
       set_close_reason(fmt::format("closed by the client ({} {})", m.num(0), m.str(1)));
-      send_method(0, cls::connection, m::close_ok, {});
       end_all_channels();
+      ctx_->vhost.connection_closed(id_);
+      send_method(0, cls::connection, m::close_ok, {});
       close_link("closed by the client");
       return false;
     case m::close_ok:

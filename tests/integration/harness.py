@@ -331,10 +331,22 @@ class PahoClient:
 
 def offline_subscription(port, client_id, topic, qos=1):
     """A persistent session subscribed to `topic` whose client has gone: the broker keeps
-    what arrives for it."""
-    s = PahoClient(port, client_id=client_id, clean_session=False).connect()
-    s.subscribe(topic, qos)
-    s.disconnect()
+    what arrives for it.
+
+    The client sends DISCONNECT and waits for the broker to close the connection, so the
+    session is offline when this returns: a publish made next, on another connection the
+    broker may serve on another thread, cannot overtake the DISCONNECT and reach the
+    session while it is still online."""
+    c = RawClient(port)
+    try:
+        c.connect(client_id, clean=False, keepalive=30)
+        c.send(subscribe_packet(1, [(topic, qos)]))
+        c.expect(SUBACK)
+        c.send(packet(0xE0, b""))
+        if not c.is_closed(timeout=10):
+            raise AssertionError(f"the broker did not close {client_id}'s connection after DISCONNECT")
+    finally:
+        c.close()
 
 
 # ---------------------------------------------------------------- raw MQTT client
