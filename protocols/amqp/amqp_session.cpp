@@ -1,5 +1,7 @@
 #include "amqp/amqp_session.hpp"
 
+#include "store/store.hpp"
+
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -94,6 +96,8 @@ AmqpSession::Channel* AmqpSession::find_channel(std::uint16_t id) {
 }
 
 std::size_t AmqpSession::on_data(std::span<const std::uint8_t> data) {
+  // The store hears of this read's writes as one group (store::WriteScope).
+  store::WriteScope writes;
   std::size_t consumed = 0;
   if (phase_ == Phase::header) {
     switch (check_protocol_header(data)) {

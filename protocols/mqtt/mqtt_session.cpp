@@ -1,6 +1,7 @@
 #include "mqtt/mqtt_session.hpp"
 
 #include "mqtt/restore.hpp"
+#include "store/store.hpp"
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -108,6 +109,8 @@ std::string MqttSession::describe() const {
 }
 
 std::size_t MqttSession::on_data(std::span<const std::uint8_t> data) {
+  // The store hears of this read's writes as one group (store::WriteScope).
+  store::WriteScope writes;
   std::size_t consumed = 0;
   while (!closed_ && phase_ != Phase::closing && phase_ != Phase::awaiting_session && phase_ != Phase::authenticating &&
          !publisher_.paused() && !rate_paused_) {

@@ -18,6 +18,7 @@
 #include <functional>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 namespace outpost::store {
 
@@ -113,6 +114,11 @@ SqliteStore::SqliteStore(Options options)
   open.quick_check = options_.quick_check;
   db_ = std::make_unique<detail::Connection>(detail::open_store_database(open));
   writer_ = std::make_unique<detail::SqliteWriter>(*db_, *counters_, path_);
+  // Checkpoints are the writer thread's (checkpoint_if_due): this replaces SQLite's
+  // automatic one, which would run inside whichever commit filled the log, a caller's
+  // thread's included.
+  sqlite3_wal_hook(db_->get(), &SqliteStore::on_wal_commit, this);
+  commit_on_caller_ = options_.sync != Sync::full;
 
   // Ids handed out before restore() (there should be none) must not collide either.
   sqlite3_stmt* s = nullptr;
@@ -189,6 +195,7 @@ void SqliteStore::push(detail::Op&& op) {
       spdlog::warn("store: write after close ignored");
       return;
     }
+    bool barrier = false;
     if (const auto* put = std::get_if<detail::PutEntryOp>(&op.v)) {
       if (!pending_first_put_) pending_first_put_ = op.at;
       if (track_acks_) unacked_puts_.insert(entry_hash(put->e.queue, put->e.seq));
@@ -196,19 +203,27 @@ void SqliteStore::push(detail::Op&& op) {
       // Every entry the held batch stores is acknowledged already: holding longer gains
       // nothing.
       if (track_acks_ && unacked_puts_.erase(entry_hash(del->queue, del->seq)) && unacked_puts_.empty() &&
-          holding_for_acks_) {
+          writer_state_ == WriterState::holding) {
         wake = true;
       }
     } else if (std::holds_alternative<detail::BarrierOp>(op.v)) {
       ++pending_barriers_;
-      // A batch held for want of a barrier goes now.
-      if (writer_lazy_) wake = true;
-      writer_lazy_ = false;
+      barrier = true;
     }
     pending_.push_back(std::move(op));
-    // One notification per idle period: the writer takes everything pending at once.
-    if (writer_idle_) wake = true;
-    writer_idle_ = false;
+    // One notification per wait: the writer takes everything pending at once. A batch
+    // held for want of a barrier goes when one comes.
+    if (!notified_ && (writer_state_ == WriterState::idle || (barrier && writer_state_ == WriterState::lazy))) {
+      wake = true;
+    }
+    if (wake) {
+      notified_ = true;
+      // Inside a WriteScope the rest of the read's writes come first.
+      if (WriteScope::defer(*this)) {
+        wake_owed_ = true;
+        wake = false;
+      }
+    }
   }
   if (wake) wake_.notify_one();
 }
@@ -275,25 +290,68 @@ void SqliteStore::after_commit(std::function<void()> on_durable) {
 // ---------------------------------------------------------------------------------------
 // The writer thread.
 
+void SqliteStore::take_pending(std::vector<detail::Op>& batch) {
+  // The callers' vector changes hands; its old capacity comes back as the next one.
+  batch.swap(pending_);
+  pending_barriers_ = 0;
+  pending_first_put_.reset();
+  unacked_puts_.clear();
+  // Which puts of the next batch are still unacknowledged is worth knowing only while
+  // holds happen at all.
+  track_acks_ = writer_->group_commit().churn();
+}
+
 void SqliteStore::writer_main() {
   using detail::GroupCommit;
   const GroupCommit& timing = writer_->group_commit();
   std::vector<detail::Op> batch;
   std::unique_lock lk(mu_);
+  // Waits as `state` until `done`; the state tells push() and end_of_scope() what the
+  // writer is doing meanwhile.
+  auto wait_as = [&](WriterState state, auto&& until, auto&& done) {
+    writer_state_ = state;
+    notified_ = false;
+    if constexpr (std::is_same_v<std::decay_t<decltype(until)>, std::nullptr_t>) {
+      wake_.wait(lk, done);
+    } else {
+      wake_.wait_until(lk, until, done);
+    }
+    writer_state_ = WriterState::working;
+  };
   for (;;) {
-    if (pending_.empty()) {
-      if (closing_) return;
-      writer_idle_ = true;
-      wake_.wait(lk, [&] { return !pending_.empty() || closing_; });
-      writer_idle_ = false;
+    if (connection_busy_ || (pending_.empty() && retry_.empty() && !checkpoint_due_)) {
+      if (closing_ && !connection_busy_) return;
+      // A caller's thread that commits in end_of_scope notifies when it is done.
+      wait_as(WriterState::idle, nullptr, [&] { return notified_ || (closing_ && !connection_busy_); });
+      continue;
+    }
+    if (!retry_.empty()) {
+      // A caller's batch whose commit failed: before anything queued after it.
+      batch.swap(retry_);
+      connection_busy_ = true;
+      lk.unlock();
+      write_batch(batch, true, false);
+      batch.clear();
+      lk.lock();
+      connection_busy_ = false;
+      continue;
+    }
+    if (checkpoint_due_ && pending_.empty()) {
+      connection_busy_ = true;
+      lk.unlock();
+      checkpoint_if_due();
+      lk.lock();
+      checkpoint_due_ = false;
+      connection_busy_ = false;
       continue;
     }
     // Nobody waits for this work (no barrier): it joins the next barrier's commit rather
     // than paying a transaction of its own, unless none comes within the bound.
     if (!closing_ && pending_barriers_ == 0) {
-      writer_lazy_ = true;
-      wake_.wait_for(lk, GroupCommit::kMaxHold, [&] { return closing_ || pending_barriers_ > 0; });
-      writer_lazy_ = false;
+      wait_as(WriterState::lazy, std::chrono::steady_clock::now() + GroupCommit::kMaxHold,
+              [&] { return closing_ || pending_barriers_ > 0 || notified_; });
+      // A caller's thread may have committed it meanwhile.
+      if (connection_busy_ || pending_.empty()) continue;
     }
     // Consumers acknowledge what is stored soon after: give the acknowledgements of the
     // entries pending about as long as they have been taking, so coalesce() cancels the
@@ -302,38 +360,94 @@ void SqliteStore::writer_main() {
     if (!closing_ && pending_first_put_) {
       const auto until = timing.hold_for_acks(*pending_first_put_);
       if (until && *until > std::chrono::steady_clock::now()) {
-        holding_for_acks_ = true;
-        wake_.wait_until(lk, *until, [&] { return closing_ || (track_acks_ && unacked_puts_.empty()); });
-        holding_for_acks_ = false;
+        wait_as(WriterState::holding, *until, [&] { return closing_ || (track_acks_ && unacked_puts_.empty()); });
+        if (connection_busy_ || pending_.empty()) continue;
       }
     }
-    // The callers' vector changes hands; its old capacity comes back as the next one.
-    batch.swap(pending_);
-    pending_barriers_ = 0;
-    pending_first_put_.reset();
-    unacked_puts_.clear();
-    // Which puts of the next batch are still unacknowledged is worth knowing only while
-    // holds happen at all.
-    track_acks_ = timing.churn();
+    take_pending(batch);
+    checkpoint_due_ = false;  // checkpoint_if_due runs after this commit
+    connection_busy_ = true;
     lk.unlock();
-    write_batch(batch);
+    write_batch(batch, false, false);
+    checkpoint_if_due();
     batch.clear();
     lk.lock();
+    connection_busy_ = false;
   }
 }
 
-void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
-  using namespace std::chrono_literals;
-  std::size_t puts = 0, deletes = 0;
-  for (const auto& op : batch) {
-    if (std::holds_alternative<detail::PutEntryOp>(op.v)) {
-      ++puts;
-    } else if (std::holds_alternative<detail::DeleteEntryOp>(op.v)) {
-      ++deletes;
-    }
+void SqliteStore::end_of_scope() {
+  std::unique_lock lk(mu_);
+  if (!wake_owed_) return;
+  wake_owed_ = false;
+  const bool writer_waits = writer_state_ == WriterState::idle || writer_state_ == WriterState::lazy;
+  bool here = commit_on_caller_ && restored_ && !closing_ && !connection_busy_ && writer_waits && retry_.empty() &&
+              !checkpoint_due_ && pending_barriers_ > 0;
+  if (here && pending_first_put_) {
+    // The writer would hold this batch for acknowledgements: it does.
+    const auto until = writer_->group_commit().hold_for_acks(*pending_first_put_);
+    here = !until || *until <= std::chrono::steady_clock::now();
   }
-  writer_->coalesce(batch);
-  writer_->group_commit().batch_done(puts, deletes);
+  if (!here) {
+    lk.unlock();
+    wake_.notify_one();
+    return;
+  }
+  take_pending(caller_batch_);
+  connection_busy_ = true;
+  // The writer keeps waiting: what it was told of is committed here.
+  notified_ = false;
+  lk.unlock();
+  bool committed = false;
+  try {
+    committed = write_batch(caller_batch_, false, true);
+  } catch (const std::exception& e) {
+    // Not expected (the writer thread would end the same way); the batch is handed over.
+    spdlog::error("store: commit on the caller's thread failed: {}", e.what());
+  }
+  lk.lock();
+  connection_busy_ = false;
+  if (!committed) retry_.swap(caller_batch_);
+  caller_batch_.clear();
+  if (wal_frames_ >= kCheckpointFrames) checkpoint_due_ = true;
+  // Work that came meanwhile (other threads saw the writer notified and left it), a
+  // batch to retry, a checkpoint, a close: the writer's.
+  const bool wake = !pending_.empty() || !retry_.empty() || checkpoint_due_ || closing_;
+  if (wake) notified_ = true;
+  lk.unlock();
+  if (wake) wake_.notify_one();
+}
+
+void SqliteStore::checkpoint_if_due() {
+  if (wal_frames_ < kCheckpointFrames) return;
+  // PASSIVE, as SQLite's automatic checkpoint: copies what it can without waiting.
+  int log = 0, copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  if (rc != SQLITE_OK) {
+    spdlog::warn("store: checkpoint of {} failed: {}", path_, db_->errmsg());
+  }
+  wal_frames_ = 0;
+}
+
+int SqliteStore::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+  static_cast<SqliteStore*>(self)->wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bool on_caller) {
+  using namespace std::chrono_literals;
+  if (!coalesced) {
+    std::size_t puts = 0, deletes = 0;
+    for (const auto& op : batch) {
+      if (std::holds_alternative<detail::PutEntryOp>(op.v)) {
+        ++puts;
+      } else if (std::holds_alternative<detail::DeleteEntryOp>(op.v)) {
+        ++deletes;
+      }
+    }
+    writer_->coalesce(batch);
+    writer_->group_commit().batch_done(puts, deletes);
+  }
 
   auto delay = 100ms;
   int failures_while_stopping = 0;
@@ -360,13 +474,20 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
       }
       continue;
     }
+    if (on_caller) {
+      // Waiting for the disk to recover is the writer thread's job, not a network
+      // thread's: it retries this batch before anything else.
+      spdlog::debug("store: commit of {} operations to {} failed: {}; handed to the writer", batch.size(), path_,
+                    error);
+      return false;
+    }
     const bool stopping = stopping_.load();
     if (stopping && ++failures_while_stopping > 3) {
       spdlog::error("store: giving up on {} operations for {} at shutdown: {}", batch.size(), path_, error);
       // No callback runs from here on, this batch's or a later one's: each barrier
       // promises that everything before it is durable, and these operations are not.
       gave_up_ = true;
-      return;
+      return true;
     }
     if (delay == 100ms) {
       spdlog::error("store: commit of {} operations to {} failed: {}; durable publishes are refused (MQTT 5 0x97, "
@@ -382,7 +503,7 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
     delay = std::min<std::chrono::milliseconds>(delay * 2, 2s);
   }
 
-  if (gave_up_) return;
+  if (gave_up_) return true;
   for (auto& op : batch) {
     if (auto* b = std::get_if<detail::BarrierOp>(&op.v)) {
       try {
@@ -394,6 +515,7 @@ void SqliteStore::write_batch(std::vector<detail::Op>& batch) {
       }
     }
   }
+  return true;
 }
 
 void SqliteStore::close() {

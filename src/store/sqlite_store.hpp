@@ -12,6 +12,16 @@
 // in progress form the next group. Callbacks run on the writer thread; they must be short
 // and must not call close().
 //
+// Commits on the caller's thread. Writes made inside a WriteScope (a session's read) wake
+// the writer once, at the end of the scope. With `sync` normal or off a commit waits for
+// no disk (the log is written to the page cache), so when the writer thread is idle, a
+// barrier is pending and nothing is to be held (GroupCommit), end_of_scope commits the
+// pending work on the calling thread and runs its callbacks there: no thread switch to
+// the writer and back for a lone device's publish. One thread uses the connection at a
+// time (connection_busy_); a commit that fails there is handed to the writer thread,
+// which retries it before anything queued later. Checkpoints run on the writer thread
+// only (checkpoint_if_due), never inside a caller's commit.
+//
 // Coalescing. Within one batch: an entry put and deleted (the subscriber was online and
 // acknowledged at once) writes nothing, nor does its message if no other entry holds it;
 // update_entry after a pending put_entry folds into the put; a later put or delete of
@@ -57,6 +67,8 @@
 #include <thread>
 #include <unordered_set>
 #include <vector>
+
+struct sqlite3;
 
 namespace outpost::store {
 
@@ -128,12 +140,34 @@ class SqliteStore final : public Store {
 
   StoreStats stats() const override;
 
+  // The end of a WriteScope in which a write of this thread put off waking the writer.
+  // With `sync` normal or off (a commit waits for no disk), when the writer thread is
+  // idle, nothing holds the pending work back (GroupCommit) and a barrier is among it,
+  // this thread commits the pending work itself and runs its callbacks: two thread
+  // switches fewer for a lone device's publish. Otherwise it wakes the writer.
+  void end_of_scope() override;
+
   const std::string& path() const noexcept { return path_; }
 
  private:
+  // SQLite's own automatic checkpoint threshold, in pages of the log.
+  static constexpr int kCheckpointFrames = 1000;
+  // What the writer thread is doing, for push() and end_of_scope().
+  enum class WriterState { working, idle, lazy, holding };
+
   void push(detail::Op&& op);
   void writer_main();
-  void write_batch(std::vector<detail::Op>& batch);
+  // Takes pending_ into `batch` (mu_ held) and resets what describes it.
+  void take_pending(std::vector<detail::Op>& batch);
+  // Coalesces and commits `batch`, then runs its callbacks. `coalesced`: done already (a
+  // batch handed back by a caller's thread). On a caller's thread (`on_caller`) a commit
+  // that fails for a disk reason is not retried there: false, and the batch goes to the
+  // writer thread (retry_). On the writer thread it is retried until it succeeds.
+  bool write_batch(std::vector<detail::Op>& batch, bool coalesced, bool on_caller);
+  // A passive checkpoint once the log holds kCheckpointFrames pages (what SQLite's own
+  // automatic checkpoint does), on the writer thread: never on a caller's.
+  void checkpoint_if_due();
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
   void restore_records(RestoreVisitor& visitor);
 
   Options options_;
@@ -146,15 +180,23 @@ class SqliteStore final : public Store {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::vector<detail::Op> pending_;  // guarded by mu_
-  bool writer_idle_ = false;         // guarded by mu_: the writer waits for work
-  bool writer_lazy_ = false;         // guarded by mu_: the writer holds a batch until a barrier comes
+  WriterState writer_state_ = WriterState::working;  // guarded by mu_; set by the writer thread
+  bool notified_ = false;            // guarded by mu_: the writer was told of work since it began to wait
+  bool wake_owed_ = false;           // guarded by mu_: a push put off waking it to the end of a WriteScope
+  // Guarded by mu_: the connection is in use, by the writer thread or by a caller's
+  // thread in end_of_scope; nobody else touches it, nor the writer's state, meanwhile.
+  bool connection_busy_ = false;
+  std::vector<detail::Op> retry_;    // guarded by mu_: a caller's batch whose commit failed; written first
+  bool checkpoint_due_ = false;      // guarded by mu_: a caller's commit filled the log; the writer checkpoints
+  int wal_frames_ = 0;               // the connection's user: pages in the log after the last commit
+  bool commit_on_caller_ = false;    // sync normal or off
+  std::vector<detail::Op> caller_batch_;  // the connection's user: end_of_scope's batch (capacity kept)
   std::size_t pending_barriers_ = 0; // guarded by mu_: barriers in pending_
   std::optional<std::chrono::steady_clock::time_point> pending_first_put_;  // guarded by mu_: of an entry
   // Guarded by mu_: while consumers acknowledge soon after puts (GroupCommit::churn), the
   // entry puts of pending_ not yet followed by their delete, by key hash; the writer's
   // hold for acknowledgements ends when none is left.
   bool track_acks_ = false;
-  bool holding_for_acks_ = false;
   std::unordered_set<std::uint64_t> unacked_puts_;
   bool closing_ = false;             // guarded by mu_: no more writes accepted
   bool restored_ = false;            // guarded by mu_

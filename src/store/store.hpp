@@ -204,6 +204,49 @@ class Store {
   virtual void close() = 0;
 
   virtual StoreStats stats() const = 0;
+
+  // The end of a WriteScope in which this store put off waking its writer (see there).
+  virtual void end_of_scope() {}
+};
+
+// The writes of one network read, grouped: while one is alive on a thread, a store that
+// would wake its writer for a write of this thread (SqliteStore) puts that off to the end
+// of the outermost scope, by calling defer(). A read that queues a message, its entries
+// and the barrier of its acknowledgement then wakes the writer once rather than for its
+// first write and again for its barrier; and at the end of the scope the store knows the
+// whole group and may commit it on this thread when nothing else is waiting
+// (SqliteStore::end_of_scope). Sessions open one around each read (on_data).
+class WriteScope {
+ public:
+  WriteScope() noexcept { ++depth_; }
+  ~WriteScope() {
+    if (--depth_ != 0 || count_ == 0) return;
+    // end_of_scope may run callbacks that write again: those are outside every scope.
+    std::array<Store*, kMaxStores> stores = stores_;
+    const std::size_t n = count_;
+    count_ = 0;
+    for (std::size_t i = 0; i < n; ++i) stores[i]->end_of_scope();
+  }
+  WriteScope(const WriteScope&) = delete;
+  WriteScope& operator=(const WriteScope&) = delete;
+
+  // For a store: true when a scope is open on this thread and `s` will get end_of_scope()
+  // when the outermost one ends; false when the store must act at once.
+  static bool defer(Store& s) noexcept {
+    if (depth_ == 0) return false;
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (stores_[i] == &s) return true;
+    }
+    if (count_ == kMaxStores) return false;
+    stores_[count_++] = &s;
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kMaxStores = 4;
+  static inline thread_local int depth_ = 0;
+  static inline thread_local std::size_t count_ = 0;
+  static inline thread_local std::array<Store*, kMaxStores> stores_{};
 };
 
 // Keeps nothing: state lives only in memory and is lost on restart.

@@ -18,8 +18,15 @@ import pika
 import harness
 from harness import Broker, PahoClient, offline_subscription, outpost_bin
 
-PAGE = 4096
 WAL_HEADER, FRAME_HEADER = 32, 24
+
+
+def page_size(db):
+    """The database's page size, from its header (bytes 16-17; 1 means 65536)."""
+    with open(db, "rb") as f:
+        f.seek(16)
+        n = int.from_bytes(f.read(2), "big")
+    return 65536 if n == 1 else n
 
 
 def tool(*args):
@@ -73,7 +80,8 @@ listeners:
             finally:
                 b.stop()
                 b.tmp.cleanup()
-        assert os.path.getsize(os.path.join(cls.killed, "outpost.db-wal")) > 10 * PAGE
+        assert os.path.getsize(os.path.join(cls.killed, "outpost.db-wal")) > \
+            10 * page_size(os.path.join(cls.killed, "outpost.db"))
         assert not os.path.exists(os.path.join(cls.clean, "outpost.db-wal"))
 
     @classmethod
@@ -147,14 +155,15 @@ listeners:
     def test_flipped_bit_in_a_database_page(self):
         d = self.copy(self.clean)
         db = os.path.join(d, "outpost.db")
-        flip(db, 2 * PAGE + 0, 0x40)  # the b-tree page type of page 3
+        flip(db, 2 * page_size(db) + 0, 0x40)  # the b-tree page type of page 3
         self.start_fails(d, db)
         self.check_recover_start(d, "integrity check")
 
     def test_flipped_bit_in_the_wal(self):
         d = self.copy(self.killed)
         wal = os.path.join(d, "outpost.db-wal")
-        flip(wal, WAL_HEADER + 2 * (FRAME_HEADER + PAGE) + FRAME_HEADER + 100)  # frame 3's page
+        page = page_size(os.path.join(d, "outpost.db"))
+        flip(wal, WAL_HEADER + 2 * (FRAME_HEADER + page) + FRAME_HEADER + 100)  # frame 3's page
         self.start_fails(d, wal, "frame 3")
         self.check_recover_start(d, "write-ahead log")
 

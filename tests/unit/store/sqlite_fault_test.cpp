@@ -10,8 +10,11 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace outpost::store::test {
 namespace {
@@ -122,6 +125,58 @@ TEST_P(SqliteStoreFaults, FailedCommitsAreRetriedAndHoldAcknowledgements) {
 
 INSTANTIATE_TEST_SUITE_P(Errors, SqliteStoreFaults, ::testing::Values(SQLITE_IOERR_WRITE, SQLITE_FULL),
                          [](const auto& param_info) { return param_info.param == SQLITE_FULL ? "DiskFull" : "IoError"; });
+
+TEST(SqliteStoreFaultsOnCaller, ACommitThatFailsOnTheCallersThreadIsRetriedByTheWriterInOrder) {
+  // With `sync: normal` an idle writer leaves a read's commit to the reading thread
+  // (SqliteStore::end_of_scope). When that commit fails, the thread does not wait for the
+  // disk: the writer retries the batch, before anything queued after it.
+  register_faulty_vfs();
+  TempDir dir;
+  {
+    auto o = options(dir, SqliteStore::Options::Sync::normal);
+    o.vfs = kFaultyVfs;
+    SqliteStore s(o);
+    Recorder r;
+    s.restore(r);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the writer waits for work
+    g_write_error = SQLITE_IOERR_WRITE;
+    std::mutex mu;
+    std::vector<int> ran;
+    for (int i = 1; i <= 2; ++i) {
+      WriteScope scope;
+      const std::uint64_t id = s.next_message_id();
+      s.put_message(message(id, "t", "p" + std::to_string(i)));
+      s.put_entry(entry("q", static_cast<std::uint64_t>(i), id));
+      s.after_commit([&, i] {
+        std::lock_guard lk(mu);
+        ran.push_back(i);
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    {
+      std::lock_guard lk(mu);
+      EXPECT_TRUE(ran.empty());
+    }
+    EXPECT_TRUE(s.stats().failing);
+    EXPECT_TRUE(s.would_exceed(1));
+    g_write_error = 0;
+    for (int i = 0; i < 1000; ++i) {
+      {
+        std::lock_guard lk(mu);
+        if (ran.size() == 2) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::lock_guard lk(mu);
+    EXPECT_EQ(ran, (std::vector<int>{1, 2}));
+    EXPECT_FALSE(s.would_exceed(1));
+  }
+  g_write_error = 0;
+  Recorder r = reopen(dir);
+  ASSERT_EQ(r.entries.size(), 2u);
+  EXPECT_EQ(r.entries[0].seq, 1u);
+  EXPECT_EQ(r.entries[1].seq, 2u);
+}
 
 TEST(SqliteStoreFaultsAtClose, CloseGivesUpOnABrokenDiskWithoutAcknowledging) {
   register_faulty_vfs();

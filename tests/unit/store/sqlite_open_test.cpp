@@ -100,10 +100,11 @@ TEST(SqliteStoreOpen, CorruptedPageIsDamaged) {
   fill(dir, 300);
   {
     // Overwrite most of the third page (a b-tree page of the messages) with noise.
+    const auto page = page_size_of(dir.db());
     std::fstream f(dir.db(), std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(2 * 4096 + 8);
+    f.seekp(static_cast<std::streamoff>(2 * page + 8));
     std::mt19937 rng(11);
-    for (int i = 0; i < 3000; ++i) f.put(static_cast<char>(rng()));
+    for (std::uint64_t i = 0; i + 8 < page; ++i) f.put(static_cast<char>(rng()));
   }
   const auto err = open_error(options(dir));
   EXPECT_NE(err.find(dir.db()), std::string::npos) << err;

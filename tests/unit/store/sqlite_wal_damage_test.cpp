@@ -140,7 +140,7 @@ TEST(SqliteDamageSweep, AFlippedBitInAnyPageIsRefusedOrHarmless) {
     s.put_subscription(SubscriptionRecord{"c", "t/#", 1, 0, 0});
   }
   const auto size = fs::file_size(source.db());
-  const std::uint64_t page = 4096;
+  const std::uint64_t page = page_size_of(source.db());
   ASSERT_EQ(size % page, 0u);
   int refused = 0, opened = 0;
   for (std::uint64_t p = 0; p < size / page; ++p) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <string>
@@ -150,6 +151,16 @@ class WriterHold {
   std::promise<void> release_;
   bool released_ = false;
 };
+
+// The page size of an SQLite database file, from its header (bytes 16-17; 1 means 65536).
+inline std::uint64_t page_size_of(const std::string& db) {
+  std::ifstream f(db, std::ios::binary);
+  unsigned char b[2] = {0, 0};
+  f.seekg(16);
+  f.read(reinterpret_cast<char*>(b), 2);
+  const std::uint64_t n = (static_cast<std::uint64_t>(b[0]) << 8) | b[1];
+  return n == 1 ? 65536 : n;
+}
 
 // Opens the store in `dir`, restores into a fresh Recorder and closes it again.
 inline Recorder reopen(const TempDir& dir) {
