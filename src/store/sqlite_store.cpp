@@ -211,9 +211,12 @@ void SqliteStore::push(detail::Op&& op) {
       barrier = true;
     }
     pending_.push_back(std::move(op));
+    activity_ = true;
     // One notification per wait: the writer takes everything pending at once. A batch
-    // held for want of a barrier goes when one comes.
-    if (!notified_ && (writer_state_ == WriterState::idle || (barrier && writer_state_ == WriterState::lazy))) {
+    // held for want of a barrier goes when one comes; a polling writer finds the rest
+    // by itself.
+    if (!notified_ && (writer_state_ == WriterState::idle ||
+                       (barrier && (writer_state_ == WriterState::lazy || writer_state_ == WriterState::polling)))) {
       wake = true;
     }
     if (wake) {
@@ -318,11 +321,25 @@ void SqliteStore::writer_main() {
     }
     writer_state_ = WriterState::working;
   };
+  // The last wait was a poll that ran out: what is pending has waited its time for a
+  // barrier already.
+  bool polled = false;
   for (;;) {
     if (connection_busy_ || (pending_.empty() && retry_.empty() && !checkpoint_due_)) {
       if (closing_ && !connection_busy_) return;
+      if (commit_on_caller_ && activity_ && !connection_busy_) {
+        // Writes keep coming and callers commit them (sync normal or off): the writes
+        // nobody waits for (deletes of acknowledged entries) are picked up from here,
+        // rather than each waking this thread. One quiet period ends the polling.
+        activity_ = false;
+        wait_as(WriterState::polling, std::chrono::steady_clock::now() + GroupCommit::kMaxHold,
+                [&] { return notified_ || closing_; });
+        polled = !notified_;
+        continue;
+      }
       // A caller's thread that commits in end_of_scope notifies when it is done.
       wait_as(WriterState::idle, nullptr, [&] { return notified_ || (closing_ && !connection_busy_); });
+      polled = false;
       continue;
     }
     if (!retry_.empty()) {
@@ -347,7 +364,7 @@ void SqliteStore::writer_main() {
     }
     // Nobody waits for this work (no barrier): it joins the next barrier's commit rather
     // than paying a transaction of its own, unless none comes within the bound.
-    if (!closing_ && pending_barriers_ == 0) {
+    if (!closing_ && pending_barriers_ == 0 && !polled) {
       wait_as(WriterState::lazy, std::chrono::steady_clock::now() + GroupCommit::kMaxHold,
               [&] { return closing_ || pending_barriers_ > 0 || notified_; });
       // A caller's thread may have committed it meanwhile.
@@ -364,6 +381,7 @@ void SqliteStore::writer_main() {
         if (connection_busy_ || pending_.empty()) continue;
       }
     }
+    polled = false;
     take_pending(batch);
     checkpoint_due_ = false;  // checkpoint_if_due runs after this commit
     connection_busy_ = true;
@@ -380,7 +398,8 @@ void SqliteStore::end_of_scope() {
   std::unique_lock lk(mu_);
   if (!wake_owed_) return;
   wake_owed_ = false;
-  const bool writer_waits = writer_state_ == WriterState::idle || writer_state_ == WriterState::lazy;
+  const bool writer_waits = writer_state_ == WriterState::idle || writer_state_ == WriterState::polling ||
+                            writer_state_ == WriterState::lazy;
   bool here = commit_on_caller_ && restored_ && !closing_ && !connection_busy_ && writer_waits && retry_.empty() &&
               !checkpoint_due_ && pending_barriers_ > 0;
   if (here && pending_first_put_) {

@@ -153,7 +153,9 @@ class SqliteStore final : public Store {
   // SQLite's own automatic checkpoint threshold, in pages of the log.
   static constexpr int kCheckpointFrames = 1000;
   // What the writer thread is doing, for push() and end_of_scope().
-  enum class WriterState { working, idle, lazy, holding };
+  // polling: idle, but looking at pending_ again within GroupCommit::kMaxHold (sync
+  // normal or off while writes keep coming): work nobody waits for needs no wake-up.
+  enum class WriterState { working, idle, polling, lazy, holding };
 
   void push(detail::Op&& op);
   void writer_main();
@@ -183,6 +185,7 @@ class SqliteStore final : public Store {
   WriterState writer_state_ = WriterState::working;  // guarded by mu_; set by the writer thread
   bool notified_ = false;            // guarded by mu_: the writer was told of work since it began to wait
   bool wake_owed_ = false;           // guarded by mu_: a push put off waking it to the end of a WriteScope
+  bool activity_ = false;            // guarded by mu_: a write came since the writer last began to poll
   // Guarded by mu_: the connection is in use, by the writer thread or by a caller's
   // thread in end_of_scope; nobody else touches it, nor the writer's state, meanwhile.
   bool connection_busy_ = false;
