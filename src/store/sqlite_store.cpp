@@ -118,6 +118,13 @@ SqliteStore::SqliteStore(Options options)
   // automatic one, which would run inside whichever commit filled the log, a caller's
   // thread's included.
   sqlite3_wal_hook(db_->get(), &SqliteStore::on_wal_commit, this);
+  if (sqlite3_stmt* ps = nullptr;
+      sqlite3_prepare_v2(db_->get(), "PRAGMA page_size", -1, &ps, nullptr) == SQLITE_OK) {
+    if (sqlite3_step(ps) == SQLITE_ROW && sqlite3_column_int(ps, 0) > 0) {
+      checkpoint_frames_ = static_cast<int>(kCheckpointBytes / sqlite3_column_int(ps, 0));
+    }
+    sqlite3_finalize(ps);
+  }
   commit_on_caller_ = options_.sync != Sync::full;
 
   // Ids handed out before restore() (there should be none) must not collide either.
@@ -391,6 +398,7 @@ void SqliteStore::writer_main() {
     batch.clear();
     lk.lock();
     connection_busy_ = false;
+    last_commit_end_ = std::chrono::steady_clock::now();
   }
 }
 
@@ -402,6 +410,12 @@ void SqliteStore::end_of_scope() {
                             writer_state_ == WriterState::lazy;
   bool here = commit_on_caller_ && restored_ && !closing_ && !connection_busy_ && writer_waits && retry_.empty() &&
               !checkpoint_due_ && pending_barriers_ > 0;
+  if (here) {
+    // Commits back to back: load, not a lone device. The writer groups it with what the
+    // other reads bring meanwhile.
+    const auto since = std::chrono::steady_clock::now() - last_commit_end_;
+    here = since >= writer_->group_commit().commit_time();
+  }
   if (here && pending_first_put_) {
     // The writer would hold this batch for acknowledgements: it does.
     const auto until = writer_->group_commit().hold_for_acks(*pending_first_put_);
@@ -426,9 +440,10 @@ void SqliteStore::end_of_scope() {
   }
   lk.lock();
   connection_busy_ = false;
+  last_commit_end_ = std::chrono::steady_clock::now();
   if (!committed) retry_.swap(caller_batch_);
   caller_batch_.clear();
-  if (wal_frames_ >= kCheckpointFrames) checkpoint_due_ = true;
+  if (wal_frames_ >= checkpoint_frames_) checkpoint_due_ = true;
   // Work that came meanwhile (other threads saw the writer notified and left it), a
   // batch to retry, a checkpoint, a close: the writer's.
   const bool wake = !pending_.empty() || !retry_.empty() || checkpoint_due_ || closing_;
@@ -438,7 +453,7 @@ void SqliteStore::end_of_scope() {
 }
 
 void SqliteStore::checkpoint_if_due() {
-  if (wal_frames_ < kCheckpointFrames) return;
+  if (wal_frames_ < checkpoint_frames_) return;
   // PASSIVE, as SQLite's automatic checkpoint: copies what it can without waiting.
   int log = 0, copied = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);

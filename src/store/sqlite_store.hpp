@@ -150,8 +150,10 @@ class SqliteStore final : public Store {
   const std::string& path() const noexcept { return path_; }
 
  private:
-  // SQLite's own automatic checkpoint threshold, in pages of the log.
-  static constexpr int kCheckpointFrames = 1000;
+  // A checkpoint once the log holds this much: SQLite's own automatic checkpoint comes at
+  // 1000 pages, 4 MiB with its default 4 KiB pages; the same size in the store's pages
+  // (with 1 KiB pages, 1000 would mean four times the checkpoints, and each one syncs).
+  static constexpr std::int64_t kCheckpointBytes = 4 * 1024 * 1024;
   // What the writer thread is doing, for push() and end_of_scope().
   // polling: idle, but looking at pending_ again within GroupCommit::kMaxHold (sync
   // normal or off while writes keep coming): work nobody waits for needs no wake-up.
@@ -166,7 +168,7 @@ class SqliteStore final : public Store {
   // that fails for a disk reason is not retried there: false, and the batch goes to the
   // writer thread (retry_). On the writer thread it is retried until it succeeds.
   bool write_batch(std::vector<detail::Op>& batch, bool coalesced, bool on_caller);
-  // A passive checkpoint once the log holds kCheckpointFrames pages (what SQLite's own
+  // A passive checkpoint once the log holds checkpoint_frames_ pages (what SQLite's own
   // automatic checkpoint does), on the writer thread: never on a caller's.
   void checkpoint_if_due();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
@@ -192,6 +194,11 @@ class SqliteStore final : public Store {
   std::vector<detail::Op> retry_;    // guarded by mu_: a caller's batch whose commit failed; written first
   bool checkpoint_due_ = false;      // guarded by mu_: a caller's commit filled the log; the writer checkpoints
   int wal_frames_ = 0;               // the connection's user: pages in the log after the last commit
+  int checkpoint_frames_ = 1000;     // kCheckpointBytes in this database's pages
+  // Guarded by mu_: when the last commit ended. A read whose commit would follow another
+  // more closely than a commit takes leaves it to the writer thread, which groups it with
+  // the work of other reads instead of every read paying a commit of its own.
+  std::chrono::steady_clock::time_point last_commit_end_{};
   bool commit_on_caller_ = false;    // sync normal or off
   std::vector<detail::Op> caller_batch_;  // the connection's user: end_of_scope's batch (capacity kept)
   std::size_t pending_barriers_ = 0; // guarded by mu_: barriers in pending_
