@@ -15,9 +15,10 @@
 // Commits on the caller's thread. Writes made inside a WriteScope (a session's read) wake
 // the writer once, at the end of the scope. With `sync` normal or off a commit waits for
 // no disk (the log is written to the page cache), so when the writer thread is idle, a
-// barrier is pending and nothing is to be held (GroupCommit), end_of_scope commits the
-// pending work on the calling thread and runs its callbacks there: no thread switch to
-// the writer and back for a lone device's publish. One thread uses the connection at a
+// barrier is pending, nothing is to be held (GroupCommit) and the last commit ended at
+// least a commit's time ago (a lone device, not a busy store whose reads the writer
+// groups), end_of_scope commits the pending work on the calling thread and runs its
+// callbacks there: no thread switch to the writer and back for a lone device's publish. One thread uses the connection at a
 // time (connection_busy_); a commit that fails there is handed to the writer thread,
 // which retries it before anything queued later. Checkpoints run on the writer thread
 // only (checkpoint_if_due), never inside a caller's commit.
@@ -142,9 +143,10 @@ class SqliteStore final : public Store {
 
   // The end of a WriteScope in which a write of this thread put off waking the writer.
   // With `sync` normal or off (a commit waits for no disk), when the writer thread is
-  // idle, nothing holds the pending work back (GroupCommit) and a barrier is among it,
-  // this thread commits the pending work itself and runs its callbacks: two thread
-  // switches fewer for a lone device's publish. Otherwise it wakes the writer.
+  // idle, nothing holds the pending work back (GroupCommit), a barrier is among it and
+  // commits are not coming back to back, this thread commits the pending work itself and
+  // runs its callbacks: two thread switches fewer for a lone device's publish. Otherwise
+  // it wakes the writer.
   void end_of_scope() override;
 
   const std::string& path() const noexcept { return path_; }
