@@ -241,7 +241,8 @@ bool AmqpSession::handle_content_header(Channel& ch, std::span<const std::uint8_
                                      size, ctx_->settings.max_message_size),
                          nullptr);
   }
-  p->body.reserve(static_cast<std::size_t>(p->body_size));
+  // Nothing is reserved for the announced size: a few bytes of header must not cost the
+  // broker up to max_message_size per channel. The body grows as its frames arrive.
   if (p->body_size == 0) return finish_publish(ch);
   return true;
 }
@@ -253,6 +254,13 @@ bool AmqpSession::handle_content_body(Channel& ch, std::span<const std::uint8_t>
   }
   if (p->body.size() + payload.size() > p->body_size) {
     return connection_error(frame_error, "FRAME_ERROR - content body larger than the content header announced");
+  }
+  const std::size_t need = p->body.size() + payload.size();
+  if (need > p->body.capacity()) {
+    // At most twice what has arrived, and never past the announced size: a body sent in one
+    // frame gets exactly its size, a long one doubles with what it has sent.
+    const std::uint64_t grown = std::max<std::uint64_t>(need, 2 * std::uint64_t{p->body.capacity()});
+    p->body.reserve(static_cast<std::size_t>(std::min(grown, p->body_size)));
   }
   p->body.insert(p->body.end(), payload.begin(), payload.end());
   if (p->body.size() == p->body_size) return finish_publish(ch);
