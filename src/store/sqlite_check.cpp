@@ -3,9 +3,12 @@
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/store.hpp"
+#include "store/op_log.hpp"
 #include "store/wal_scan.hpp"
 
 #include <fmt/format.h>
+
+#include <fstream>
 #include <sys/stat.h>
 
 #include <ctime>
@@ -188,6 +191,32 @@ CheckReport check_store(const std::string& dir) {
     }
   }
 
+  {
+    // The operation log (sync normal and off): records the database does not hold yet.
+    bool exists = false;
+    const detail::LogContents log = detail::read_log_file(r.path + "-log", exists);
+    std::int64_t mark = 0;
+    if (exists && db.has_table("meta")) {
+      db.query("SELECT ifnull((SELECT value FROM meta WHERE key='log_applied'), 0)", mark, error);
+    }
+    std::size_t operations = 0;
+    const std::size_t records = detail::records_above(log, static_cast<std::uint64_t>(mark), operations);
+    if (!log.damage.empty()) {
+      r.problems.push_back("the operation log " + r.path + "-log is damaged: " + log.damage +
+                           " (`outpost store recover` keeps the records before it)");
+    }
+    if (records > 0) {
+      r.notes.push_back(fmt::format("operation log: {} records, {} operations not yet in the database (the next "
+                                    "start applies them)",
+                                    records, operations));
+    }
+    if (log.torn) {
+      r.notes.push_back(fmt::format("operation log: its last {} bytes are an incomplete record (a write that did "
+                                    "not finish, never acknowledged); the next start drops them",
+                                    log.file_bytes - log.valid_bytes));
+    }
+  }
+
   for (const auto& t : kTables) {
     if (!db.has_table(t.name)) continue;
     std::int64_t n = 0;
@@ -212,7 +241,7 @@ RecoverReport recover_store(const std::string& dir) {
   }
   const std::string fresh_path = r.path + ".recovering";
   std::error_code ec;
-  for (const char* ext : {"", "-wal", "-shm"}) fs::remove(fresh_path + ext, ec);  // a recover cut short
+  for (const char* ext : {"", "-wal", "-shm", "-log"}) fs::remove(fresh_path + ext, ec);  // a recover cut short
   const WalScan wal = scan_wal(r.path + "-wal");
   const std::string work = r.path + ".recovering-source";  // a repaired copy of a damaged log
   fs::remove_all(work, ec);
@@ -340,7 +369,30 @@ RecoverReport recover_store(const std::string& dir) {
   }
   fs::remove_all(work, ec);
 
-  for (const char* ext : {"", "-wal", "-shm"}) {
+  // The operation log: the records before any damage go with the fresh store (its meta
+  // table, copied above, has the mark that says which of them it holds already).
+  bool log_exists = false;
+  detail::LogContents log;
+  try {
+    log = detail::read_log_file(r.path + "-log", log_exists);
+  } catch (const StoreError& e) {
+    r.notes.push_back(std::string(e.what()) + "; its records are lost");
+  }
+  if (log_exists) {
+    if (!log.damage.empty()) {
+      r.notes.push_back("the operation log is damaged (" + log.damage + "); the " +
+                        std::to_string(log.records.size()) + " records before the damage are kept");
+    }
+    std::ifstream in(r.path + "-log", std::ios::binary);
+    std::vector<char> bytes(static_cast<std::size_t>(log.valid_bytes));
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream out(fresh_path + "-log", std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!in || !out) throw StoreError("cannot copy the operation log into " + fresh_path + "-log");
+  }
+
+  for (const char* ext : {"", "-wal", "-shm", "-log"}) {
     const std::string from = r.path + ext;
     if (!fs::exists(from, ec)) continue;
     const std::string to = r.path + ext + suffix;
@@ -349,6 +401,10 @@ RecoverReport recover_store(const std::string& dir) {
     r.moved.emplace_back(from, to);
   }
   for (const char* ext : {"-wal", "-shm"}) fs::remove(fresh_path + ext, ec);
+  if (log_exists) {
+    fs::rename(fresh_path + "-log", r.path + "-log", ec);
+    if (ec) throw StoreError("cannot put the recovered operation log in place: " + ec.message());
+  }
   fs::rename(fresh_path, r.path, ec);
   if (ec) throw StoreError("cannot put the recovered store " + fresh_path + " in place of " + r.path + ": " + ec.message());
   return r;

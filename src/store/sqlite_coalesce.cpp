@@ -29,7 +29,7 @@ std::size_t SqliteWriter::KeyHash::operator()(const Qos2Key& k) const noexcept {
 // One pass over the batch in call order, remembering per key the last live
 // operation. Everything cancelled here was superseded by a later operation of the same
 // batch, so the batch's end state is unchanged.
-void SqliteWriter::coalesce(std::vector<Op>& batch) {
+void SqliteWriter::coalesce(std::vector<Op>& batch, bool preview) {
   pending_messages_.clear();
   unreferenced_.clear();
   entry_ops_.clear();
@@ -115,7 +115,7 @@ void SqliteWriter::coalesce(std::vector<Op>& batch) {
               const EntryKey key{d.queue, d.seq};
               auto it = entry_ops_.find(key);
               if (it == entry_ops_.end()) {
-                acknowledged_late(key, batch[i].at);
+                if (!preview) acknowledged_late(key, batch[i].at);
                 return;
               }
               // Put then delete: neither reaches the disk (a (queue, seq) key is not put
@@ -123,7 +123,7 @@ void SqliteWriter::coalesce(std::vector<Op>& batch) {
               if (is_entry_put(batch[it->second])) {
                 cancel(i);
                 const auto put_at = batch[it->second].at;
-                if (put_at.time_since_epoch().count() != 0 && batch[i].at >= put_at) {
+                if (!preview && put_at.time_since_epoch().count() != 0 && batch[i].at >= put_at) {
                   group_commit_.ack_seen(batch[i].at - put_at);
                 }
               }
@@ -238,6 +238,7 @@ void SqliteWriter::coalesce(std::vector<Op>& batch) {
       ++it;
     }
   }
+  if (preview) return;  // the figures are the real coalesce()'s, of the same operations
   if (cancelled) counters_.coalesced.fetch_add(cancelled, std::memory_order_relaxed);
   if (released) counters_.bytes.fetch_sub(released, std::memory_order_relaxed);
 

@@ -1,5 +1,7 @@
 #include "store/sqlite_store.hpp"
 
+#include "store/op_log.hpp"
+
 #include "store/group_commit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_ops.hpp"
@@ -127,6 +129,26 @@ SqliteStore::SqliteStore(Options options)
   }
   commit_on_caller_ = options_.sync != Sync::full;
 
+  // The operation log: what an earlier run left in it is applied now, whatever this
+  // run's `sync`; this run keeps one only with normal or off.
+  log_path_ = path_ + "-log";
+  struct stat log_stat {};
+  const bool log_exists = ::stat(log_path_.c_str(), &log_stat) == 0;
+  if (log_exists || commit_on_caller_) {
+    sqlite3_vfs* vfs = nullptr;
+    if (!options_.vfs.empty() && (vfs = sqlite3_vfs_find(options_.vfs.c_str())) == nullptr) {
+      throw StoreError("store: no SQLite VFS named " + options_.vfs);
+    }
+    auto log = std::make_unique<detail::OpLog>(path_, log_path_, vfs);
+    apply_log(*log);
+    if (commit_on_caller_) {
+      log_ = std::move(log);
+    } else {
+      log.reset();
+      ::unlink(log_path_.c_str());
+    }
+  }
+
   // Ids handed out before restore() (there should be none) must not collide either.
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db_->get(), "SELECT max(ifnull((SELECT max(id) FROM messages), 0), "
@@ -169,6 +191,76 @@ void SqliteStore::restore_records(RestoreVisitor& visitor) {
   }
   std::lock_guard lk(mu_);
   restored_ = true;
+}
+
+void SqliteStore::apply_log(detail::OpLog& log) {
+  detail::LogContents contents = log.read();
+  if (!contents.damage.empty()) {
+    throw StoreError("store operation log " + log.path() + " is damaged: " + contents.damage +
+                     "; run `outpost store check` for details and `outpost store recover` to keep the records "
+                     "before the damage");
+  }
+  if (contents.torn) {
+    spdlog::warn("store: the operation log {} ends in an incomplete record ({} bytes, a write the broker did not "
+                 "finish and never acknowledged); it is dropped",
+                 log.path(), contents.file_bytes - contents.valid_bytes);
+  }
+  std::int64_t mark = 0;
+  if (sqlite3_stmt* s = nullptr;
+      sqlite3_prepare_v2(db_->get(), "SELECT value FROM meta WHERE key='log_applied'", -1, &s, nullptr) == SQLITE_OK) {
+    if (sqlite3_step(s) == SQLITE_ROW) mark = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  log_seq_ = static_cast<std::uint64_t>(mark);
+  std::vector<detail::Op> ops;
+  std::size_t records = 0;
+  for (auto& rec : contents.records) {
+    log_seq_ = std::max(log_seq_, rec.seq);
+    if (rec.seq <= static_cast<std::uint64_t>(mark)) continue;
+    ++records;
+    for (auto& op : rec.ops) ops.push_back(std::move(op));
+  }
+  if (records > 0) {
+    // Applied with reference counts of their own: the writer's are built by restore().
+    detail::Counters counters;
+    detail::SqliteWriter writer(*db_, counters, path_);
+    DiscardVisitor discard;
+    try {
+      detail::restore_store(*db_, path_, writer.refs(), discard);
+    } catch (...) {
+      if (!sqlite3_get_autocommit(db_->get())) db_->exec("ROLLBACK");
+      throw;
+    }
+    const std::size_t total = ops.size();
+    writer.coalesce(ops);
+    writer.mark_log_applied(log_seq_);
+    const auto outcome = writer.commit(ops);
+    if (!outcome.committed) {
+      throw StoreError("store: the operation log " + log.path() + " cannot be applied to " + path_ + ": " +
+                       outcome.error);
+    }
+    spdlog::info("store: applied {} operations ({} records) of the operation log {}", total, records, log.path());
+  }
+  if (const int rc = log.clear(); rc != SQLITE_OK) {
+    throw StoreError("store: the operation log " + log.path() + " cannot be emptied: " + sqlite3_errstr(rc));
+  }
+}
+
+bool SqliteStore::log_takes(const std::vector<detail::Op>& batch) const {
+  if (!log_ || batch.empty() || unfolded_.size() + batch.size() > kFoldOperations || log_->size() >= kFoldBytes) {
+    return false;
+  }
+  for (const auto& op : batch) {
+    if (!detail::loggable(op)) return false;
+    if (const auto* pm = std::get_if<detail::PutMessageOp>(&op.v); pm && pm->bytes > kLogMaxMessage) return false;
+  }
+  return true;
+}
+
+bool SqliteStore::fold_due(std::chrono::steady_clock::time_point now) const {
+  if (!log_ || unfolded_.empty()) return false;
+  return closing_ || fold_requests_ > 0 || unfolded_.size() >= kFoldOperations / 2 || log_->size() >= kFoldBytes / 2 ||
+         now - unfolded_since_ >= kFoldAge;
 }
 
 std::uint64_t SqliteStore::next_message_id() { return last_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
@@ -332,6 +424,24 @@ void SqliteStore::writer_main() {
   // barrier already.
   bool polled = false;
   for (;;) {
+    if (!connection_busy_ && retry_.empty() && fold_due(std::chrono::steady_clock::now())) {
+      // What the operation log holds goes into the database, with what is pending.
+      const std::uint64_t requests = fold_requests_;
+      take_pending(batch);
+      connection_busy_ = true;
+      lk.unlock();
+      write_batch(batch, false, false);
+      checkpoint_if_due();
+      batch.clear();
+      lk.lock();
+      connection_busy_ = false;
+      last_commit_end_ = std::chrono::steady_clock::now();
+      if (requests > 0) {
+        fold_requests_ -= requests;
+        folded_.notify_all();
+      }
+      continue;
+    }
     if (connection_busy_ || (pending_.empty() && retry_.empty() && !checkpoint_due_)) {
       if (closing_ && !connection_busy_) return;
       if (commit_on_caller_ && activity_ && !connection_busy_) {
@@ -345,16 +455,25 @@ void SqliteStore::writer_main() {
         continue;
       }
       // A caller's thread that commits in end_of_scope notifies when it is done.
-      wait_as(WriterState::idle, nullptr, [&] { return notified_ || (closing_ && !connection_busy_); });
+      if (log_) {
+        // ... and the log is folded when its operations are old enough (a caller may be
+        // logging more right now: then looked at again after the same time).
+        const auto until = !connection_busy_ && !unfolded_.empty() ? unfolded_since_ + kFoldAge
+                                                                   : std::chrono::steady_clock::now() + kFoldAge;
+        wait_as(WriterState::idle, until, [&] { return notified_ || (closing_ && !connection_busy_); });
+      } else {
+        wait_as(WriterState::idle, nullptr, [&] { return notified_ || (closing_ && !connection_busy_); });
+      }
       polled = false;
       continue;
     }
     if (!retry_.empty()) {
       // A caller's batch whose commit failed: before anything queued after it.
       batch.swap(retry_);
+      const bool coalesced = retry_coalesced_;
       connection_busy_ = true;
       lk.unlock();
-      write_batch(batch, true, false);
+      write_batch(batch, coalesced, false);
       batch.clear();
       lk.lock();
       connection_busy_ = false;
@@ -441,7 +560,10 @@ void SqliteStore::end_of_scope() {
   lk.lock();
   connection_busy_ = false;
   last_commit_end_ = std::chrono::steady_clock::now();
-  if (!committed) retry_.swap(caller_batch_);
+  if (!committed) {
+    retry_.swap(caller_batch_);
+    retry_coalesced_ = batch_coalesced_;
+  }
   caller_batch_.clear();
   if (wal_frames_ >= checkpoint_frames_) checkpoint_due_ = true;
   // Work that came meanwhile (other threads saw the writer notified and left it), a
@@ -450,6 +572,18 @@ void SqliteStore::end_of_scope() {
   if (wake) notified_ = true;
   lk.unlock();
   if (wake) wake_.notify_one();
+}
+
+void SqliteStore::fold_log() {
+  std::unique_lock lk(mu_);
+  if (!log_ || !restored_ || closing_) return;
+  ++fold_requests_;
+  notified_ = true;
+  wake_.notify_one();
+  // Done when nothing is unfolded and no caller is logging (the connection is free).
+  folded_.wait_for(lk, std::chrono::seconds(30),
+                   [&] { return closing_ || (!connection_busy_ && unfolded_.empty() && retry_.empty()); });
+  if (fold_requests_ > 0 && unfolded_.empty()) fold_requests_ = 0;
 }
 
 void SqliteStore::checkpoint_if_due() {
@@ -468,8 +602,95 @@ int SqliteStore::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
   return SQLITE_OK;
 }
 
+void SqliteStore::run_barriers(std::vector<detail::Op>& batch) {
+  for (auto& op : batch) {
+    if (auto* b = std::get_if<detail::BarrierOp>(&op.v)) {
+      try {
+        if (b->on_durable) b->on_durable();
+      } catch (const std::exception& e) {
+        spdlog::error("store: after_commit callback threw: {}", e.what());
+      } catch (...) {
+        spdlog::error("store: after_commit callback threw");
+      }
+    }
+  }
+}
+
 bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bool on_caller) {
   using namespace std::chrono_literals;
+  batch_coalesced_ = coalesced;
+  if (!coalesced && log_takes(batch)) {
+    // One append to the operation log makes the batch durable as configured; the
+    // database gets it at the next fold. What cancels within the batch (an entry put and
+    // its delete) is not logged at all.
+    writer_->coalesce(batch, true);
+    bool anything = false;
+    for (const auto& op : batch) anything = anything || (op.live && !std::holds_alternative<detail::BarrierOp>(op.v));
+    const auto started = std::chrono::steady_clock::now();
+    const int rc = anything ? log_->append(log_seq_ + 1, batch) : SQLITE_OK;
+    if (rc == SQLITE_OK) {
+      if (anything) {
+        ++log_seq_;
+        writer_->group_commit().commit_seen(std::chrono::steady_clock::now() - started);
+      }
+      if (counters_->failing.exchange(false, std::memory_order_relaxed)) {
+        spdlog::warn("store: writes to {} succeed again; durable publishes are accepted", log_->path());
+      }
+      if (unfolded_.empty()) unfolded_since_ = started;
+      // Every operation, the cancelled ones too, is coalesced again at the fold with
+      // what came before and after it (a message stored earlier whose entry was put
+      // and deleted here may be left without any).
+      for (auto& op : batch) {
+        if (std::holds_alternative<detail::BarrierOp>(op.v)) continue;
+        op.live = true;
+        if (auto* pm = std::get_if<detail::PutMessageOp>(&op.v)) {
+          pm->referenced = false;
+          pm->live_entries = 0;
+          pm->written = false;
+        }
+        unfolded_.push_back(std::move(op));
+      }
+      run_barriers(batch);
+      return true;
+    }
+    // Not logged: the batch is as it came, for SQLite or for the retry.
+    for (auto& op : batch) {
+      op.live = true;
+      if (auto* pm = std::get_if<detail::PutMessageOp>(&op.v)) {
+        pm->referenced = false;
+        pm->live_entries = 0;
+      }
+    }
+    counters_->commit_failures.fetch_add(1, std::memory_order_relaxed);
+    counters_->failing.store(true, std::memory_order_relaxed);
+    if (on_caller) {
+      spdlog::debug("store: append to {} failed: {}; handed to the writer", log_->path(), sqlite3_errstr(rc));
+      return false;
+    }
+    // The writer thread: SQLite takes the batch, with what the log holds, and retries
+    // until it succeeds.
+    spdlog::debug("store: append to {} failed: {}; committing to {} instead", log_->path(), sqlite3_errstr(rc),
+                  path_);
+  }
+  // Anything else folds the log first, in the same transaction: the order of the writes
+  // is kept, and the database's mark says the log is applied through its last record.
+  bool fold = false;
+  if (log_ && (!unfolded_.empty() || log_->size() > 0)) {
+    if (!unfolded_.empty()) {
+      if (coalesced) {
+        // Not expected: a batch handed back after a failed commit is retried before
+        // anything else is logged.
+        spdlog::error("store: a retried batch met unfolded operations; both are coalesced again");
+      }
+      for (auto& op : batch) unfolded_.push_back(std::move(op));
+      batch.swap(unfolded_);
+      unfolded_.clear();
+      coalesced = false;
+    }
+    // The mark matters only while the log holds records to skip at the next start.
+    if (log_->size() > 0) writer_->mark_log_applied(log_seq_);
+    fold = true;
+  }
   if (!coalesced) {
     std::size_t puts = 0, deletes = 0;
     for (const auto& op : batch) {
@@ -481,6 +702,7 @@ bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bo
     }
     writer_->coalesce(batch);
     writer_->group_commit().batch_done(puts, deletes);
+    batch_coalesced_ = true;
   }
 
   auto delay = 100ms;
@@ -538,17 +760,14 @@ bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bo
   }
 
   if (gave_up_) return true;
-  for (auto& op : batch) {
-    if (auto* b = std::get_if<detail::BarrierOp>(&op.v)) {
-      try {
-        if (b->on_durable) b->on_durable();
-      } catch (const std::exception& e) {
-        spdlog::error("store: after_commit callback threw: {}", e.what());
-      } catch (...) {
-        spdlog::error("store: after_commit callback threw");
-      }
+  if (fold) {
+    // Applied: what the log holds is now below the mark. Emptied here; should that fail,
+    // the mark still tells the next start to skip it.
+    if (const int rc = log_->clear(); rc != SQLITE_OK) {
+      spdlog::warn("store: the operation log {} cannot be emptied: {}", log_->path(), sqlite3_errstr(rc));
     }
   }
+  run_barriers(batch);
   return true;
 }
 
@@ -586,6 +805,14 @@ void SqliteStore::close() {
   {
     std::lock_guard lk(mu_);
     pending_.clear();
+  }
+  if (log_) {
+    // Folded at the writer's end: an empty log goes. One still holding records (the
+    // database refused them at shutdown) stays for the next start to apply.
+    const bool empty = log_->size() == 0 && unfolded_.empty();
+    log_.reset();
+    unfolded_.clear();
+    if (empty) ::unlink(log_path_.c_str());
   }
   if (db_ && db_->get()) {
     // Copy the WAL into the database and empty it, so the next start has nothing to

@@ -77,6 +77,7 @@ namespace detail {
 struct Op;
 struct Counters;
 class Connection;
+class OpLog;
 class SqliteWriter;
 }  // namespace detail
 
@@ -151,11 +152,26 @@ class SqliteStore final : public Store {
 
   const std::string& path() const noexcept { return path_; }
 
+  // With the operation log (sync normal or off): applies what it holds to the database
+  // now and returns once done (at most 30 s). The figures of stats() that the database
+  // keeps (messages, bytes) follow the log at its folds, at most kFoldAge later. For
+  // tools and tests; without the log, nothing to do.
+  void fold_log();
+
  private:
   // A checkpoint once the log holds this much: SQLite's own automatic checkpoint comes at
   // 1000 pages, 4 MiB with its default 4 KiB pages; the same size in the store's pages
   // (with 1 KiB pages, 1000 would mean four times the checkpoints, and each one syncs).
   static constexpr std::int64_t kCheckpointBytes = 4 * 1024 * 1024;
+  // The operation log (sync normal and off) is folded into the database once it holds
+  // this many operations, this many bytes, or operations this old. Between folds an
+  // entry put and its delete (a consumer's acknowledgement) cancel and neither is
+  // written to the database.
+  static constexpr std::size_t kFoldOperations = 16384;
+  static constexpr std::uint64_t kFoldBytes = 8 * 1024 * 1024;
+  static constexpr std::chrono::milliseconds kFoldAge{50};
+  // A message larger than this goes to SQLite directly, not through the log.
+  static constexpr std::size_t kLogMaxMessage = 1024 * 1024;
   // What the writer thread is doing, for push() and end_of_scope().
   // polling: idle, but looking at pending_ again within GroupCommit::kMaxHold (sync
   // normal or off while writes keep coming): work nobody waits for needs no wake-up.
@@ -175,12 +191,28 @@ class SqliteStore final : public Store {
   void checkpoint_if_due();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
   void restore_records(RestoreVisitor& visitor);
+  // At open: applies the operation log's records above the database's mark, then
+  // empties the log. Throws StoreError when the log is damaged.
+  void apply_log(detail::OpLog& log);
+  // Whether `batch` goes to the operation log rather than to SQLite (connection's user).
+  bool log_takes(const std::vector<detail::Op>& batch) const;
+  // The writer thread folds the log into the database (mu_ held, connection free).
+  bool fold_due(std::chrono::steady_clock::time_point now) const;
+  // Runs the callbacks of a batch that is durable.
+  void run_barriers(std::vector<detail::Op>& batch);
 
   Options options_;
   std::string path_;
   std::unique_ptr<detail::Counters> counters_;
   std::unique_ptr<detail::Connection> db_;
   std::unique_ptr<detail::SqliteWriter> writer_;  // statements and reference counts
+  std::string log_path_;
+  std::unique_ptr<detail::OpLog> log_;  // sync normal and off
+  // The connection's user: operations the log holds and the database does not yet, in
+  // order, and when the first of them was logged.
+  std::vector<detail::Op> unfolded_;
+  std::chrono::steady_clock::time_point unfolded_since_{};
+  std::uint64_t log_seq_ = 0;  // the connection's user: the last record's sequence number
   std::atomic<std::uint64_t> last_id_{0};
 
   mutable std::mutex mu_;
@@ -194,6 +226,10 @@ class SqliteStore final : public Store {
   // thread in end_of_scope; nobody else touches it, nor the writer's state, meanwhile.
   bool connection_busy_ = false;
   std::vector<detail::Op> retry_;    // guarded by mu_: a caller's batch whose commit failed; written first
+  bool retry_coalesced_ = true;      // guarded by mu_: retry_ went through coalesce() already
+  std::uint64_t fold_requests_ = 0;  // guarded by mu_: fold_log() calls waiting
+  std::condition_variable folded_;   // a requested fold is done
+  bool batch_coalesced_ = false;     // the connection's user: write_batch's batch went through coalesce()
   bool checkpoint_due_ = false;      // guarded by mu_: a caller's commit filled the log; the writer checkpoints
   int wal_frames_ = 0;               // the connection's user: pages in the log after the last commit
   int checkpoint_frames_ = 1000;     // kCheckpointBytes in this database's pages

@@ -51,6 +51,7 @@ SqliteWriter::SqliteWriter(Connection& db, Counters& counters, std::string path)
   st_.delete_qos2 = Statement(h, "DELETE FROM incoming_qos2 WHERE client_id=? AND packet_id=?");
   st_.put_definition = Statement(h, "INSERT OR REPLACE INTO definitions(kind, name, body) VALUES(?,?,?)");
   st_.delete_definition = Statement(h, "DELETE FROM definitions WHERE kind=? AND name=?");
+  st_.log_mark = Statement(h, "INSERT OR REPLACE INTO meta(key, value) VALUES('log_applied', ?)");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -135,6 +136,7 @@ SqliteWriter::Outcome SqliteWriter::commit(std::vector<Op>& batch) {
   for (std::uint64_t id : unreferenced_) {
     if (const std::uint32_t* c = refs_.find(id); c && *c == 0) work = true;  // a message to delete
   }
+  if (log_mark_) work = true;  // the mark goes in even when nothing else does
   if (!work) return {};  // everything coalesced away: no transaction at all
 
   undo_.clear();
@@ -149,6 +151,7 @@ SqliteWriter::Outcome SqliteWriter::commit(std::vector<Op>& batch) {
   }
   if (rc == SQLITE_DONE) {
     undo_.clear();
+    log_mark_.reset();
     counters_.bytes.fetch_sub(freed, std::memory_order_relaxed);
     counters_.messages.store(refs_.size(), std::memory_order_relaxed);
     counters_.commits.fetch_add(1, std::memory_order_relaxed);
@@ -185,6 +188,11 @@ int SqliteWriter::apply_all(std::vector<Op>& batch, std::uint64_t& freed, std::u
     }
   }
   if ((rc = finish_messages(batch, freed, applied)) != SQLITE_DONE) return rc;
+  if (log_mark_) {
+    ResetOnExit r(st_.log_mark);
+    st_.log_mark.bind(1, *log_mark_);
+    if ((rc = st_.log_mark.step()) != SQLITE_DONE) return rc;
+  }
   // A message written in an earlier batch whose only entries were put and deleted within
   // this one never had its count go up and down: it is zero without having "reached" it.
   for (std::uint64_t id : unreferenced_) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,7 +33,10 @@ class SqliteWriter {
   // live and counts them in Counters::coalesced. Call once per batch, before commit().
   // Also tells group_commit() how long each entry delete came after its put, when the put
   // was in this batch or one of the two before.
-  void coalesce(std::vector<Op>& batch);
+  // `preview`: marks what is pointless within the batch and nothing else (no counters,
+  // no acknowledgement samples), for a batch that goes to the operation log: the
+  // operations are coalesced again, all of them, when the log is folded.
+  void coalesce(std::vector<Op>& batch, bool preview = false);
 
   // What decides how long the writer holds a batch (SqliteStore::writer_main).
   GroupCommit& group_commit() noexcept { return group_commit_; }
@@ -49,6 +53,10 @@ class SqliteWriter {
   // returns (or when nothing needed writing). After a failure the transaction and every
   // in-memory change of this attempt are rolled back, so the batch can be retried.
   Outcome commit(std::vector<Op>& batch);
+  // The next commit also records that the operation log is applied through record `seq`
+  // (meta.log_applied), in the same transaction; kept until a commit succeeds.
+  void mark_log_applied(std::uint64_t seq) noexcept { log_mark_ = seq; }
+
   // Adds a successful commit to the histograms of stats().
   void record_commit(std::chrono::steady_clock::duration took, std::uint64_t operations);
 
@@ -114,7 +122,9 @@ class SqliteWriter {
     Statement put_subscription, delete_subscription;
     Statement put_qos2, delete_qos2;
     Statement put_definition, delete_definition;
+    Statement log_mark;
   } st_;
+  std::optional<std::uint64_t> log_mark_;
 
   // coalesce() bookkeeping, kept between batches for its capacity. Keys view strings
   // inside the batch's operations, which stay put until the batch is cleared.

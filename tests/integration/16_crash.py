@@ -67,7 +67,15 @@ class Crash(unittest.TestCase):
         return got
 
     def test_acknowledged_messages_survive_repeated_kills(self):
-        b = Broker().start()
+        self.kill_repeatedly(Broker())
+
+    def test_acknowledged_messages_survive_repeated_kills_with_sync_normal(self):
+        """`sync: normal` acknowledges after one append to the store's operation log; what it
+        acknowledged is there after each kill all the same."""
+        self.kill_repeatedly(Broker(config=broker_config(extra="persistence:\n  sync: normal\n")))
+
+    def kill_repeatedly(self, b):
+        b.start()
         try:
             # Two persistent sessions: the message is stored once, with an entry for each.
             for sub_id in SUBSCRIBERS:

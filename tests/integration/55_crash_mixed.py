@@ -212,12 +212,20 @@ def in_flight_bound(times, kills, window):
 
 class CrashMixed(unittest.TestCase):
     def test_kill_cycles_lose_nothing_acknowledged(self):
+        self.kill_cycles("full")
+
+    def test_kill_cycles_lose_nothing_acknowledged_with_sync_normal(self):
+        # The operation log carries the commits: one append each, folded into SQLite later.
+        self.kill_cycles("normal")
+
+    def kill_cycles(self, sync):
         aport = harness.free_port()
         b = Broker(config=f"""
 listeners:
   - {{protocol: mqtt, address: 127.0.0.1, port: {{port}}, allow_anonymous: true}}
   - {{protocol: amqp, address: 127.0.0.1, port: {aport}, allow_anonymous: true}}
 mqtt: {{max_inflight: {MQTT_INFLIGHT}}}
+persistence: {{sync: {sync}}}
 """).start()
         threads = []
         try:

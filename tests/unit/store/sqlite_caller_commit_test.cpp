@@ -65,6 +65,7 @@ TEST_P(CallerCommit, AReadsWritesAreCommittedOnItsThreadWhenTheWriterIsIdle) {
     Recorder r;
     s.restore(r);
     ASSERT_TRUE(some_publish_commits_on_the_caller(s, seq));
+    s.fold_log();  // with normal and off the caller's commit went to the operation log
     EXPECT_GE(s.stats().commits, 1u);
   }
   Recorder after = reopen(dir);

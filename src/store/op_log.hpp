@@ -1,0 +1,90 @@
+// OpLog: the store's operation log, a file beside the database ("outpost.db-log") used
+// with `sync: normal` and `off`. A batch of queue operations (message and entry puts,
+// entry updates and deletes, incoming QoS 2 ids) is made durable by one append to it
+// instead of one SQLite transaction; the writer thread folds what the log holds into
+// the database in groups (SqliteStore::fold), where an entry put and its delete cancel
+// before either is written, and then empties the log. At open, records not yet folded
+// (their sequence number above the database's mark, meta.log_applied) are applied
+// first, so restore and the store tools see one database.
+//
+// Record: u32 body length, u32 CRC-32 of the body, body = u64 sequence, u32 operation
+// count, operations; integers little-endian. The file goes through the database's SQLite
+// VFS, so the fault-injecting VFS of the tests reaches it too.
+#pragma once
+
+#include "store/sqlite_ops.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+struct sqlite3_file;
+struct sqlite3_vfs;
+
+namespace outpost::store::detail {
+
+// Whether the log can carry an operation (the others take a transaction of their own,
+// after what the log holds is folded).
+bool loggable(const Op& op) noexcept;
+
+// Appends the record of `ops` (live, loggable ones; barriers skipped) to `out`.
+void encode_log_record(std::vector<std::uint8_t>& out, std::uint64_t seq, std::span<const Op> ops);
+
+struct LogRecord {
+  std::uint64_t seq = 0;
+  std::vector<Op> ops;  // messages own their bytes (keep_alive)
+};
+
+struct LogContents {
+  std::vector<LogRecord> records;
+  std::uint64_t valid_bytes = 0;  // the whole records from the start
+  std::uint64_t file_bytes = 0;
+  // The bytes after valid_bytes: a record cut short at the end of the file (a write the
+  // process or the machine did not finish; never acknowledged) is `torn`; anything else
+  // is damage, described in `damage`.
+  bool torn = false;
+  std::string damage;
+};
+
+// Parses a log's bytes.
+LogContents decode_log(std::span<const std::uint8_t> bytes);
+
+// Reads and parses the log file at `path` (the store tools, without a VFS); `exists`
+// false when there is none. Throws StoreError when it cannot be read.
+LogContents read_log_file(const std::string& path, bool& exists);
+
+// Operations in the records of `c` above `mark`, and how many records those are.
+std::size_t records_above(const LogContents& c, std::uint64_t mark, std::size_t& operations);
+
+class OpLog {
+ public:
+  // Opens (creating it) `path` through `vfs` (nullptr: the default). Throws StoreError.
+  OpLog(const std::string& db_path, const std::string& path, sqlite3_vfs* vfs);
+  ~OpLog();
+  OpLog(const OpLog&) = delete;
+  OpLog& operator=(const OpLog&) = delete;
+
+  // The whole file as it is.
+  LogContents read();
+  // Appends one record; on failure the file is cut back to where it was and the SQLite
+  // result code is returned (SQLITE_FULL, SQLITE_IOERR_WRITE ...).
+  int append(std::uint64_t seq, std::span<const Op> ops);
+  // Empties the file; an SQLite result code.
+  int clear();
+  std::uint64_t size() const noexcept { return size_; }
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+  sqlite3_vfs* vfs_ = nullptr;
+  char* filename_ = nullptr;  // sqlite3_create_filename's, for the VFS
+  std::unique_ptr<std::uint8_t[]> file_mem_;
+  sqlite3_file* file_ = nullptr;
+  std::uint64_t size_ = 0;
+  std::vector<std::uint8_t> buf_;
+};
+
+}  // namespace outpost::store::detail
