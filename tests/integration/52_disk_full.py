@@ -73,11 +73,19 @@ class DiskFull(unittest.TestCase):
             self.skipTest("mounting a tmpfs needs root")
 
     def test_full_disk_refuses_keeps_and_recovers(self):
+        self.fill_the_disk("full")
+
+    def test_full_disk_refuses_keeps_and_recovers_with_sync_normal(self):
+        # Commits are appends to the operation log; the log's failure is the commit's.
+        self.fill_the_disk("normal")
+
+    def fill_the_disk(self, sync):
         aport = harness.free_port()
         b = Broker(config=f"""
 listeners:
   - {{protocol: mqtt, address: 127.0.0.1, port: {{port}}, allow_anonymous: true}}
   - {{protocol: amqp, address: 127.0.0.1, port: {aport}, allow_anonymous: true}}
+persistence: {{sync: {sync}}}
 """)
         os.makedirs(b.data_dir)
         mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=0750", "outpost-it-full",
