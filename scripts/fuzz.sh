@@ -2,7 +2,8 @@
 # Runs a libFuzzer target of tests/fuzz for a fixed time (docs/robustness.md, "Fuzzing").
 #
 #   scripts/fuzz.sh TARGET SECONDS     one target (mqtt_codec, amqp_codec, websocket,
-#                                      settings_yaml, auth_files, mqtt_session, amqp_session)
+#                                      settings_yaml, auth_files, mqtt_session, amqp_session,
+#                                      op_log)
 #   scripts/fuzz.sh all SECONDS        each target in turn, SECONDS each
 #   scripts/fuzz.sh list               the targets
 #
@@ -19,7 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(mqtt_codec amqp_codec websocket settings_yaml auth_files mqtt_session amqp_session)
+targets=(mqtt_codec amqp_codec websocket settings_yaml auth_files mqtt_session amqp_session op_log)
 build=build-fuzz
 jobs=${FUZZ_JOBS:-2}
 niceness=${FUZZ_NICE:-10}

@@ -325,6 +325,36 @@ def yaml_seeds():
     return out
 
 
+def op_log_seeds():
+    """Operation logs (src/store/op_log.cpp): u32 body length, u32 CRC-32 of the body, body
+    = u64 sequence, u32 operation count, operations; little-endian."""
+    import zlib
+
+    def s(b):
+        return struct.pack("<I", len(b)) + b
+
+    def record(seq, ops):
+        body = struct.pack("<QI", seq, len(ops)) + b"".join(ops)
+        return struct.pack("<II", len(body), zlib.crc32(body)) + body
+
+    put_message = (b"\x01" + struct.pack("<Q", 7) + s(b"sensors/room1/temp") + s(b"21.5") + b"\x01\x00" +
+                   struct.pack("<q", 0) + s(b""))
+    put_entry = (b"\x02" + s(b"mqtt:dev1") + struct.pack("<QQ", 1, 7) + b"\x01\x00\x00" + struct.pack("<H", 0) +
+                 struct.pack("<I", 1) + struct.pack("<I", 42))
+    update = b"\x03" + s(b"mqtt:dev1") + struct.pack("<Q", 1) + b"\x01" + struct.pack("<H", 5)
+    delete = b"\x04" + s(b"mqtt:dev1") + struct.pack("<Q", 1)
+    qos2 = b"\x05" + s(b"dev1") + struct.pack("<H", 9), b"\x06" + s(b"dev1") + struct.pack("<H", 9)
+    one = record(1, [put_message, put_entry])
+    many = one + record(2, [update]) + record(3, [delete]) + record(4, list(qos2))
+    return {
+        "one-publish": one,
+        "publish-ack": many,
+        "torn": many[:-3],
+        "damaged-middle": one[:12] + bytes([one[12] ^ 1]) + one[13:] + record(2, [delete]),
+        "empty-record": record(9, []),
+    }
+
+
 def write(target, seeds, prefix=b""):
     d = ROOT / "corpus" / target
     d.mkdir(parents=True, exist_ok=True)
@@ -345,6 +375,7 @@ def main():
     write("websocket", websocket_seeds())
     write("auth_files", auth_seeds())
     write("settings_yaml", yaml_seeds())
+    write("op_log", op_log_seeds())
 
 
 if __name__ == "__main__":
