@@ -535,6 +535,11 @@ void SqliteStore::end_of_scope() {
     const auto since = std::chrono::steady_clock::now() - last_commit_end_;
     here = since >= writer_->group_commit().commit_time();
   }
+  if (here && log_ && !unfolded_.empty() && !log_takes(pending_)) {
+    // This batch would fold the log, a transaction of up to kFoldOperations operations:
+    // the writer thread's work, not a network thread's.
+    here = false;
+  }
   if (here && pending_first_put_) {
     // The writer would hold this batch for acknowledgements: it does.
     const auto until = writer_->group_commit().hold_for_acks(*pending_first_put_);
