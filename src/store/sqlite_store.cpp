@@ -247,7 +247,8 @@ void SqliteStore::apply_log(detail::OpLog& log) {
 }
 
 bool SqliteStore::log_takes(const std::vector<detail::Op>& batch) const {
-  if (!log_ || batch.empty() || unfolded_.size() + batch.size() > kFoldOperations || log_->size() >= kFoldBytes) {
+  if (!log_ || batch.empty() || unfolded_.size() + batch.size() > 2 * kFoldOperations ||
+      log_->size() >= 2 * kFoldBytes) {
     return false;
   }
   for (const auto& op : batch) {
@@ -259,7 +260,7 @@ bool SqliteStore::log_takes(const std::vector<detail::Op>& batch) const {
 
 bool SqliteStore::fold_due(std::chrono::steady_clock::time_point now) const {
   if (!log_ || unfolded_.empty()) return false;
-  return closing_ || fold_requests_ > 0 || unfolded_.size() >= kFoldOperations / 2 || log_->size() >= kFoldBytes / 2 ||
+  return closing_ || fold_requests_ > 0 || unfolded_.size() >= kFoldOperations || log_->size() >= kFoldBytes ||
          now - unfolded_since_ >= kFoldAge;
 }
 
@@ -423,19 +424,25 @@ void SqliteStore::writer_main() {
   // The last wait was a poll that ran out: what is pending has waited its time for a
   // barrier already.
   bool polled = false;
+  // Takes what is pending and commits it (with what the operation log holds, when that
+  // is due), then checkpoints if the log has grown enough.
+  auto commit_pending = [&] {
+    take_pending(batch);
+    checkpoint_due_ = false;  // checkpoint_if_due runs after this commit
+    connection_busy_ = true;
+    lk.unlock();
+    write_batch(batch, false, false);
+    checkpoint_if_due();
+    batch.clear();
+    lk.lock();
+    connection_busy_ = false;
+    last_commit_end_ = std::chrono::steady_clock::now();
+  };
   for (;;) {
     if (!connection_busy_ && retry_.empty() && fold_due(std::chrono::steady_clock::now())) {
       // What the operation log holds goes into the database, with what is pending.
       const std::uint64_t requests = fold_requests_;
-      take_pending(batch);
-      connection_busy_ = true;
-      lk.unlock();
-      write_batch(batch, false, false);
-      checkpoint_if_due();
-      batch.clear();
-      lk.lock();
-      connection_busy_ = false;
-      last_commit_end_ = std::chrono::steady_clock::now();
+      commit_pending();
       if (requests > 0) {
         fold_requests_ -= requests;
         folded_.notify_all();
@@ -508,16 +515,7 @@ void SqliteStore::writer_main() {
       }
     }
     polled = false;
-    take_pending(batch);
-    checkpoint_due_ = false;  // checkpoint_if_due runs after this commit
-    connection_busy_ = true;
-    lk.unlock();
-    write_batch(batch, false, false);
-    checkpoint_if_due();
-    batch.clear();
-    lk.lock();
-    connection_busy_ = false;
-    last_commit_end_ = std::chrono::steady_clock::now();
+    commit_pending();
   }
 }
 

@@ -167,11 +167,15 @@ class SqliteStore final : public Store {
   // this many operations, this many bytes, or operations this old. Between folds an
   // entry put and its delete (a consumer's acknowledgement) cancel and neither is
   // written to the database.
-  static constexpr std::size_t kFoldOperations = 16384;
-  static constexpr std::uint64_t kFoldBytes = 8 * 1024 * 1024;
+  // The bytes bound is small so that a fold, which needs room in the database for what
+  // the log holds until the log is emptied, still finds it when the disk is nearly full;
+  // twice these bounds, a batch goes to the database directly (folding the log with it).
+  static constexpr std::size_t kFoldOperations = 8192;
+  static constexpr std::uint64_t kFoldBytes = 256 * 1024;
   static constexpr std::chrono::milliseconds kFoldAge{50};
-  // A message larger than this goes to SQLite directly, not through the log.
-  static constexpr std::size_t kLogMaxMessage = 1024 * 1024;
+  // A message larger than this goes to SQLite directly, not through the log: written
+  // twice, large payloads would cost more than the transaction saves.
+  static constexpr std::size_t kLogMaxMessage = 64 * 1024;
   // What the writer thread is doing, for push() and end_of_scope().
   // polling: idle, but looking at pending_ again within GroupCommit::kMaxHold (sync
   // normal or off while writes keep coming): work nobody waits for needs no wake-up.
