@@ -426,12 +426,12 @@ void SqliteStore::writer_main() {
   bool polled = false;
   // Takes what is pending and commits it (with what the operation log holds, when that
   // is due), then checkpoints if the log has grown enough.
-  auto commit_pending = [&] {
+  auto commit_pending = [&](bool fold) {
     take_pending(batch);
     checkpoint_due_ = false;  // checkpoint_if_due runs after this commit
     connection_busy_ = true;
     lk.unlock();
-    write_batch(batch, false, false);
+    write_batch(batch, false, false, fold);
     checkpoint_if_due();
     batch.clear();
     lk.lock();
@@ -442,7 +442,7 @@ void SqliteStore::writer_main() {
     if (!connection_busy_ && retry_.empty() && fold_due(std::chrono::steady_clock::now())) {
       // What the operation log holds goes into the database, with what is pending.
       const std::uint64_t requests = fold_requests_;
-      commit_pending();
+      commit_pending(true);
       if (requests > 0) {
         fold_requests_ -= requests;
         folded_.notify_all();
@@ -515,7 +515,7 @@ void SqliteStore::writer_main() {
       }
     }
     polled = false;
-    commit_pending();
+    commit_pending(false);
   }
 }
 
@@ -619,10 +619,10 @@ void SqliteStore::run_barriers(std::vector<detail::Op>& batch) {
   }
 }
 
-bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bool on_caller) {
+bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bool on_caller, bool fold) {
   using namespace std::chrono_literals;
   batch_coalesced_ = coalesced;
-  if (!coalesced && log_takes(batch)) {
+  if (!coalesced && !fold && log_takes(batch)) {
     // One append to the operation log makes the batch durable as configured; the
     // database gets it at the next fold. What cancels within the batch (an entry put and
     // its delete) is not logged at all.
@@ -677,7 +677,7 @@ bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bo
   }
   // Anything else folds the log first, in the same transaction: the order of the writes
   // is kept, and the database's mark says the log is applied through its last record.
-  bool fold = false;
+  bool folding = false;
   if (log_ && (!unfolded_.empty() || log_->size() > 0)) {
     if (!unfolded_.empty()) {
       if (coalesced) {
@@ -692,7 +692,7 @@ bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bo
     }
     // The mark matters only while the log holds records to skip at the next start.
     if (log_->size() > 0) writer_->mark_log_applied(log_seq_);
-    fold = true;
+    folding = true;
   }
   if (!coalesced) {
     std::size_t puts = 0, deletes = 0;
@@ -763,7 +763,7 @@ bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bo
   }
 
   if (gave_up_) return true;
-  if (fold) {
+  if (folding) {
     // Applied: what the log holds is now below the mark. Emptied here; should that fail,
     // the mark still tells the next start to skip it.
     if (const int rc = log_->clear(); rc != SQLITE_OK) {

@@ -189,7 +189,9 @@ class SqliteStore final : public Store {
   // batch handed back by a caller's thread). On a caller's thread (`on_caller`) a commit
   // that fails for a disk reason is not retried there: false, and the batch goes to the
   // writer thread (retry_). On the writer thread it is retried until it succeeds.
-  bool write_batch(std::vector<detail::Op>& batch, bool coalesced, bool on_caller);
+  // `fold`: the batch goes to the database with what the operation log holds, even
+  // when the log could take it.
+  bool write_batch(std::vector<detail::Op>& batch, bool coalesced, bool on_caller, bool fold = false);
   // A passive checkpoint once the log holds checkpoint_frames_ pages (what SQLite's own
   // automatic checkpoint does), on the writer thread: never on a caller's.
   void checkpoint_if_due();
