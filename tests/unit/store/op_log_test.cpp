@@ -14,6 +14,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <thread>
 
 namespace outpost::store::test {
 namespace {
@@ -289,6 +290,49 @@ TEST(OpLog, FullSyncKeepsNoLogAndAppliesOneLeftBehind) {
   }
   Recorder back = reopen(crashed);
   EXPECT_EQ(back.entries.size(), 2u);
+}
+
+TEST_P(OpLogStore, ThreadsCommittingWhileTheWriterFoldsKeepExactlyWhatIsNotAcknowledged) {
+  // Four threads publish into queues of their own, as reads do (one scope per publish,
+  // committed on the thread when the writer is idle, else by the writer), and acknowledge
+  // every even one; the writer folds meanwhile. Afterwards exactly the odd ones are there.
+  TempDir dir;
+  constexpr int kThreads = 4;
+  constexpr std::uint64_t kEach = 600;
+  {
+    SqliteStore s(options(dir, GetParam()));
+    Recorder r;
+    s.restore(r);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&s, t] {
+        const std::string queue = "mqtt:t" + std::to_string(t);
+        for (std::uint64_t seq = 1; seq <= kEach; ++seq) {
+          auto done = std::make_shared<std::promise<void>>();
+          auto f = done->get_future();
+          {
+            WriteScope scope;
+            const std::uint64_t id = s.next_message_id();
+            s.put_message(message(id, "t", "m" + std::to_string(seq)));
+            s.put_entry(entry(queue, seq, id));
+            s.after_commit([done] { done->set_value(); });
+          }
+          f.wait();
+          if (seq % 2 == 0) {
+            WriteScope scope;
+            s.delete_entry(queue, seq);
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    s.fold_log();
+    EXPECT_EQ(s.stats().messages, kThreads * kEach / 2);
+  }
+  Recorder back = reopen(dir);
+  ASSERT_EQ(back.entries.size(), kThreads * kEach / 2);
+  ASSERT_EQ(back.messages.size(), kThreads * kEach / 2);
+  for (const auto& e : back.entries) EXPECT_EQ(e.seq % 2, 1u) << e.queue << " " << e.seq;
 }
 
 INSTANTIATE_TEST_SUITE_P(Sync, OpLogStore, ::testing::Values(Sync::normal, Sync::off),
