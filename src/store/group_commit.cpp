@@ -44,12 +44,14 @@ void GroupCommit::batch_done(std::size_t puts, std::size_t deletes) {
   samples_.clear();
 }
 
-std::optional<GroupCommit::Clock::time_point> GroupCommit::hold_for_acks(Clock::time_point first_put) const {
+std::optional<GroupCommit::Clock::time_point> GroupCommit::hold_for_acks(Clock::time_point first_put,
+                                                                         bool queued) const {
   // Nothing is acknowledged soon after it is stored, or nothing measured yet: the wait
   // would cancel nothing.
   if (!churn_ || slow_.count() == 0 || fast_ > kMaxHold) return std::nullopt;
-  // Committing at once is sooner than most acknowledgements: no reason to wait for them.
-  if (commit_.count() != 0 && slow_ > commit_) return std::nullopt;
+  // Committing at once is sooner than most acknowledgements, and the callers wait for
+  // it alone: no reason to wait for them.
+  if (!queued && commit_.count() != 0 && slow_ > commit_) return std::nullopt;
   // Most acknowledgements, with a margin, and never more than the bound.
   return first_put + std::min<Clock::duration>(kMaxHold, slow_ + slow_ / 4);
 }

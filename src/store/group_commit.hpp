@@ -9,10 +9,16 @@
 //   whether the delete came in the same batch or in one of the two after it) and holds a
 //   batch holding puts only as long as most acknowledgements take: a lone device whose
 //   subscriber acknowledges within 100 us gets its PUBACK after about that long, not after
-//   a fixed wait. It holds only when that is shorter than a commit takes (also learned):
-//   with `sync: full` a commit waits for the disk and an acknowledgement usually comes
-//   first; with `normal` or `off` committing at once is sooner. When acknowledgements
-//   come slower than kMaxHold, or there is no churn, nothing is held either.
+//   a fixed wait. A batch whose callers wait alone holds only when that is shorter than a
+//   commit takes (also learned): with `sync: full` a commit waits for the disk and an
+//   acknowledgement usually comes first; with `normal` or `off` (a commit is an append to
+//   the operation log) committing at once is sooner. A batch that queued behind the
+//   previous commit (its first put came before that commit ended, or within a commit's
+//   time after: callers come faster than commits) holds whatever a commit takes: its
+//   callers are many and keep messages in flight, so the hold costs them latency, not
+//   throughput, and every entry it cancels is a write not made (bytes on the SD card,
+//   and the CPU the broker's threads share). When acknowledgements come slower than
+//   kMaxHold, or there is no churn, nothing is held either.
 // - Nobody waits for the batch (no barrier: only deletes of acknowledged entries and
 //   other writes no acknowledgement depends on). It waits up to kMaxHold for a barrier to
 //   join, so a lone publisher's commit also carries the deletes of the previous message
@@ -45,8 +51,9 @@ class GroupCommit {
   void batch_done(std::size_t puts, std::size_t deletes);
 
   // Until when a batch whose first entry put was pushed at `first_put` waits for the
-  // acknowledgements of its entries; nullopt: commit it at once.
-  std::optional<Clock::time_point> hold_for_acks(Clock::time_point first_put) const;
+  // acknowledgements of its entries; nullopt: commit it at once. `queued`: the batch
+  // came while commits were back to back (see above).
+  std::optional<Clock::time_point> hold_for_acks(Clock::time_point first_put, bool queued = false) const;
 
   // The acknowledgement time estimates (0 until one is seen): about the 10th and the
   // 90th percentile of the time from an entry's put to its delete.

@@ -264,6 +264,12 @@ bool SqliteStore::fold_due(std::chrono::steady_clock::time_point now) const {
          now - unfolded_since_ >= kFoldAge;
 }
 
+std::optional<std::chrono::steady_clock::time_point> SqliteStore::ack_hold() const {
+  const auto& timing = writer_->group_commit();
+  const bool queued = *pending_first_put_ < last_commit_end_ + timing.commit_time();
+  return timing.hold_for_acks(*pending_first_put_, queued);
+}
+
 std::uint64_t SqliteStore::next_message_id() { return last_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
 bool SqliteStore::would_exceed(std::size_t bytes) const {
@@ -406,7 +412,6 @@ void SqliteStore::take_pending(std::vector<detail::Op>& batch) {
 
 void SqliteStore::writer_main() {
   using detail::GroupCommit;
-  const GroupCommit& timing = writer_->group_commit();
   std::vector<detail::Op> batch;
   std::unique_lock lk(mu_);
   // Waits as `state` until `done`; the state tells push() and end_of_scope() what the
@@ -508,7 +513,7 @@ void SqliteStore::writer_main() {
     // entries and their deletes together (no write, often no transaction). Counted from
     // the first entry's put, so work that waited behind a commit is not held again.
     if (!closing_ && pending_first_put_) {
-      const auto until = timing.hold_for_acks(*pending_first_put_);
+      const auto until = ack_hold();
       if (until && *until > std::chrono::steady_clock::now()) {
         wait_as(WriterState::holding, *until, [&] { return closing_ || (track_acks_ && unacked_puts_.empty()); });
         if (connection_busy_ || pending_.empty()) continue;
@@ -540,7 +545,7 @@ void SqliteStore::end_of_scope() {
   }
   if (here && pending_first_put_) {
     // The writer would hold this batch for acknowledgements: it does.
-    const auto until = writer_->group_commit().hold_for_acks(*pending_first_put_);
+    const auto until = ack_hold();
     here = !until || *until <= std::chrono::steady_clock::now();
   }
   if (!here) {

@@ -204,6 +204,10 @@ class SqliteStore final : public Store {
   bool log_takes(const std::vector<detail::Op>& batch) const;
   // The writer thread folds the log into the database (mu_ held, connection free).
   bool fold_due(std::chrono::steady_clock::time_point now) const;
+  // Until when the writer holds what is pending for the acknowledgements of its entries
+  // (GroupCommit::hold_for_acks; mu_ held, pending_first_put_ set). The batch counts as
+  // queued when its first put came before the last commit ended plus a commit's time.
+  std::optional<std::chrono::steady_clock::time_point> ack_hold() const;
   // Runs the callbacks of a batch that is durable.
   void run_barriers(std::vector<detail::Op>& batch);
 

@@ -47,6 +47,22 @@ TEST(GroupCommit, HoldsOnlyWhenAcknowledgementsComeBeforeACommitWould) {
   EXPECT_FALSE(g.hold_for_acks(Clock::now()));
 }
 
+TEST(GroupCommit, HoldsUnderLoadEvenWhenACommitIsQuicker) {
+  GroupCommit g;
+  batch(g, 100us);
+  for (int i = 0; i < 20; ++i) g.commit_seen(10us);  // sync: normal, an append to the operation log
+  const auto t = Clock::now();
+  EXPECT_FALSE(g.hold_for_acks(t));  // callers waiting alone get their commit at once
+  auto until = g.hold_for_acks(t, true);  // callers that queued behind the last commit
+  ASSERT_TRUE(until);
+  EXPECT_EQ(*until - t, 125us);
+  batch(g, 5ms);  // ... but never for acknowledgements slower than the bound
+  for (int i = 0; i < 20; ++i) batch(g, 5ms);
+  EXPECT_FALSE(g.hold_for_acks(t, true));
+  g.batch_done(100, 3);
+  EXPECT_FALSE(g.hold_for_acks(t, true));  // nor when what is stored stays
+}
+
 TEST(GroupCommit, NeverHoldsLongerThanTheBound) {
   GroupCommit g;
   for (int i = 0; i < 5; ++i) {
