@@ -11,10 +11,16 @@ struct LocalCache {
 };
 thread_local LocalCache t_cache;
 std::atomic<std::uint64_t> g_instances{0};
-thread_local std::vector<std::pair<std::uint64_t, void*>> t_slots;
+struct UsedSet {
+  std::uint64_t instance;
+  std::weak_ptr<const char> alive;
+  void* slot;
+};
+thread_local std::vector<UsedSet> t_slots;
 }  // namespace
 
-Counters::Counters() : instance_(g_instances.fetch_add(1, std::memory_order_relaxed) + 1) {}
+Counters::Counters()
+    : instance_(g_instances.fetch_add(1, std::memory_order_relaxed) + 1), alive_(std::make_shared<const char>(0)) {}
 
 Counters::Slot& Counters::local() noexcept {
   if (t_cache.instance == instance_) return *static_cast<Slot*>(t_cache.slot);
@@ -23,18 +29,21 @@ Counters::Slot& Counters::local() noexcept {
 
 Counters::Slot& Counters::make_local() {
   Slot* slot = nullptr;
-  for (const auto& [instance, s] : t_slots) {
-    if (instance == instance_) slot = static_cast<Slot*>(s);
+  std::erase_if(t_slots, [](const UsedSet& u) { return u.alive.expired(); });
+  for (const auto& u : t_slots) {
+    if (u.instance == instance_) slot = static_cast<Slot*>(u.slot);
   }
   if (slot == nullptr) {
     std::lock_guard lock(mutex_);
     slots_.push_back(std::make_unique<Slot>());
     slot = slots_.back().get();
-    t_slots.emplace_back(instance_, slot);
+    t_slots.push_back(UsedSet{instance_, alive_, slot});
   }
   t_cache = LocalCache{instance_, slot};
   return *slot;
 }
+
+std::size_t Counters::sets_remembered() noexcept { return t_slots.size(); }
 
 CounterTotals Counters::read() const {
   CounterTotals totals;

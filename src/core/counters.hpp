@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -69,10 +70,18 @@ class Counters {
   void add(Protocol p, Counter c, std::uint64_t n = 1) noexcept { local().add(p, c, n); }
   CounterTotals read() const;
 
+  // How many counter sets this thread remembers a slot of (sets that are gone are
+  // forgotten the next time the thread takes a slot of a set it has not used last).
+  static std::size_t sets_remembered() noexcept;
+
  private:
   Slot& make_local();
 
   const std::uint64_t instance_;  // tells this set from one made later at the same address
+  // Expires with this set: a thread's list of the sets it used drops the ones that are gone,
+  // so a thread that outlives many sets (a test or fuzz target making a broker per case)
+  // does not keep an entry per set ever made and search them all.
+  const std::shared_ptr<const char> alive_;
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Slot>> slots_;  // one per thread that counted; never removed
 };

@@ -229,5 +229,22 @@ TEST(Counters, PerThreadSlotsAreSummed) {
   EXPECT_EQ(counters.read()[Counter::published], 4000u);
 }
 
+TEST(Counters, AThreadForgetsTheSetsThatAreGone) {
+  // A test or fuzz target makes a broker, and so a counter set, per case, all on one
+  // thread: the thread's list of sets must not keep one entry per set ever made (each
+  // lookup searched them all: a fuzz target slowed until it timed out).
+  Counters kept;
+  kept.add(Protocol::mqtt, Counter::published);
+  for (int i = 0; i < 10000; ++i) {
+    Counters c;
+    c.add(Protocol::mqtt, Counter::published, 2);
+    EXPECT_EQ(c.read()[Counter::published], 2u);
+    EXPECT_LE(Counters::sets_remembered(), 3u);
+  }
+  kept.add(Protocol::mqtt, Counter::published);
+  EXPECT_EQ(kept.read()[Counter::published], 2u);
+  EXPECT_LE(Counters::sets_remembered(), 2u);
+}
+
 }  // namespace
 }  // namespace outpost::core
