@@ -14,7 +14,7 @@
 //   acknowledgement usually comes first; with `normal` or `off` (a commit is an append to
 //   the operation log) committing at once is sooner. A batch that queued behind the
 //   previous commit (its first put came before that commit ended, or within a commit's
-//   time after: callers come faster than commits) holds whatever a commit takes: its
+//   time after: callers come faster than commits) holds however quick a commit is: its
 //   callers are many and keep messages in flight, so the hold costs them latency, not
 //   throughput, and every entry it cancels is a write not made (bytes on the SD card,
 //   and the CPU the broker's threads share). When acknowledgements come slower than
