@@ -2,6 +2,7 @@
 
 #include "core/trace_context.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -118,14 +119,29 @@ bool Publisher::flush_pending(const boost::asio::any_io_executor& ex, std::weak_
     // One barrier for every acknowledgement of this read: it runs once the store holds
     // all that they acknowledge (barriers complete in call order).
     ++p.barriers;
+    // Hands the acknowledgements back to the connection, on its thread.
+    auto release = [](Pending& pending, const std::vector<HeldAck>& acks) {
+      --pending.barriers;
+      pending.held -= acks.size();
+      if (auto o = pending.owner.lock()) o->on_durable(acks);
+    };
     broker_.store().after_commit(
-        [weak = std::weak_ptr<Pending>(pending_), ex, acks = std::move(p.unsent)]() mutable {
-          boost::asio::post(ex, [weak = std::move(weak), acks = std::move(acks)] {
+        [weak = std::weak_ptr<Pending>(pending_), ex, acks = std::move(p.unsent), release]() mutable {
+          // Committed on the connection's own thread (at the end of its read) with no other
+          // barrier of this publisher outstanding, so none of its acknowledgements can be on
+          // the way: released now, ahead of the deliveries the read posted, rather than one
+          // more turn of the event loop later.
+          const auto* io = ex.target<boost::asio::io_context::executor_type>();
+          if (io && io->running_in_this_thread()) {
+            if (auto pending = weak.lock(); pending && pending->barriers == 1) {
+              release(*pending, acks);
+              return;
+            }
+          }
+          boost::asio::post(ex, [weak = std::move(weak), acks = std::move(acks), release] {
             auto pending = weak.lock();
             if (!pending) return;  // the publisher is gone, and its connection with it
-            --pending->barriers;
-            pending->held -= acks.size();
-            if (auto o = pending->owner.lock()) o->on_durable(acks);
+            release(*pending, acks);
           });
         });
     p.unsent = {};

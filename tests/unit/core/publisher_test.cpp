@@ -6,6 +6,7 @@
 #include "manual_store.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -126,6 +127,44 @@ TEST_F(PublisherTest, AcknowledgementsWaitForTheCommitInPublishOrder) {
   EXPECT_EQ(owner->durable[2].id, 4u);
   EXPECT_EQ(publisher.held(), 0u);
   EXPECT_TRUE(publisher.acknowledge(HeldAck{5}, false));
+}
+
+TEST_F(PublisherTest, ACommitOnTheConnectionsThreadHandsBackAtOnceWhenNothingIsAhead) {
+  // The store committed at the end of the connection's own read (sync normal, writer idle):
+  // the acknowledgement goes within that commit, not a turn of the event loop later.
+  EXPECT_FALSE(publisher.acknowledge(HeldAck{1}, true));
+  publisher.flush(io.get_executor(), owner);
+  std::size_t during = 0;
+  boost::asio::post(io, [&] {
+    store.commit_all();
+    during = owner->durable.size();
+  });
+  io.run();
+  EXPECT_EQ(during, 1u);
+  EXPECT_EQ(publisher.held(), 0u);
+  EXPECT_TRUE(publisher.acknowledge(HeldAck{2}, false)) << "nothing held any more";
+}
+
+TEST_F(PublisherTest, ACommitOnTheConnectionsThreadKeepsPublishOrderBehindAPostedOne) {
+  // While the connection's thread is busy, the first barrier is committed on another thread
+  // (its acknowledgement is posted), then the second on the connection's thread, before the
+  // first one's post has run: the second waits its turn instead of overtaking it.
+  EXPECT_FALSE(publisher.acknowledge(HeldAck{1}, true));
+  publisher.flush(io.get_executor(), owner);
+  EXPECT_FALSE(publisher.acknowledge(HeldAck{2}, true));
+  publisher.flush(io.get_executor(), owner);
+  std::size_t during = 99;
+  boost::asio::post(io, [&] {
+    std::thread([&] { store.commit_one(); }).join();
+    store.commit_one();
+    during = owner->durable.size();
+  });
+  io.run();
+  EXPECT_EQ(during, 0u) << "neither handed back inside the handler";
+  ASSERT_EQ(owner->durable.size(), 2u);
+  EXPECT_EQ(owner->durable[0].id, 1u);
+  EXPECT_EQ(owner->durable[1].id, 2u);
+  EXPECT_EQ(publisher.held(), 0u);
 }
 
 TEST_F(PublisherTest, AcknowledgementsOfAGonePublisherAreDropped) {
