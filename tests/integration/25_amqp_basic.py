@@ -7,6 +7,8 @@ and queue TTL, length limits with both overflow policies, queue expiry and
 dead-lettering with x-death."""
 import datetime
 import decimal
+import os
+import socket
 import threading
 import time
 
@@ -350,13 +352,19 @@ class AmqpBasic(BrokerTestCase):
         n = 30000
         r.send(one * 2000)
         self.assertEqual(self.wait_confirms(r, 2000), 2000)
-        sender = threading.Thread(target=lambda: r.sock.sendall(one * (n - 2000)))
+        # The sender writes through a socket object of its own: a socket's timeout is per
+        # object, and sendall fixes its deadline from it when it starts, so on the shared
+        # one the reads below (which set short timeouts) could cut the sending short.
+        out = socket.socket(fileno=os.dup(r.sock.fileno()))
+        out.settimeout(60)
+        sender = threading.Thread(target=lambda: out.sendall(one * (n - 2000)))
         sender.start()
         acked = self.wait_confirms(r, n, timeout=3.0)  # paused, past two heartbeat intervals
         self.assertLess(acked, n)
         reader.close()  # the consumer goes: the queue no longer holds the publisher back
         self.assertEqual(self.wait_confirms(r, n), n)
         sender.join()
+        out.close()
         self.assertFalse(self.broker.wait_for_log("missed heartbeats", timeout=0.1))
         r.close()
         self.ch.queue_delete(q)
