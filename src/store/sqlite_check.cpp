@@ -246,6 +246,16 @@ RecoverReport recover_store(const std::string& dir) {
   const std::string work = r.path + ".recovering-source";  // a repaired copy of a damaged log
   fs::remove_all(work, ec);
 
+  // The operation log is read first: its entries may name messages the database holds
+  // without an entry yet (a fold wrote the message ahead of them), which must stay.
+  bool log_exists = false;
+  detail::LogContents log;
+  try {
+    log = detail::read_log_file(r.path + "-log", log_exists);
+  } catch (const StoreError& e) {
+    r.notes.push_back(std::string(e.what()) + "; its records are lost");
+  }
+
   {
     // Held on the store itself throughout, so that no broker starts on it meanwhile.
     ReadOnlyStore original(r.path, wal.exists);
@@ -341,13 +351,27 @@ RecoverReport recover_store(const std::string& dir) {
       }
     }
     // What the broker's restore would drop anyway: deliveries of a message that was not
-    // recovered, and messages no delivery names.
+    // recovered, and messages no delivery names, in the database or in the log.
     if (fresh.exec("DELETE FROM entries WHERE message_id NOT IN (SELECT id FROM messages)") == SQLITE_OK) {
       if (const int n = sqlite3_changes(fresh.get()); n > 0) {
         r.notes.push_back(fmt::format("{} queued deliveries dropped: their message could not be read", n));
       }
     }
-    if (fresh.exec("DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM entries)") == SQLITE_OK) {
+    fresh.exec("CREATE TEMP TABLE log_named (id INTEGER PRIMARY KEY)");
+    {
+      Statement named(fresh.get(), "INSERT OR IGNORE INTO temp.log_named VALUES (?)");
+      for (const auto& rec : log.records) {
+        for (const auto& op : rec.ops) {
+          if (const auto* put = std::get_if<detail::PutEntryOp>(&op.v)) {
+            named.bind(1, put->e.message_id);
+            named.step();
+            named.reset();
+          }
+        }
+      }
+    }
+    if (fresh.exec("DELETE FROM messages WHERE id NOT IN (SELECT message_id FROM entries) AND id NOT IN (SELECT id "
+                   "FROM temp.log_named)") == SQLITE_OK) {
       if (const int n = sqlite3_changes(fresh.get()); n > 0) {
         r.notes.push_back(fmt::format("{} messages dropped: no queue that could be read holds them", n));
       }
@@ -371,13 +395,6 @@ RecoverReport recover_store(const std::string& dir) {
 
   // The operation log: the records before any damage go with the fresh store (its meta
   // table, copied above, has the mark that says which of them it holds already).
-  bool log_exists = false;
-  detail::LogContents log;
-  try {
-    log = detail::read_log_file(r.path + "-log", log_exists);
-  } catch (const StoreError& e) {
-    r.notes.push_back(std::string(e.what()) + "; its records are lost");
-  }
   if (log_exists) {
     if (!log.damage.empty()) {
       r.notes.push_back("the operation log is damaged (" + log.damage + "); the " +

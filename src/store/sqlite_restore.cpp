@@ -62,7 +62,8 @@ StoredMessage read_message(Reader& r, Statement& s, int first) {
 
 }  // namespace
 
-RestoreResult restore_store(Connection& db, const std::string& path, RefCounts& refs, RestoreVisitor& visitor) {
+RestoreResult restore_store(Connection& db, const std::string& path, RefCounts& refs, RestoreVisitor& visitor,
+                            Orphans keep_or_remove) {
   Reader r(db, path);
   RestoreResult result;
   refs.clear();
@@ -86,7 +87,11 @@ RestoreResult restore_store(Connection& db, const std::string& path, RefCounts& 
       if (id > result.max_id) result.max_id = id;
       std::uint32_t* count = refs.find(id);
       if (!count) {
-        orphans.push_back(id);
+        if (keep_or_remove == Orphans::keep) {
+          refs[id] = kPresent;  // stored, named by no entry yet
+        } else {
+          orphans.push_back(id);
+        }
         continue;
       }
       *count |= kPresent;

@@ -222,11 +222,14 @@ void SqliteStore::apply_log(detail::OpLog& log) {
   }
   if (records > 0) {
     // Applied with reference counts of their own: the writer's are built by restore().
+    // A message no entry of the database names stays for now: a fold may have written it
+    // ahead of its entries, which are in the log (the writer took its put a moment before
+    // they were queued). restore() removes the ones still unnamed once the log is applied.
     detail::Counters counters;
     detail::SqliteWriter writer(*db_, counters, path_);
     DiscardVisitor discard;
     try {
-      detail::restore_store(*db_, path_, writer.refs(), discard);
+      detail::restore_store(*db_, path_, writer.refs(), discard, detail::Orphans::keep);
     } catch (...) {
       if (!sqlite3_get_autocommit(db_->get())) db_->exec("ROLLBACK");
       throw;

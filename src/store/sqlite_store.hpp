@@ -37,8 +37,9 @@
 // end of each batch, so a count that drops to zero and rises again within one batch keeps
 // the message). A message that no entry of its batch names is written anyway (an entry
 // in the next batch may still name it) and, if nothing ever references it, removed by the
-// next restore. Callers queue every put_entry of a message before any of its entries can
-// be deleted; a put_entry naming a message that is already gone is dropped with a warning.
+// next restore, once the operation log (whose entries may name it) is applied. Callers
+// queue every put_entry of a message before any of its entries can be deleted; a
+// put_entry naming a message that is already gone is dropped with a warning.
 //
 // Errors. A failed transaction (disk full, I/O error) is rolled back, logged, and retried
 // with the same operations after 100 ms, doubling to 2 s; no callback of the batch runs

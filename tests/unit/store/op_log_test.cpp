@@ -209,6 +209,56 @@ TEST_P(OpLogStore, RecordsTheDatabaseHoldsAreNotAppliedAgain) {
   EXPECT_TRUE(back.messages.empty());
 }
 
+TEST_P(OpLogStore, AMessageFoldedBeforeTheLogNamesItSurvivesACrash) {
+  // The writer may take a message's put without its entries (they were queued a moment
+  // later): a fold writes the message with no entry, and its entries are in the log only.
+  // A crash then: the start must apply the log before it counts the message as held by no
+  // queue, or the acknowledged message is gone.
+  TempDir dir, crashed, recovered;
+  {
+    SqliteStore s(options(dir, GetParam()));
+    Recorder r;
+    s.restore(r);
+    const std::uint64_t id = s.next_message_id();
+    s.put_message(message(id, "t/split", "folded alone"));
+    committed(s);
+    s.fold_log();
+    EXPECT_EQ(size_of(dir.db() + "-log"), 0u) << "the message is in the database, with no entry";
+    s.put_entry(entry("mqtt:split-a", 1, id));
+    s.put_entry(entry("mqtt:split-b", 1, id));
+    committed(s);
+    EXPECT_GT(size_of(dir.db() + "-log"), 0u) << "the entries are in the log";
+    copy_store(dir, crashed);
+    copy_store(dir, recovered);
+  }
+  Recorder back = reopen(crashed);
+  ASSERT_EQ(back.entries.size(), 2u);
+  ASSERT_EQ(back.messages.size(), 1u);
+  EXPECT_EQ(text(back.messages[0].payload), "folded alone");
+  // `outpost store recover` keeps it too: it drops the messages nothing names, and the
+  // log's entries name this one.
+  recover_store(recovered.data());
+  Recorder kept = reopen(recovered);
+  ASSERT_EQ(kept.entries.size(), 2u);
+  ASSERT_EQ(kept.messages.size(), 1u);
+  EXPECT_EQ(text(kept.messages[0].payload), "folded alone");
+  // A message that no entry names, in the log or in the database, still goes at the start.
+  TempDir orphan, crashed_too;
+  {
+    SqliteStore s(options(orphan, GetParam()));
+    Recorder r;
+    s.restore(r);
+    s.put_message(message(s.next_message_id(), "t/orphan", "never named"));
+    committed(s);
+    s.fold_log();
+    publish(s, "mqtt:other", 1, "named");
+    copy_store(orphan, crashed_too);
+  }
+  Recorder again = reopen(crashed_too);
+  ASSERT_EQ(again.messages.size(), 1u);
+  EXPECT_EQ(text(again.messages[0].payload), "named");
+}
+
 TEST_P(OpLogStore, ATornLastRecordIsDroppedAndTheRestApplied) {
   TempDir dir, crashed;
   {
