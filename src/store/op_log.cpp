@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -309,9 +310,10 @@ LogContents decode_log(std::span<const std::uint8_t> bytes) {
       c.valid_bytes = pos;
       continue;
     }
-    // Not a record. The end of what was written (a write cut short, or after a power cut
-    // whatever the file held there before) unless a later record follows it: then a
-    // record the broker acknowledged comes after one it cannot read, which is damage.
+    // Not a record. The end of what was written (an end marker; a write cut short, or
+    // after a power cut whatever the file held there before: older records, which have
+    // lower sequence numbers) unless a later record follows it: then a record the broker
+    // acknowledged comes after one it cannot read, which is damage.
     for (std::size_t at = pos + 1; at + kRecordHeader < bytes.size(); ++at) {
       LogRecord later;
       bool ok = false;
@@ -324,7 +326,11 @@ LogContents decode_log(std::span<const std::uint8_t> bytes) {
         return c;
       }
     }
-    c.torn = true;
+    const bool marker = bytes.size() - pos >= kRecordHeader &&
+                        std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(pos),
+                                    bytes.begin() + static_cast<std::ptrdiff_t>(pos + kRecordHeader),
+                                    [](std::uint8_t b) { return b == 0; });
+    c.torn = !marker;
     break;
   }
   return c;
@@ -371,7 +377,7 @@ OpLog::OpLog(const std::string& db_path, const std::string& path, sqlite3_vfs* v
   }
   file_ = f;
   sqlite3_int64 size = 0;
-  if (file_->pMethods->xFileSize(file_, &size) == SQLITE_OK && size > 0) size_ = static_cast<std::uint64_t>(size);
+  if (file_->pMethods->xFileSize(file_, &size) == SQLITE_OK && size > 0) end_ = size_ = static_cast<std::uint64_t>(size);
 }
 
 OpLog::~OpLog() {
@@ -380,7 +386,11 @@ OpLog::~OpLog() {
 }
 
 LogContents OpLog::read() {
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size_));
+  sqlite3_int64 size = 0;
+  if (const int rc = file_->pMethods->xFileSize(file_, &size); rc != SQLITE_OK) {
+    throw StoreError(fmt::format("store log {} cannot be read: {}", path_, sqlite3_errstr(rc)));
+  }
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
   if (!bytes.empty()) {
     const int rc = file_->pMethods->xRead(file_, bytes.data(), static_cast<int>(bytes.size()), 0);
     if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
@@ -393,22 +403,42 @@ LogContents OpLog::read() {
 int OpLog::append(std::uint64_t seq, std::span<const Op> ops) {
   buf_.clear();
   encode_log_record(buf_, seq, ops);
+  const std::size_t record = buf_.size();
+  // The end marker, for a file rewritten in place: older records follow it.
+  if (synced_) buf_.resize(record + kRecordHeader, 0);
   if (buf_.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) return SQLITE_TOOBIG;
-  const int rc = file_->pMethods->xWrite(file_, buf_.data(), static_cast<int>(buf_.size()),
-                                         static_cast<sqlite3_int64>(size_));
+  int rc = file_->pMethods->xWrite(file_, buf_.data(), static_cast<int>(buf_.size()),
+                                   static_cast<sqlite3_int64>(end_));
+  if (rc == SQLITE_OK && synced_) rc = file_->pMethods->xSync(file_, SQLITE_SYNC_NORMAL);
   if (rc != SQLITE_OK) {
     // Nothing of a failed record stays behind for a later one to follow.
-    file_->pMethods->xTruncate(file_, static_cast<sqlite3_int64>(size_));
+    file_->pMethods->xTruncate(file_, static_cast<sqlite3_int64>(end_));
     return rc;
   }
-  size_ += buf_.size();
+  end_ += record;
+  size_ += record;
   return SQLITE_OK;
 }
 
-int OpLog::clear() {
+int OpLog::clear(std::uint64_t applied) {
   if (size_ == 0) return SQLITE_OK;
-  const int rc = file_->pMethods->xTruncate(file_, 0);
-  if (rc == SQLITE_OK) size_ = 0;
+  if (!synced_) {
+    const int rc = file_->pMethods->xTruncate(file_, 0);
+    if (rc == SQLITE_OK) end_ = size_ = 0;
+    return rc;
+  }
+  // The floor record and the end marker at the start. Not synced: until the next append
+  // syncs them, the file's older contents are there, and every record in it is at or
+  // below `applied`, the database's mark.
+  buf_.clear();
+  if (applied > 0) encode_log_record(buf_, applied, {});
+  const std::size_t floor = buf_.size();
+  buf_.resize(floor + kRecordHeader, 0);
+  const int rc = file_->pMethods->xWrite(file_, buf_.data(), static_cast<int>(buf_.size()), 0);
+  if (rc == SQLITE_OK) {
+    end_ = floor;
+    size_ = 0;
+  }
   return rc;
 }
 

@@ -1,15 +1,23 @@
-// OpLog: the store's operation log, a file beside the database ("outpost.db-log") used
-// with `sync: normal` and `off`. A batch of queue operations (message and entry puts,
-// entry updates and deletes, incoming QoS 2 ids) is made durable by one append to it
-// instead of one SQLite transaction; the writer thread folds what the log holds into
-// the database in groups (SqliteStore::fold), where an entry put and its delete cancel
-// before either is written, and then empties the log. At open, records not yet folded
-// (their sequence number above the database's mark, meta.log_applied) are applied
-// first, so restore and the store tools see one database.
+// OpLog: the store's operation log, a file beside the database ("outpost.db-log"). A
+// batch of queue operations (message and entry puts, entry updates and deletes, incoming
+// QoS 2 ids) is made durable by one append to it instead of one SQLite transaction; the
+// writer thread folds what the log holds into the database in groups (SqliteStore::fold),
+// where an entry put and its delete cancel before either is written, and then empties the
+// log. At open, records not yet folded (their sequence number above the database's mark,
+// meta.log_applied) are applied first, so restore and the store tools see one database.
+//
+// With `sync: normal` and `off` an append is a write to the page cache and emptying cuts
+// the file. With `sync: full` (synced) an append is synced to the disk before it returns,
+// and the file is never cut: emptying writes the floor record (no operations, the sequence
+// number the fold applied) at its start and later records overwrite the older ones, so a
+// commit changes no file size and costs the file system no journal commit of its own.
 //
 // Record: u32 body length, u32 CRC-32 of the body, body = u64 sequence, u32 operation
-// count, operations; integers little-endian. The file goes through the database's SQLite
-// VFS, so the fault-injecting VFS of the tests reaches it too.
+// count, operations; integers little-endian. Sequence numbers rise through the file. A
+// synced log ends its records with an end marker, 8 zero bytes the next append writes
+// over; what follows the marker (or a record cut short) is older records, at or below the
+// floor, which reading skips. The file goes through the database's SQLite VFS, so the
+// fault-injecting VFS of the tests reaches it too.
 #pragma once
 
 #include "store/sqlite_ops.hpp"
@@ -42,9 +50,10 @@ struct LogContents {
   std::vector<LogRecord> records;
   std::uint64_t valid_bytes = 0;  // the whole records from the start
   std::uint64_t file_bytes = 0;
-  // The bytes after valid_bytes: a record cut short at the end of the file (a write the
-  // process or the machine did not finish; never acknowledged) is `torn`; anything else
-  // is damage, described in `damage`.
+  // The bytes after valid_bytes: after an end marker, older records of a log rewritten in
+  // place (neither torn nor damage); a record cut short (a write the process or the
+  // machine did not finish; never acknowledged) is `torn`; a record that cannot be read
+  // with a later one after it is damage, described in `damage`.
   bool torn = false;
   std::string damage;
 };
@@ -69,12 +78,18 @@ class OpLog {
 
   // The whole file as it is.
   LogContents read();
-  // Appends one record; on failure the file is cut back to where it was and the SQLite
-  // result code is returned (SQLITE_FULL, SQLITE_IOERR_WRITE ...).
+  // Appends one record (synced: on the disk when it returns); on failure the file is cut
+  // back to where the record began and the SQLite result code is returned (SQLITE_FULL,
+  // SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC ...).
   int append(std::uint64_t seq, std::span<const Op> ops);
-  // Empties the file; an SQLite result code.
-  int clear();
+  // Empties the log once its records are applied, `applied` the last one's sequence
+  // number (synced: the floor record); an SQLite result code.
+  int clear(std::uint64_t applied);
+  // Bytes of the records appended since the log was last emptied (at open: the file's).
   std::uint64_t size() const noexcept { return size_; }
+  // sync full: appends synced, the file rewritten in place (see the top of this file).
+  void set_synced(bool on) noexcept { synced_ = on; }
+  bool synced() const noexcept { return synced_; }
   const std::string& path() const noexcept { return path_; }
 
  private:
@@ -83,7 +98,9 @@ class OpLog {
   char* filename_ = nullptr;  // sqlite3_create_filename's, for the VFS
   std::unique_ptr<std::uint8_t[]> file_mem_;
   sqlite3_file* file_ = nullptr;
+  std::uint64_t end_ = 0;  // where the next record goes
   std::uint64_t size_ = 0;
+  bool synced_ = false;
   std::vector<std::uint8_t> buf_;
 };
 

@@ -192,7 +192,7 @@ CheckReport check_store(const std::string& dir) {
   }
 
   {
-    // The operation log (sync normal and off): records the database does not hold yet.
+    // The operation log: records the database does not hold yet.
     bool exists = false;
     const detail::LogContents log = detail::read_log_file(r.path + "-log", exists);
     std::int64_t mark = 0;

@@ -129,25 +129,16 @@ SqliteStore::SqliteStore(Options options)
   }
   commit_on_caller_ = options_.sync != Sync::full;
 
-  // The operation log: what an earlier run left in it is applied now, whatever this
-  // run's `sync`; this run keeps one only with normal or off.
+  // The operation log: what an earlier run left in it is applied now, whatever that
+  // run's `sync`. With full, appends are synced and the file is rewritten in place.
   log_path_ = path_ + "-log";
-  struct stat log_stat {};
-  const bool log_exists = ::stat(log_path_.c_str(), &log_stat) == 0;
-  if (log_exists || commit_on_caller_) {
-    sqlite3_vfs* vfs = nullptr;
-    if (!options_.vfs.empty() && (vfs = sqlite3_vfs_find(options_.vfs.c_str())) == nullptr) {
-      throw StoreError("store: no SQLite VFS named " + options_.vfs);
-    }
-    auto log = std::make_unique<detail::OpLog>(path_, log_path_, vfs);
-    apply_log(*log);
-    if (commit_on_caller_) {
-      log_ = std::move(log);
-    } else {
-      log.reset();
-      ::unlink(log_path_.c_str());
-    }
+  sqlite3_vfs* vfs = nullptr;
+  if (!options_.vfs.empty() && (vfs = sqlite3_vfs_find(options_.vfs.c_str())) == nullptr) {
+    throw StoreError("store: no SQLite VFS named " + options_.vfs);
   }
+  log_ = std::make_unique<detail::OpLog>(path_, log_path_, vfs);
+  log_->set_synced(options_.sync == Sync::full);
+  apply_log(*log_);
 
   // Ids handed out before restore() (there should be none) must not collide either.
   sqlite3_stmt* s = nullptr;
@@ -244,7 +235,7 @@ void SqliteStore::apply_log(detail::OpLog& log) {
     }
     spdlog::info("store: applied {} operations ({} records) of the operation log {}", total, records, log.path());
   }
-  if (const int rc = log.clear(); rc != SQLITE_OK) {
+  if (const int rc = log.clear(log_seq_); rc != SQLITE_OK) {
     throw StoreError("store: the operation log " + log.path() + " cannot be emptied: " + sqlite3_errstr(rc));
   }
 }
@@ -774,7 +765,7 @@ bool SqliteStore::write_batch(std::vector<detail::Op>& batch, bool coalesced, bo
   if (folding) {
     // Applied: what the log holds is now below the mark. Emptied here; should that fail,
     // the mark still tells the next start to skip it.
-    if (const int rc = log_->clear(); rc != SQLITE_OK) {
+    if (const int rc = log_->clear(log_seq_); rc != SQLITE_OK) {
       spdlog::warn("store: the operation log {} cannot be emptied: {}", log_->path(), sqlite3_errstr(rc));
     }
   }

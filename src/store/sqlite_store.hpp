@@ -12,6 +12,14 @@
 // in progress form the next group. Callbacks run on the writer thread; they must be short
 // and must not call close().
 //
+// The operation log. A batch of queue operations (message and entry puts, updates and
+// deletes) is committed by one append to <dir>/outpost.db-log (op_log.hpp) rather than an
+// SQLite transaction, synced to the disk before its callbacks run with `sync: full`; the
+// writer folds the log into the database in groups (every kFoldAge, or kFoldOperations /
+// kFoldBytes). Every other write (sessions, subscriptions, retained messages,
+// definitions, messages over kLogMaxMessage) is an SQLite transaction that folds the log
+// first, so the database sees the writes in their order.
+//
 // Commits on the caller's thread. Writes made inside a WriteScope (a session's read) wake
 // the writer once, at the end of the scope. With `sync` normal or off a commit waits for
 // no disk (the log is written to the page cache), so when the writer thread is idle, a
@@ -153,10 +161,9 @@ class SqliteStore final : public Store {
 
   const std::string& path() const noexcept { return path_; }
 
-  // With the operation log (sync normal or off): applies what it holds to the database
-  // now and returns once done (at most 30 s). The figures of stats() that the database
-  // keeps (messages, bytes) follow the log at its folds, at most kFoldAge later. For
-  // tools and tests; without the log, nothing to do.
+  // Applies what the operation log holds to the database now and returns once done (at
+  // most 30 s). The figures of stats() that the database keeps (messages, bytes) follow
+  // the log at its folds, at most kFoldAge later. For tools and tests.
   void fold_log();
 
  private:
@@ -164,7 +171,7 @@ class SqliteStore final : public Store {
   // 1000 pages, 4 MiB with its default 4 KiB pages; the same size in the store's pages
   // (with 1 KiB pages, 1000 would mean four times the checkpoints, and each one syncs).
   static constexpr std::int64_t kCheckpointBytes = 4 * 1024 * 1024;
-  // The operation log (sync normal and off) is folded into the database once it holds
+  // The operation log is folded into the database once it holds
   // this many operations, this many bytes, or operations this old. Between folds an
   // entry put and its delete (a consumer's acknowledgement) cancel and neither is
   // written to the database.
@@ -218,7 +225,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<detail::Connection> db_;
   std::unique_ptr<detail::SqliteWriter> writer_;  // statements and reference counts
   std::string log_path_;
-  std::unique_ptr<detail::OpLog> log_;  // sync normal and off
+  std::unique_ptr<detail::OpLog> log_;  // synced with full
   // The connection's user: operations the log holds and the database does not yet, in
   // order, and when the first of them was logged.
   std::vector<detail::Op> unfolded_;

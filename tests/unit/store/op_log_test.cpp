@@ -1,7 +1,8 @@
-// The operation log of `sync: normal` and `off` (store/op_log.hpp): a commit is one append
-// to outpost.db-log; the writer folds the log into the database, where an entry put and
-// its delete cancel; a start applies what the log holds above the database's mark; a torn
-// last record is dropped, damage before the end refuses the start and names the way out.
+// The operation log (store/op_log.hpp): a commit is one append to outpost.db-log (synced
+// with `sync: full`, which rewrites the file in place); the writer folds the log into the
+// database, where an entry put and its delete cancel; a start applies what the log holds
+// above the database's mark; a torn last record is dropped, damage before the end refuses
+// the start and names the way out.
 #include "store/op_log.hpp"
 #include "store/sqlite_check.hpp"
 #include "store/sqlite_store.hpp"
@@ -10,10 +11,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <memory>
 #include <thread>
 
 namespace outpost::store::test {
@@ -50,6 +53,14 @@ void copy_store(const TempDir& from, const TempDir& to) {
 std::vector<std::uint8_t> bytes_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Records in the log with operations: what it holds that the database may not (0 once a
+// fold emptied it, whether the file was cut or, with full, rewritten from its start).
+std::size_t logged(const std::string& path) {
+  const auto c = detail::decode_log(bytes_of(path));
+  return static_cast<std::size_t>(
+      std::count_if(c.records.begin(), c.records.end(), [](const auto& rec) { return !rec.ops.empty(); }));
 }
 
 void write_bytes(const std::string& path, const std::vector<std::uint8_t>& b) {
@@ -147,10 +158,10 @@ TEST_P(OpLogStore, ACommitIsAnAppendAndSurvivesACrashBeforeTheFold) {
     s.restore(r);
     publish(s, "mqtt:a", 1, "first");
     publish(s, "mqtt:a", 2, "second");
-    EXPECT_GT(size_of(dir.db() + "-log"), 0u) << "committed to the log";
+    EXPECT_GE(logged(dir.db() + "-log"), 2u) << "committed to the log";
     copy_store(dir, crashed);
     s.fold_log();
-    EXPECT_EQ(size_of(dir.db() + "-log"), 0u) << "emptied by the fold";
+    EXPECT_EQ(logged(dir.db() + "-log"), 0u) << "emptied by the fold";
     EXPECT_EQ(s.stats().messages, 2u);
   }
   EXPECT_FALSE(fs::exists(dir.db() + "-log")) << "a clean close leaves no log";
@@ -223,11 +234,11 @@ TEST_P(OpLogStore, AMessageFoldedBeforeTheLogNamesItSurvivesACrash) {
     s.put_message(message(id, "t/split", "folded alone"));
     committed(s);
     s.fold_log();
-    EXPECT_EQ(size_of(dir.db() + "-log"), 0u) << "the message is in the database, with no entry";
+    EXPECT_EQ(logged(dir.db() + "-log"), 0u) << "the message is in the database, with no entry";
     s.put_entry(entry("mqtt:split-a", 1, id));
     s.put_entry(entry("mqtt:split-b", 1, id));
     committed(s);
-    EXPECT_GT(size_of(dir.db() + "-log"), 0u) << "the entries are in the log";
+    EXPECT_GE(logged(dir.db() + "-log"), 1u) << "the entries are in the log";
     copy_store(dir, crashed);
     copy_store(dir, recovered);
   }
@@ -271,7 +282,7 @@ TEST_P(OpLogStore, ATornLastRecordIsDroppedAndTheRestApplied) {
   }
   auto log = bytes_of(crashed.db() + "-log");
   ASSERT_GT(log.size(), 20u);
-  log.resize(log.size() - 5);  // the second record's append did not finish
+  log.resize(detail::decode_log(log).valid_bytes - 5);  // the second record's append did not finish
   write_bytes(crashed.db() + "-log", log);
   const CheckReport check = check_store(crashed.data());
   EXPECT_TRUE(check.ok);
@@ -319,8 +330,9 @@ TEST_P(OpLogStore, DamageBeforeTheEndRefusesTheStartAndRecoverKeepsWhatPrecedesI
   EXPECT_EQ(text(back.messages[0].payload), "kept");
 }
 
-TEST(OpLog, FullSyncKeepsNoLogAndAppliesOneLeftBehind) {
-  // A store written with normal and restarted with full: the log is applied, then goes.
+TEST(OpLog, FullSyncAppliesALogLeftByNormal) {
+  // A store written with normal and restarted with full: the log is applied, and full
+  // goes on logging into the same file.
   TempDir dir, crashed;
   {
     SqliteStore s(options(dir, Sync::normal));
@@ -334,12 +346,57 @@ TEST(OpLog, FullSyncKeepsNoLogAndAppliesOneLeftBehind) {
     Recorder r;
     s.restore(r);
     EXPECT_EQ(r.entries.size(), 1u);
-    EXPECT_FALSE(fs::exists(crashed.db() + "-log"));
-    publish(s, "mqtt:f", 2, "committed to SQLite");
-    EXPECT_FALSE(fs::exists(crashed.db() + "-log"));
+    EXPECT_EQ(logged(crashed.db() + "-log"), 0u) << "applied";
+    publish(s, "mqtt:f", 2, "synced to the log");
+    EXPECT_GE(logged(crashed.db() + "-log"), 1u);
   }
+  EXPECT_FALSE(fs::exists(crashed.db() + "-log")) << "a clean close leaves no log";
   Recorder back = reopen(crashed);
   EXPECT_EQ(back.entries.size(), 2u);
+}
+
+TEST(OpLog, FullSyncRewritesItsLogInPlace) {
+  // With full every append is synced, so the file is never cut: a fold leaves it at its
+  // size, the next records overwrite the older ones from the start, and a crash at any
+  // point restores exactly what was committed, whatever older records follow the newest.
+  TempDir dir;
+  std::vector<std::unique_ptr<TempDir>> crashes;
+  std::uintmax_t high = 0;
+  {
+    SqliteStore s(options(dir, Sync::full));
+    Recorder r;
+    s.restore(r);
+    std::uint64_t seq = 0;
+    for (int round = 0; round < 4; ++round) {
+      // Fewer records each round: the newest end before the older ones do.
+      for (int i = 0; i < 40 - 8 * round; ++i) publish(s, "mqtt:g", ++seq, "round " + std::to_string(round));
+      crashes.push_back(std::make_unique<TempDir>());
+      copy_store(dir, *crashes.back());  // the log holds this round's records, the database the rest
+      const auto size = size_of(dir.db() + "-log");
+      if (round == 0) {
+        high = size;
+      } else {
+        EXPECT_EQ(size, high) << "round " << round << ": rewritten in place, not cut or grown";
+      }
+      s.fold_log();
+      EXPECT_EQ(logged(dir.db() + "-log"), 0u);
+      EXPECT_EQ(size_of(dir.db() + "-log"), high) << "a fold does not cut a synced log";
+      const auto c = detail::decode_log(bytes_of(dir.db() + "-log"));
+      EXPECT_FALSE(c.torn);
+      EXPECT_TRUE(c.damage.empty()) << c.damage;
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir.db() + "-log")) << "a clean close leaves no log";
+  std::size_t expected = 0;
+  for (std::size_t round = 0; round < crashes.size(); ++round) {
+    expected += 40 - 8 * round;
+    const auto c = detail::decode_log(bytes_of(crashes[round]->db() + "-log"));
+    EXPECT_FALSE(c.torn) << round;
+    EXPECT_TRUE(c.damage.empty()) << round << ": " << c.damage;
+    Recorder back = reopen(*crashes[round]);
+    ASSERT_EQ(back.entries.size(), expected) << "round " << round;
+    EXPECT_EQ(back.entries.back().seq, expected);
+  }
 }
 
 TEST_P(OpLogStore, ThreadsCommittingWhileTheWriterFoldsKeepExactlyWhatIsNotAcknowledged) {
@@ -389,8 +446,15 @@ TEST_P(OpLogStore, ThreadsCommittingWhileTheWriterFoldsKeepExactlyWhatIsNotAckno
   for (const auto& e : back.entries) EXPECT_EQ(e.seq % 2, 1u) << e.queue << " " << e.seq;
 }
 
-INSTANTIATE_TEST_SUITE_P(Sync, OpLogStore, ::testing::Values(Sync::normal, Sync::off),
-                         [](const auto& param_info) { return param_info.param == Sync::normal ? "Normal" : "Off"; });
+INSTANTIATE_TEST_SUITE_P(Sync, OpLogStore, ::testing::Values(Sync::full, Sync::normal, Sync::off),
+                         [](const auto& param_info) {
+                           switch (param_info.param) {
+                             case Sync::full: return "Full";
+                             case Sync::normal: return "Normal";
+                             case Sync::off: return "Off";
+                           }
+                           return "Unknown";
+                         });
 
 }  // namespace
 }  // namespace outpost::store::test

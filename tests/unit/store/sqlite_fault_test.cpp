@@ -1,6 +1,8 @@
-// Runtime write failures: an SQLite VFS that wraps the default one and fails writes on
-// demand stands in for a full or failing disk. The writer must roll back, keep the
-// operations, retry, and hold every acknowledgement until the commit succeeds.
+// Runtime write failures: an SQLite VFS that wraps the default one and fails writes or
+// syncs on demand stands in for a full or failing disk. The writer must roll back, keep
+// the operations, retry, and hold every acknowledgement until the commit succeeds. The
+// same VFS counts the syncs of the operation log: with `sync: full` every commit's
+// callbacks run after one.
 #include "store/sqlite_store.hpp"
 
 #include "store_test_util.hpp"
@@ -11,6 +13,8 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,6 +25,9 @@ namespace {
 
 constexpr const char* kFaultyVfs = "outpost-test-faulty";
 std::atomic<int> g_write_error{0};  // the code xWrite returns; 0 = write normally
+std::atomic<int> g_sync_error{0};   // the code xSync returns; 0 = sync normally
+std::atomic<sqlite3_file*> g_log_file{nullptr};  // the operation log's file, last opened
+std::atomic<int> g_log_syncs{0};                 // syncs of it that succeeded
 
 // Files opened through the wrapper keep the default VFS's file object; only their method
 // table is swapped for a copy whose xWrite can fail. The copy remembers the original.
@@ -46,9 +53,19 @@ int faulty_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 of
   return real_methods(f->pMethods)->xWrite(f, data, amount, offset);
 }
 
+int faulty_sync(sqlite3_file* f, int flags) {
+  if (const int rc = g_sync_error.load()) return rc;
+  const int rc = real_methods(f->pMethods)->xSync(f, flags);
+  if (rc == SQLITE_OK && f == g_log_file.load()) ++g_log_syncs;
+  return rc;
+}
+
 int faulty_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   const int rc = g_default_vfs->xOpen(g_default_vfs, name, file, flags, out_flags);
   if (rc != SQLITE_OK || !file->pMethods) return rc;
+  // The store opens its operation log as the database's journal (SQLite's own WAL
+  // mode opens none).
+  if ((flags & SQLITE_OPEN_MAIN_JOURNAL) != 0) g_log_file = file;
   std::lock_guard lk(g_methods_mu);
   for (auto& m : g_methods) {
     if (m.real == file->pMethods || !m.real) {
@@ -56,6 +73,7 @@ int faulty_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int fla
         m.real = file->pMethods;
         m.faulty = *file->pMethods;
         m.faulty.xWrite = faulty_write;
+        m.faulty.xSync = faulty_sync;
       }
       file->pMethods = &m.faulty;
       return rc;
@@ -79,7 +97,10 @@ void register_faulty_vfs() {
 class SqliteStoreFaults : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override { register_faulty_vfs(); }
-  void TearDown() override { g_write_error = 0; }
+  void TearDown() override {
+    g_write_error = 0;
+    g_sync_error = 0;
+  }
 };
 
 TEST_P(SqliteStoreFaults, FailedCommitsAreRetriedAndHoldAcknowledgements) {
@@ -125,6 +146,84 @@ TEST_P(SqliteStoreFaults, FailedCommitsAreRetriedAndHoldAcknowledgements) {
 
 INSTANTIATE_TEST_SUITE_P(Errors, SqliteStoreFaults, ::testing::Values(SQLITE_IOERR_WRITE, SQLITE_FULL),
                          [](const auto& param_info) { return param_info.param == SQLITE_FULL ? "DiskFull" : "IoError"; });
+
+// A lone device's publish with `sync: full`: its acknowledgement (the barrier's callback)
+// runs after a sync of the operation log that holds it, one sync per commit; with normal
+// the log is never synced.
+TEST(SqliteStoreLogSync, FullSyncsTheLogBeforeEachCommitsCallbacksAndNormalNever) {
+  register_faulty_vfs();
+  for (const auto sync : {SqliteStore::Options::Sync::full, SqliteStore::Options::Sync::normal}) {
+    TempDir dir;
+    auto o = options(dir, sync);
+    o.vfs = kFaultyVfs;
+    SqliteStore s(o);
+    Recorder r;
+    s.restore(r);
+    const int before = g_log_syncs.load();
+    std::vector<int> seen;  // syncs done when each callback ran
+    for (std::uint64_t i = 1; i <= 10; ++i) {
+      auto done = std::make_shared<std::promise<void>>();
+      auto f = done->get_future();
+      {
+        WriteScope scope;
+        const std::uint64_t id = s.next_message_id();
+        s.put_message(message(id, "t", "p"));
+        s.put_entry(entry("q", i, id));
+        s.after_commit([&seen, done] {
+          seen.push_back(g_log_syncs.load());
+          done->set_value();
+        });
+      }
+      ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    }
+    ASSERT_EQ(seen.size(), 10u);
+    if (sync == SqliteStore::Options::Sync::full) {
+      int last = before;
+      for (const int n : seen) {
+        EXPECT_GT(n, last) << "a callback ran without a sync of its own";
+        last = n;
+      }
+    } else {
+      EXPECT_EQ(seen.back(), before) << "normal does not sync the log";
+    }
+    s.close();
+  }
+}
+
+// A sync that fails (EIO from fsync) makes nothing durable: no callback runs, durable
+// publishes are refused, and the batch goes through once syncs succeed again.
+TEST(SqliteStoreLogSync, AFailedSyncHoldsTheAcknowledgementUntilACommitGetsThrough) {
+  register_faulty_vfs();
+  TempDir dir;
+  {
+    auto o = options(dir, SqliteStore::Options::Sync::full);
+    o.vfs = kFaultyVfs;
+    SqliteStore s(o);
+    Recorder r;
+    s.restore(r);
+    s.put_message(message(1, "t", "before"));
+    s.put_entry(entry("q", 1, 1));
+    flush(s);
+    g_sync_error = SQLITE_IOERR_FSYNC;
+    std::atomic<bool> acked{false};
+    s.put_message(message(2, "t", "during"));
+    s.put_entry(entry("q", 2, 2));
+    s.after_commit([&] { acked = true; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    EXPECT_FALSE(acked.load());
+    EXPECT_TRUE(s.stats().failing);
+    EXPECT_TRUE(s.would_exceed(1));
+    g_sync_error = 0;
+    for (int i = 0; i < 1000 && !acked; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(acked.load());
+    EXPECT_FALSE(s.would_exceed(1));
+  }
+  g_sync_error = 0;
+  Recorder r = reopen(dir);
+  ASSERT_EQ(r.entries.size(), 2u);
+  EXPECT_EQ(r.entries[1].seq, 2u);
+  EXPECT_EQ(text(r.messages[1].payload), "during");
+}
 
 TEST(SqliteStoreFaultsOnCaller, ACommitThatFailsOnTheCallersThreadIsRetriedByTheWriterInOrder) {
   // With `sync: normal` an idle writer leaves a read's commit to the reading thread
