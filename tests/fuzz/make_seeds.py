@@ -352,6 +352,10 @@ def op_log_seeds():
         "torn": many[:-3],
         "damaged-middle": one[:12] + bytes([one[12] ^ 1]) + one[13:] + record(2, [delete]),
         "empty-record": record(9, []),
+        # sync full rewrites the file in place: a floor record, the newest records, an end
+        # marker, then what is left of older records (lower sequence numbers).
+        "in-place": record(4, []) + record(5, [put_message, put_entry]) + bytes(8) + many[30:],
+        "in-place-torn": record(4, []) + record(5, [put_message, put_entry])[:-6] + many[50:],
     }
 
 
