@@ -26,6 +26,10 @@ enum class Kind : std::uint8_t {
 };
 
 constexpr std::size_t kRecordHeader = 8;  // length, CRC
+// The most one read or write of the file moves: SQLite's unix VFS writes at most 128 KiB
+// per call (never more than a database page in its own use) and fails a larger write as
+// SQLITE_FULL, so a record is written in pieces.
+constexpr std::size_t kPiece = 64 * 1024;
 // A body longer than this is not a record of ours (a message is at most 4 GiB, but
 // the log refuses a record past this size: the batch goes to SQLite instead).
 constexpr std::uint32_t kMaxBody = 0x7FFF'FFFF;
@@ -391,13 +395,24 @@ LogContents OpLog::read() {
     throw StoreError(fmt::format("store log {} cannot be read: {}", path_, sqlite3_errstr(rc)));
   }
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  if (!bytes.empty()) {
-    const int rc = file_->pMethods->xRead(file_, bytes.data(), static_cast<int>(bytes.size()), 0);
+  for (std::size_t at = 0; at < bytes.size(); at += kPiece) {
+    const std::size_t n = std::min(kPiece, bytes.size() - at);
+    const int rc = file_->pMethods->xRead(file_, bytes.data() + at, static_cast<int>(n), static_cast<sqlite3_int64>(at));
     if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) {
       throw StoreError(fmt::format("store log {} cannot be read: {}", path_, sqlite3_errstr(rc)));
     }
   }
   return decode_log(bytes);
+}
+
+int OpLog::write_at(std::uint64_t offset) {
+  for (std::size_t at = 0; at < buf_.size(); at += kPiece) {
+    const std::size_t n = std::min(kPiece, buf_.size() - at);
+    const int rc = file_->pMethods->xWrite(file_, buf_.data() + at, static_cast<int>(n),
+                                           static_cast<sqlite3_int64>(offset + at));
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
 }
 
 int OpLog::append(std::uint64_t seq, std::span<const Op> ops) {
@@ -406,9 +421,7 @@ int OpLog::append(std::uint64_t seq, std::span<const Op> ops) {
   const std::size_t record = buf_.size();
   // The end marker, for a file rewritten in place: older records follow it.
   if (synced_) buf_.resize(record + kRecordHeader, 0);
-  if (buf_.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) return SQLITE_TOOBIG;
-  int rc = file_->pMethods->xWrite(file_, buf_.data(), static_cast<int>(buf_.size()),
-                                   static_cast<sqlite3_int64>(end_));
+  int rc = write_at(end_);
   if (rc == SQLITE_OK && synced_) rc = file_->pMethods->xSync(file_, SQLITE_SYNC_NORMAL);
   if (rc != SQLITE_OK) {
     // Nothing of a failed record stays behind for a later one to follow.
@@ -434,7 +447,7 @@ int OpLog::clear(std::uint64_t applied) {
   if (applied > 0) encode_log_record(buf_, applied, {});
   const std::size_t floor = buf_.size();
   buf_.resize(floor + kRecordHeader, 0);
-  const int rc = file_->pMethods->xWrite(file_, buf_.data(), static_cast<int>(buf_.size()), 0);
+  const int rc = write_at(0);
   if (rc == SQLITE_OK) {
     end_ = floor;
     size_ = 0;

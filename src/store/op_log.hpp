@@ -93,6 +93,9 @@ class OpLog {
   const std::string& path() const noexcept { return path_; }
 
  private:
+  // Writes buf_ at `offset`, in pieces the VFS takes; an SQLite result code.
+  int write_at(std::uint64_t offset);
+
   std::string path_;
   sqlite3_vfs* vfs_ = nullptr;
   char* filename_ = nullptr;  // sqlite3_create_filename's, for the VFS

@@ -217,8 +217,12 @@ class AmqpPersistence(unittest.TestCase):
                 body_frame(1, b"%08d" % i)
         c.send(batch)
         confirmed = 0
-        while confirmed < n:
-            confirmed = c.expect(60, 80, timeout=20).args[0]  # acks only, never a nack
+        try:
+            while confirmed < n:
+                confirmed = c.expect(60, 80, timeout=20).args[0]  # acks only, never a nack
+        except AssertionError:
+            print(f"\nconfirmed through {confirmed}; broker log:\n" + self.broker.log_text()[-6000:])
+            raise
         self.broker.kill()
         c.close()
         self.broker.start()
