@@ -31,12 +31,14 @@ sync = sys.argv[3] if len(sys.argv) > 3 else "full"
 dur = 4
 keys = ("rate", "ack_p50_us", "ack_p99_us", "bytes_per_msg", "device_bytes_per_msg")
 res = {}
+runs = 0
 with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DATA_DIR")) as tmp:
     dev = ib.device_stat(tmp)
     for r in range(rounds):
         for b in (builds if r % 2 == 0 else list(reversed(builds))):
             for mode in ("offline", "online"):
-                name = f"{mode}-{r}-{len(res)}"
+                runs += 1
+                name = f"{mode}-{runs}"  # a data directory of its own
                 broker = ib.start("outpost", b, tmp, 0, sync, True, name)
                 try:
                     if mode == "offline":

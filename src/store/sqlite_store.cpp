@@ -433,6 +433,9 @@ void SqliteStore::writer_main() {
     write_batch(batch, false, false, fold);
     checkpoint_if_due();
     batch.clear();
+    // A fold's batch held everything the log held (up to 2 x kFoldOperations): its room
+    // is not kept for the small batches that follow.
+    if (batch.capacity() > kKeptOperations) std::vector<detail::Op>().swap(batch);
     lk.lock();
     connection_busy_ = false;
     last_commit_end_ = std::chrono::steady_clock::now();

@@ -181,6 +181,9 @@ class SqliteStore final : public Store {
   static constexpr std::size_t kFoldOperations = 8192;
   static constexpr std::uint64_t kFoldBytes = 256 * 1024;
   static constexpr std::chrono::milliseconds kFoldAge{50};
+  // The writer keeps room for this many operations between batches; a larger batch (a
+  // fold) gives its memory back.
+  static constexpr std::size_t kKeptOperations = 1024;
   // A message larger than this goes to SQLite directly, not through the log: written
   // twice, large payloads would cost more than the transaction saves.
   static constexpr std::size_t kLogMaxMessage = 64 * 1024;
