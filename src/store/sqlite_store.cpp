@@ -437,7 +437,7 @@ void SqliteStore::writer_main() {
     // is not kept for the small batches that follow.
     if (batch.capacity() > kKeptOperations) std::vector<detail::Op>().swap(batch);
     lk.lock();
-    connection_busy_ = false;
+    release_connection();
     last_commit_end_ = std::chrono::steady_clock::now();
   };
   for (;;) {
@@ -485,7 +485,7 @@ void SqliteStore::writer_main() {
       write_batch(batch, coalesced, false);
       batch.clear();
       lk.lock();
-      connection_busy_ = false;
+      release_connection();
       continue;
     }
     if (checkpoint_due_ && pending_.empty()) {
@@ -494,7 +494,7 @@ void SqliteStore::writer_main() {
       checkpoint_if_due();
       lk.lock();
       checkpoint_due_ = false;
-      connection_busy_ = false;
+      release_connection();
       continue;
     }
     // Nobody waits for this work (no barrier): it joins the next barrier's commit rather
@@ -563,7 +563,7 @@ void SqliteStore::end_of_scope() {
     spdlog::error("store: commit on the caller's thread failed: {}", e.what());
   }
   lk.lock();
-  connection_busy_ = false;
+  release_connection();
   last_commit_end_ = std::chrono::steady_clock::now();
   if (!committed) {
     retry_.swap(caller_batch_);
@@ -577,6 +577,13 @@ void SqliteStore::end_of_scope() {
   if (wake) notified_ = true;
   lk.unlock();
   if (wake) wake_.notify_one();
+}
+
+void SqliteStore::release_connection() {
+  connection_busy_ = false;
+  // fold_log() waits for the connection to be free: a fold it asked for that found
+  // nothing to fold must not keep it waiting.
+  if (fold_requests_ > 0) folded_.notify_all();
 }
 
 void SqliteStore::fold_log() {

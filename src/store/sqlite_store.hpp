@@ -219,6 +219,8 @@ class SqliteStore final : public Store {
   // (GroupCommit::hold_for_acks; mu_ held, pending_first_put_ set). The batch counts as
   // queued when its first put came before the last commit ended plus a commit's time.
   std::optional<std::chrono::steady_clock::time_point> ack_hold() const;
+  // connection_busy_ = false, and a word to fold_log() (mu_ held).
+  void release_connection();
   // Runs the callbacks of a batch that is durable.
   void run_barriers(std::vector<detail::Op>& batch);
 
