@@ -199,7 +199,8 @@ def installed_report(res):
     w("")
     f = res["fsync"]
     w(f"**The disk.** A 4 KiB append followed by `fdatasync` in the directory the brokers store into: "
-      f"p50 {f['p50']:.0f} us, p99 {f['p99']:.0f} us. A `sync: full` commit costs at least that.")
+      f"p50 {f['p50']:.0f} us, p99 {f['p99']:.0f} us. A `sync: full` commit is one such fdatasync (of a page the "
+      f"operation log already has, which spares the file system's journal).")
     w("")
     w("**Bytes per message.** *Written*: the broker's `write_bytes` (/proc/PID/io), the page-cache pages it "
       "dirtied, 4 KiB each time a page is dirtied again after it was synced. *To the disk*: what reached the block "
