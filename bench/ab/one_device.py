@@ -9,20 +9,14 @@ broker on core 0 and the load generator on core 1, 64-byte payloads, 4 s per run
 Prints each run (msg/s, PUBACK p50/p99, bytes the broker wrote and bytes that reached the
 disk per message, as installed_bench.py counts them) and the medians.
 Nothing else should run on the machine meanwhile."""
-import importlib.machinery
-import importlib.util
 import os
 import statistics
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-sys.path.insert(0, BENCH)
-loader = importlib.machinery.SourceFileLoader("compare", os.path.join(BENCH, "compare"))
-spec = importlib.util.spec_from_loader("compare", loader)
-compare = importlib.util.module_from_spec(spec)
-loader.exec_module(compare)
+import compare_module  # noqa: E402 (bench/ab, beside this script)
+
+compare = compare_module.load()
 import installed_bench as ib  # noqa: E402
 
 builds = [os.path.abspath(b) for b in sys.argv[1].split(",")]

@@ -8,21 +8,15 @@ broker on core 0 and the load generator on core 1, 64-byte payloads, 3 s per run
 
 Prints each run (msg/s; bytes written per message for the fan-in) and the medians.
 Nothing else should run on the machine meanwhile."""
-import importlib.machinery
-import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.dirname(HERE)
-sys.path.insert(0, BENCH)
-loader = importlib.machinery.SourceFileLoader("compare", os.path.join(BENCH, "compare"))
-spec = importlib.util.spec_from_loader("compare", loader)
-compare = importlib.util.module_from_spec(spec)
-loader.exec_module(compare)
+import compare_module  # noqa: E402 (bench/ab, beside this script)
+
+compare = compare_module.load()
 import amqp_bench as ab  # noqa: E402
 import installed_bench as ib  # noqa: E402
 
