@@ -89,7 +89,6 @@ class OpLog {
   std::uint64_t size() const noexcept { return size_; }
   // sync full: appends synced, the file rewritten in place (see the top of this file).
   void set_synced(bool on) noexcept { synced_ = on; }
-  bool synced() const noexcept { return synced_; }
   const std::string& path() const noexcept { return path_; }
 
  private:
